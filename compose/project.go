@@ -1,0 +1,134 @@
+// Package compose loads a drover project: the compose files through
+// compose-go, rancher-compose.yml through drover's own strict parser, the
+// upgrade policy of each service and the hash that tells whether a service
+// changed. It makes no Docker calls.
+package compose
+
+import (
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+// Project is a loaded, validated drover project.
+type Project struct {
+	Name        string
+	WorkingDir  string
+	ConfigFiles []string
+	// RancherFile is the rancher-compose.yml that was read, "" when none.
+	RancherFile string
+	// Compose is the project as compose-go resolved it; networks and volumes
+	// are read from it.
+	Compose *types.Project
+	// Services in dependency order: a service comes after everything it
+	// depends on, ties broken by name.
+	Services []Service
+	Warnings []string
+}
+
+// Service is one service with everything drover decided about it.
+type Service struct {
+	Name    string
+	Config  types.ServiceConfig
+	Scale   int
+	Policy  Policy
+	Rancher RancherService
+	// Hash identifies the runtime spec (see Hash); Spec is the canonical
+	// JSON it was computed from, stored on containers for diffs.
+	Hash string
+	Spec []byte
+}
+
+// Service returns the named service, and whether it exists.
+func (p *Project) Service(name string) (Service, bool) {
+	for _, s := range p.Services {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Service{}, false
+}
+
+// FailureAction says what an upgrade does when a batch fails.
+type FailureAction string
+
+const (
+	FailureRollback FailureAction = "rollback"
+	FailurePause    FailureAction = "pause"
+)
+
+// Policy is the resolved upgrade policy of a service.
+type Policy struct {
+	StartFirst    bool          `yaml:"start_first" json:"start_first"`
+	BatchSize     int           `yaml:"batch_size" json:"batch_size"`
+	Interval      time.Duration `yaml:"interval" json:"interval"`
+	FailureAction FailureAction `yaml:"failure_action" json:"failure_action"`
+	// HealthTimeout bounds the wait for a new container to become healthy.
+	HealthTimeout time.Duration `yaml:"health_timeout" json:"health_timeout"`
+	// Monitor is how long a container without a health check must keep
+	// running to count as healthy.
+	Monitor time.Duration `yaml:"monitor" json:"monitor"`
+}
+
+// DefaultPolicy is rancher-compose's command-line defaults: stop-first,
+// batches of 2, one second apart.
+func DefaultPolicy() Policy {
+	return Policy{
+		BatchSize:     2,
+		Interval:      time.Second,
+		FailureAction: FailureRollback,
+		HealthTimeout: 60 * time.Second,
+		Monitor:       2 * time.Second,
+	}
+}
+
+// ResolvePolicy applies the precedence rancher-compose.yml
+// upgrade_strategy > deploy.update_config > defaults. Command-line flags are
+// applied on top by the caller.
+func ResolvePolicy(cfg types.ServiceConfig, rs RancherService) Policy {
+	p := DefaultPolicy()
+	if cfg.Deploy != nil && cfg.Deploy.UpdateConfig != nil {
+		u := cfg.Deploy.UpdateConfig
+		if u.Order == "start-first" {
+			p.StartFirst = true
+		}
+		if u.Parallelism != nil && *u.Parallelism > 0 {
+			p.BatchSize = int(*u.Parallelism)
+		}
+		if u.Delay != 0 {
+			p.Interval = time.Duration(u.Delay)
+		}
+		if u.FailureAction == "pause" {
+			p.FailureAction = FailurePause
+		}
+		if u.Monitor != 0 {
+			p.Monitor = time.Duration(u.Monitor)
+		}
+	}
+	if us := rs.UpgradeStrategy; us != nil {
+		if us.StartFirst != nil {
+			p.StartFirst = *us.StartFirst
+		}
+		if us.BatchSize != nil {
+			p.BatchSize = *us.BatchSize
+		}
+		if us.IntervalMillis != nil {
+			p.Interval = time.Duration(*us.IntervalMillis) * time.Millisecond
+		}
+	}
+	return p
+}
+
+// ResolveScale applies rancher-compose scale > deploy.replicas > scale > 1.
+func ResolveScale(cfg types.ServiceConfig, rs RancherService) int {
+	if rs.Scale != nil {
+		return *rs.Scale
+	}
+	if cfg.Deploy != nil && cfg.Deploy.Replicas != nil {
+		return *cfg.Deploy.Replicas
+	}
+	if cfg.Scale != nil {
+		return *cfg.Scale
+	}
+	return 1
+}

@@ -1,0 +1,568 @@
+package compose
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v4"
+)
+
+// RancherFile is the content of a rancher-compose.yml: per-service settings
+// that the Compose Specification has no words for.
+type RancherFile struct {
+	Path     string
+	Services map[string]RancherService
+	// Lines records where each service was declared, so that a later check
+	// (a service absent from the compose file) can point at it.
+	Lines map[string]int
+}
+
+// RancherService holds the rancher-compose keys of one service. A nil
+// pointer means the key was absent, so that precedence rules can tell "not
+// set" from a zero value.
+type RancherService struct {
+	Scale           *int             `yaml:"scale,omitempty" json:"scale,omitempty"`
+	StartOnCreate   *bool            `yaml:"start_on_create,omitempty" json:"start_on_create,omitempty"`
+	RetainIP        *bool            `yaml:"retain_ip,omitempty" json:"retain_ip,omitempty"`
+	DrainTimeoutMs  *int             `yaml:"drain_timeout_ms,omitempty" json:"drain_timeout_ms,omitempty"`
+	UpgradeStrategy *UpgradeStrategy `yaml:"upgrade_strategy,omitempty" json:"upgrade_strategy,omitempty"`
+	HealthCheck     *RancherHealth   `yaml:"health_check,omitempty" json:"health_check,omitempty"`
+	LBConfig        *LBConfig        `yaml:"lb_config,omitempty" json:"lb_config,omitempty"`
+	Metadata        map[string]any   `yaml:"metadata,omitempty" json:"metadata,omitempty"`
+	ScalePolicy     *ScalePolicy     `yaml:"scale_policy,omitempty" json:"scale_policy,omitempty"`
+	ExternalIPs     []string         `yaml:"external_ips,omitempty" json:"external_ips,omitempty"`
+	Hostname        string           `yaml:"hostname,omitempty" json:"hostname,omitempty"`
+}
+
+// UpgradeStrategy is rancher-compose's upgrade_strategy block.
+type UpgradeStrategy struct {
+	StartFirst     *bool `yaml:"start_first,omitempty" json:"start_first,omitempty"`
+	BatchSize      *int  `yaml:"batch_size,omitempty" json:"batch_size,omitempty"`
+	IntervalMillis *int  `yaml:"interval_millis,omitempty" json:"interval_millis,omitempty"`
+}
+
+// RancherHealth is rancher-compose's health_check block: a probe run from
+// outside the container. All durations are in milliseconds, as in Rancher.
+type RancherHealth struct {
+	Port                  int            `yaml:"port,omitempty" json:"port,omitempty"`
+	RequestLine           string         `yaml:"request_line,omitempty" json:"request_line,omitempty"`
+	Interval              int            `yaml:"interval,omitempty" json:"interval,omitempty"`
+	ResponseTimeout       int            `yaml:"response_timeout,omitempty" json:"response_timeout,omitempty"`
+	HealthyThreshold      int            `yaml:"healthy_threshold,omitempty" json:"healthy_threshold,omitempty"`
+	UnhealthyThreshold    int            `yaml:"unhealthy_threshold,omitempty" json:"unhealthy_threshold,omitempty"`
+	InitializingTimeout   int            `yaml:"initializing_timeout,omitempty" json:"initializing_timeout,omitempty"`
+	ReinitializingTimeout int            `yaml:"reinitializing_timeout,omitempty" json:"reinitializing_timeout,omitempty"`
+	Strategy              string         `yaml:"strategy,omitempty" json:"strategy,omitempty"`
+	QuorumConfig          map[string]any `yaml:"recreate_on_quorum_strategy_config,omitempty" json:"recreate_on_quorum_strategy_config,omitempty"`
+}
+
+// LBConfig is rancher-compose's lb_config block.
+type LBConfig struct {
+	PortRules        []PortRule     `yaml:"port_rules,omitempty" json:"port_rules,omitempty"`
+	Certs            []string       `yaml:"certs,omitempty" json:"certs,omitempty"`
+	DefaultCert      string         `yaml:"default_cert,omitempty" json:"default_cert,omitempty"`
+	Config           string         `yaml:"config,omitempty" json:"config,omitempty"`
+	StickinessPolicy map[string]any `yaml:"stickiness_policy,omitempty" json:"stickiness_policy,omitempty"`
+}
+
+// PortRule is one load balancer rule.
+type PortRule struct {
+	SourcePort int    `yaml:"source_port,omitempty" json:"source_port,omitempty"`
+	TargetPort int    `yaml:"target_port,omitempty" json:"target_port,omitempty"`
+	Service    string `yaml:"service,omitempty" json:"service,omitempty"`
+	Protocol   string `yaml:"protocol,omitempty" json:"protocol,omitempty"`
+	Hostname   string `yaml:"hostname,omitempty" json:"hostname,omitempty"`
+	Path       string `yaml:"path,omitempty" json:"path,omitempty"`
+	Priority   int    `yaml:"priority,omitempty" json:"priority,omitempty"`
+}
+
+// ScalePolicy is rancher-compose's scale_policy block (min, max, increment).
+type ScalePolicy struct {
+	Min       int `yaml:"min,omitempty" json:"min,omitempty"`
+	Max       int `yaml:"max,omitempty" json:"max,omitempty"`
+	Increment int `yaml:"increment,omitempty" json:"increment,omitempty"`
+}
+
+// FileError is an error in a file, located to a line.
+type FileError struct {
+	File    string
+	Line    int
+	Service string
+	Key     string
+	Msg     string
+}
+
+func (e *FileError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	if e.Service != "" {
+		fmt.Fprintf(&b, ": service %q", e.Service)
+	}
+	if e.Key != "" {
+		fmt.Fprintf(&b, ": %s", e.Key)
+	}
+	b.WriteString(": " + e.Msg)
+	return b.String()
+}
+
+// ReadRancherFile reads and parses a rancher-compose.yml.
+func ReadRancherFile(path string) (*RancherFile, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRancher(path, data)
+}
+
+// ParseRancher parses a rancher-compose.yml strictly: an unknown key or a
+// value of the wrong type is an error naming the file, line, service and key.
+// Both layouts are accepted: version 2 with a services: section, and the v1
+// layout with service names at the top level.
+func ParseRancher(path string, data []byte) (*RancherFile, error) {
+	rf := &RancherFile{Path: path, Services: map[string]RancherService{}, Lines: map[string]int{}}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, &FileError{File: path, Msg: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	if doc.Kind == 0 || len(doc.Content) == 0 {
+		return rf, nil // an empty file is a valid file with nothing in it
+	}
+	root := doc.Content[0]
+	p := &rancherParser{file: path}
+	if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
+		return rf, nil
+	}
+	if root.Kind != yaml.MappingNode {
+		return nil, p.errAt(root, "", "", "expected a mapping at the top level")
+	}
+	// With a services: key the file has the version 2 layout; without one,
+	// the v1 layout puts service names at the top level.
+	v2 := hasKey(root, "services")
+	var services []keyValue
+	for _, kv := range pairs(root) {
+		switch kv.key.Value {
+		case "version":
+			if err := p.version(kv.value); err != nil {
+				return nil, err
+			}
+		case "catalog", ".catalog":
+			// Catalog templates carry questions and a description for the
+			// Rancher UI; nothing in them shapes a container.
+		case "services":
+			kvs, err := p.mapping(kv.value, "", "services")
+			if err != nil {
+				return nil, err
+			}
+			services = kvs
+		default:
+			if v2 {
+				return nil, p.errAt(kv.key, "", kv.key.Value, "unknown top-level key (expected version, services)")
+			}
+			services = append(services, kv)
+		}
+	}
+	for _, kv := range services {
+		name := kv.key.Value
+		if _, dup := rf.Services[name]; dup {
+			return nil, p.errAt(kv.key, name, "", "service is declared twice")
+		}
+		svc, err := p.service(name, kv.value)
+		if err != nil {
+			return nil, err
+		}
+		rf.Services[name] = svc
+		rf.Lines[name] = kv.key.Line
+	}
+	return rf, nil
+}
+
+type rancherParser struct{ file string }
+
+type keyValue struct{ key, value *yaml.Node }
+
+func pairs(m *yaml.Node) []keyValue {
+	var out []keyValue
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		out = append(out, keyValue{m.Content[i], m.Content[i+1]})
+	}
+	return out
+}
+
+func hasKey(m *yaml.Node, key string) bool {
+	for _, kv := range pairs(m) {
+		if kv.key.Value == key {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *rancherParser) errAt(n *yaml.Node, service, key, msg string) error {
+	return &FileError{File: p.file, Line: n.Line, Service: service, Key: key, Msg: msg}
+}
+
+func (p *rancherParser) version(n *yaml.Node) error {
+	switch n.Value {
+	case "1", "2", "2.0", "2.1", "3":
+		return nil
+	}
+	return p.errAt(n, "", "version", fmt.Sprintf("unsupported version %q (expected '2')", n.Value))
+}
+
+func (p *rancherParser) service(name string, n *yaml.Node) (RancherService, error) {
+	var s RancherService
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return s, nil
+	}
+	if n.Kind != yaml.MappingNode {
+		return s, p.errAt(n, name, "", "expected a mapping of rancher-compose keys")
+	}
+	var err error
+	for _, kv := range pairs(n) {
+		key := kv.key.Value
+		v := kv.value
+		switch key {
+		case "scale":
+			s.Scale, err = p.intPtr(v, name, key)
+			if err == nil && *s.Scale < 0 {
+				err = p.errAt(v, name, key, "must not be negative")
+			}
+		case "start_on_create":
+			s.StartOnCreate, err = p.boolPtr(v, name, key)
+		case "retain_ip":
+			s.RetainIP, err = p.boolPtr(v, name, key)
+		case "drain_timeout_ms":
+			s.DrainTimeoutMs, err = p.intPtr(v, name, key)
+		case "upgrade_strategy":
+			s.UpgradeStrategy, err = p.upgradeStrategy(v, name)
+		case "health_check":
+			s.HealthCheck, err = p.healthCheck(v, name)
+		case "lb_config":
+			s.LBConfig, err = p.lbConfig(v, name)
+		case "metadata":
+			s.Metadata, err = p.anyMap(v, name, key)
+		case "scale_policy":
+			s.ScalePolicy, err = p.scalePolicy(v, name)
+		case "external_ips":
+			s.ExternalIPs, err = p.stringList(v, name, key)
+		case "hostname":
+			s.Hostname, err = p.str(v, name, key)
+		default:
+			err = p.errAt(kv.key, name, key, "unknown rancher-compose key")
+		}
+		if err != nil {
+			return s, err
+		}
+	}
+	return s, nil
+}
+
+func (p *rancherParser) mapping(n *yaml.Node, service, key string) ([]keyValue, error) {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return nil, nil
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil, p.errAt(n, service, key, "expected a mapping")
+	}
+	return pairs(n), nil
+}
+
+func (p *rancherParser) upgradeStrategy(n *yaml.Node, service string) (*UpgradeStrategy, error) {
+	kvs, err := p.mapping(n, service, "upgrade_strategy")
+	if err != nil {
+		return nil, err
+	}
+	u := &UpgradeStrategy{}
+	for _, kv := range kvs {
+		key := "upgrade_strategy." + kv.key.Value
+		switch kv.key.Value {
+		case "start_first":
+			u.StartFirst, err = p.boolPtr(kv.value, service, key)
+		case "batch_size":
+			u.BatchSize, err = p.intPtr(kv.value, service, key)
+			if err == nil && *u.BatchSize < 1 {
+				err = p.errAt(kv.value, service, key, "must be at least 1")
+			}
+		case "interval_millis":
+			u.IntervalMillis, err = p.intPtr(kv.value, service, key)
+			if err == nil && *u.IntervalMillis < 0 {
+				err = p.errAt(kv.value, service, key, "must not be negative")
+			}
+		default:
+			err = p.errAt(kv.key, service, key, "unknown key (expected start_first, batch_size, interval_millis)")
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return u, nil
+}
+
+func (p *rancherParser) healthCheck(n *yaml.Node, service string) (*RancherHealth, error) {
+	kvs, err := p.mapping(n, service, "health_check")
+	if err != nil {
+		return nil, err
+	}
+	h := &RancherHealth{}
+	ints := map[string]*int{
+		"port": &h.Port, "interval": &h.Interval, "response_timeout": &h.ResponseTimeout,
+		"healthy_threshold": &h.HealthyThreshold, "unhealthy_threshold": &h.UnhealthyThreshold,
+		"initializing_timeout": &h.InitializingTimeout, "reinitializing_timeout": &h.ReinitializingTimeout,
+	}
+	for _, kv := range kvs {
+		key := "health_check." + kv.key.Value
+		if dst, ok := ints[kv.key.Value]; ok {
+			var v *int
+			if v, err = p.intPtr(kv.value, service, key); err != nil {
+				return nil, err
+			}
+			if *v < 0 {
+				return nil, p.errAt(kv.value, service, key, "must not be negative")
+			}
+			*dst = *v
+			continue
+		}
+		switch kv.key.Value {
+		case "request_line":
+			h.RequestLine, err = p.str(kv.value, service, key)
+		case "strategy":
+			h.Strategy, err = p.str(kv.value, service, key)
+			if err == nil && !oneOf(h.Strategy, "none", "recreate", "recreateOnQuorum") {
+				err = p.errAt(kv.value, service, key, fmt.Sprintf("unknown strategy %q (expected none, recreate, recreateOnQuorum)", h.Strategy))
+			}
+		case "recreate_on_quorum_strategy_config":
+			h.QuorumConfig, err = p.anyMap(kv.value, service, key)
+		default:
+			err = p.errAt(kv.key, service, key, "unknown health_check key")
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if h.Port < 0 || h.Port > 65535 {
+		return nil, p.errAt(n, service, "health_check.port", "must be a port number")
+	}
+	return h, nil
+}
+
+func (p *rancherParser) lbConfig(n *yaml.Node, service string) (*LBConfig, error) {
+	kvs, err := p.mapping(n, service, "lb_config")
+	if err != nil {
+		return nil, err
+	}
+	lb := &LBConfig{}
+	for _, kv := range kvs {
+		key := "lb_config." + kv.key.Value
+		switch kv.key.Value {
+		case "port_rules":
+			if kv.value.Kind != yaml.SequenceNode {
+				return nil, p.errAt(kv.value, service, key, "expected a list of rules")
+			}
+			for i, r := range kv.value.Content {
+				rule, err := p.portRule(r, service, fmt.Sprintf("%s[%d]", key, i))
+				if err != nil {
+					return nil, err
+				}
+				lb.PortRules = append(lb.PortRules, rule)
+			}
+		case "certs":
+			lb.Certs, err = p.stringList(kv.value, service, key)
+		case "default_cert":
+			lb.DefaultCert, err = p.str(kv.value, service, key)
+		case "config":
+			lb.Config, err = p.str(kv.value, service, key)
+		case "stickiness_policy":
+			lb.StickinessPolicy, err = p.anyMap(kv.value, service, key)
+		default:
+			err = p.errAt(kv.key, service, key, "unknown lb_config key")
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return lb, nil
+}
+
+func (p *rancherParser) portRule(n *yaml.Node, service, key string) (PortRule, error) {
+	var r PortRule
+	kvs, err := p.mapping(n, service, key)
+	if err != nil {
+		return r, err
+	}
+	for _, kv := range kvs {
+		k := key + "." + kv.key.Value
+		var iv *int
+		switch kv.key.Value {
+		case "source_port", "target_port", "priority":
+			if iv, err = p.intPtr(kv.value, service, k); err != nil {
+				return r, err
+			}
+			switch kv.key.Value {
+			case "source_port":
+				r.SourcePort = *iv
+			case "target_port":
+				r.TargetPort = *iv
+			default:
+				r.Priority = *iv
+			}
+		case "service":
+			r.Service, err = p.str(kv.value, service, k)
+		case "protocol":
+			r.Protocol, err = p.str(kv.value, service, k)
+			if err == nil && !oneOf(r.Protocol, "http", "tcp", "https", "tls", "sni", "udp") {
+				err = p.errAt(kv.value, service, k, fmt.Sprintf("unknown protocol %q (expected http, tcp, https, tls, sni, udp)", r.Protocol))
+			}
+		case "hostname":
+			r.Hostname, err = p.str(kv.value, service, k)
+		case "path":
+			r.Path, err = p.str(kv.value, service, k)
+		default:
+			err = p.errAt(kv.key, service, k, "unknown port rule key")
+		}
+		if err != nil {
+			return r, err
+		}
+	}
+	return r, nil
+}
+
+func (p *rancherParser) scalePolicy(n *yaml.Node, service string) (*ScalePolicy, error) {
+	kvs, err := p.mapping(n, service, "scale_policy")
+	if err != nil {
+		return nil, err
+	}
+	sp := &ScalePolicy{}
+	for _, kv := range kvs {
+		key := "scale_policy." + kv.key.Value
+		var dst *int
+		switch kv.key.Value {
+		case "min":
+			dst = &sp.Min
+		case "max":
+			dst = &sp.Max
+		case "increment":
+			dst = &sp.Increment
+		default:
+			return nil, p.errAt(kv.key, service, key, "unknown key (expected min, max, increment)")
+		}
+		v, err := p.intPtr(kv.value, service, key)
+		if err != nil {
+			return nil, err
+		}
+		*dst = *v
+	}
+	return sp, nil
+}
+
+// intPtr reads an integer; rancher-compose accepted numbers written as
+// strings ("3"), so drover does too.
+func (p *rancherParser) intPtr(n *yaml.Node, service, key string) (*int, error) {
+	if n.Kind != yaml.ScalarNode || (n.Tag != "!!int" && n.Tag != "!!str") {
+		return nil, p.errAt(n, service, key, "expected an integer, got "+describe(n))
+	}
+	v, err := strconv.Atoi(strings.TrimSpace(n.Value))
+	if err != nil {
+		return nil, p.errAt(n, service, key, fmt.Sprintf("expected an integer, got %q", n.Value))
+	}
+	return &v, nil
+}
+
+func (p *rancherParser) boolPtr(n *yaml.Node, service, key string) (*bool, error) {
+	if n.Kind == yaml.ScalarNode {
+		switch strings.ToLower(n.Value) {
+		case "true":
+			v := true
+			return &v, nil
+		case "false":
+			v := false
+			return &v, nil
+		}
+	}
+	return nil, p.errAt(n, service, key, "expected true or false, got "+describe(n))
+}
+
+func (p *rancherParser) str(n *yaml.Node, service, key string) (string, error) {
+	if n.Kind != yaml.ScalarNode {
+		return "", p.errAt(n, service, key, "expected a string, got "+describe(n))
+	}
+	if n.Tag == "!!null" {
+		return "", nil
+	}
+	return n.Value, nil
+}
+
+func (p *rancherParser) stringList(n *yaml.Node, service, key string) ([]string, error) {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return nil, nil
+	}
+	if n.Kind != yaml.SequenceNode {
+		return nil, p.errAt(n, service, key, "expected a list of strings, got "+describe(n))
+	}
+	out := []string{}
+	for _, item := range n.Content {
+		s, err := p.str(item, service, key)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// anyMap reads a free-form mapping (metadata and the like).
+func (p *rancherParser) anyMap(n *yaml.Node, service, key string) (map[string]any, error) {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return nil, nil
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil, p.errAt(n, service, key, "expected a mapping, got "+describe(n))
+	}
+	var m map[string]any
+	if err := n.Decode(&m); err != nil {
+		return nil, p.errAt(n, service, key, err.Error())
+	}
+	return m, nil
+}
+
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.AliasNode:
+		return "an alias"
+	}
+	return fmt.Sprintf("%q", n.Value)
+}
+
+func oneOf(v string, options ...string) bool {
+	for _, o := range options {
+		if v == o {
+			return true
+		}
+	}
+	return false
+}
+
+// checkRancherServices reports the first rancher-compose service (by line)
+// that the compose file does not define.
+func checkRancherServices(rf *RancherFile, defined func(string) bool) error {
+	names := make([]string, 0, len(rf.Services))
+	for name := range rf.Services {
+		names = append(names, name)
+	}
+	sort.Slice(names, func(i, j int) bool { return rf.Lines[names[i]] < rf.Lines[names[j]] })
+	for _, name := range names {
+		if !defined(name) {
+			return &FileError{File: rf.Path, Line: rf.Lines[name], Service: name, Msg: "service is not defined in the compose file"}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,89 @@
+package compose
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+// appliedKeys are the service keys drover turns into container settings (or
+// acts on, like depends_on and scale). Any other key set in a file is an
+// error: drover never silently ignores what a user asked for.
+var appliedKeys = map[string]bool{
+	"image": true, "build": true, "command": true, "entrypoint": true,
+	"environment": true, "env_file": true, "ports": true, "expose": true,
+	"volumes": true, "networks": true, "labels": true, "restart": true,
+	"healthcheck": true, "working_dir": true, "user": true, "hostname": true,
+	"domainname": true, "container_name": true, "cap_add": true, "cap_drop": true,
+	"privileged": true, "read_only": true, "init": true, "stop_signal": true,
+	"stop_grace_period": true, "ulimits": true, "extra_hosts": true, "dns": true,
+	"dns_search": true, "dns_opt": true, "logging": true, "cpus": true,
+	"cpu_shares": true, "cpu_quota": true, "cpu_period": true, "cpuset": true,
+	"mem_limit": true, "mem_reservation": true, "memswap_limit": true,
+	"pids_limit": true, "tmpfs": true, "stdin_open": true, "tty": true,
+	"sysctls": true, "security_opt": true, "shm_size": true, "network_mode": true,
+	"depends_on": true, "profiles": true, "scale": true, "deploy": true,
+	"pull_policy": true,
+}
+
+// appliedDeployKeys are the deploy: keys that mean something on a single
+// engine; swarm placement and the like do not.
+var appliedDeployKeys = map[string]bool{
+	"replicas": true, "resources": true, "update_config": true,
+	"rollback_config": true, "restart_policy": true, "mode": true, "labels": true,
+}
+
+// unsupportedKeys returns the keys set on a service that drover does not
+// apply, sorted.
+func unsupportedKeys(cfg types.ServiceConfig) ([]string, error) {
+	data, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, err
+	}
+	var bad []string
+	for k, v := range m {
+		if appliedKeys[k] || isEmptyJSON(v) {
+			continue
+		}
+		bad = append(bad, k)
+	}
+	if d := cfg.Deploy; d != nil {
+		dm := map[string]json.RawMessage{}
+		data, _ := json.Marshal(d)
+		_ = json.Unmarshal(data, &dm)
+		for k, v := range dm {
+			if !appliedDeployKeys[k] && !isEmptyJSON(v) {
+				bad = append(bad, "deploy."+k)
+			}
+		}
+		if d.Mode != "" && d.Mode != "replicated" {
+			bad = append(bad, "deploy.mode: "+d.Mode)
+		}
+		if r := d.Resources.Reservations; r != nil && len(r.Devices) > 0 {
+			bad = append(bad, "deploy.resources.reservations.devices")
+		}
+	}
+	sort.Strings(bad)
+	return bad, nil
+}
+
+func isEmptyJSON(v json.RawMessage) bool {
+	switch string(v) {
+	case "null", "{}", "[]", `""`, "0", "false":
+		return true
+	}
+	return false
+}
+
+func unsupportedError(service string, keys []string) error {
+	if len(keys) == 1 {
+		return fmt.Errorf("service %q: key %q is not supported by drover yet; remove it or run this service with docker compose", service, keys[0])
+	}
+	return fmt.Errorf("service %q: keys %q are not supported by drover yet; remove them or run this service with docker compose", service, keys)
+}

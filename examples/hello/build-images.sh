@@ -1,0 +1,16 @@
+#!/bin/sh
+# build-images.sh [PREFIX]: builds PREFIX:v1, PREFIX:v2 and PREFIX:broken
+# (default PREFIX drover-hello) from this folder, FROM scratch, with nothing
+# pulled. Each tag holds a binary built with its own version string, so the
+# three have different image IDs.
+set -eu
+prefix=${1:-drover-hello}
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cp "$here/Dockerfile" "$work/"
+for v in v1 v2 broken; do
+	(cd "$here" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$v" -o "$work/hello" .)
+	DOCKER_BUILDKIT=0 docker build -q -t "$prefix:$v" "$work" >/dev/null
+	echo "built $prefix:$v"
+done

@@ -1,0 +1,91 @@
+// Command hello is the tiny HTTP server drover's examples and tests run: it
+// answers with its version, serves /healthz, and can be told to start slowly
+// or to fail its health check. Built static, it runs in a FROM scratch image,
+// where it is also its own health probe (hello -probe), since such an image
+// has no shell and no curl.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+// version is set at build time: -ldflags "-X main.version=v2".
+var version = "dev"
+
+func main() {
+	probe := flag.String("probe", "", "GET this URL and exit 0 if it answers 200 (a HEALTHCHECK command)")
+	flag.Parse()
+	if *probe != "" {
+		os.Exit(runProbe(*probe))
+	}
+
+	port := envOr("PORT", "80")
+	if d, err := time.ParseDuration(os.Getenv("SLOW_START")); err == nil {
+		log.Printf("hello %s: slow start, waiting %s", version, d)
+		time.Sleep(d)
+	}
+	failHealth := os.Getenv("FAIL_HEALTH") != "" || version == "broken"
+	host, _ := os.Hostname()
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "hello from %s (%s)\n", version, host)
+	})
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		if failHealth {
+			http.Error(w, "unhealthy", http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("/version", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, version)
+	})
+
+	srv := &http.Server{Addr: ":" + port, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	// As PID 1 in a container, a process without a SIGTERM handler is not
+	// stopped by it: handle it, and finish the requests in flight.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdown)
+	}()
+	log.Printf("hello %s: listening on :%s", version, port)
+	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Fatal(err)
+	}
+}
+
+func runProbe(url string) int {
+	c := http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintln(os.Stderr, resp.Status)
+		return 1
+	}
+	return 0
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,251 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Event is one step's progress, as Apply reports it.
+type Event struct {
+	Time     time.Time     `json:"time"`
+	Service  string        `json:"service,omitempty"`
+	Target   string        `json:"target"`
+	Action   string        `json:"action"`
+	Phase    Phase         `json:"phase"`
+	Reason   string        `json:"reason,omitempty"`
+	Duration time.Duration `json:"duration_ns,omitempty"`
+	Error    string        `json:"error,omitempty"`
+}
+
+// Phase is where a step is.
+type Phase string
+
+const (
+	Begun  Phase = "begun"
+	Done   Phase = "done"
+	Failed Phase = "failed"
+)
+
+// PollInterval is how often a Wait looks at its containers.
+const PollInterval = 200 * time.Millisecond
+
+// Apply carries out a plan: setup in order, then the services, each once
+// the services it comes after are done, independent ones in parallel, then
+// teardown. It decides nothing. When ctx is cancelled (Ctrl-C) it finishes
+// the engine call under way and starts no further step, so the engine is
+// left in a state the next run plans from.
+func Apply(ctx context.Context, e Engine, plan Plan, emit func(Event)) error {
+	r := &runner{engine: e, emit: emit}
+	for _, s := range plan.Setup {
+		if err := r.run(ctx, "", s); err != nil {
+			return err
+		}
+	}
+	if err := r.services(ctx, plan.Services); err != nil {
+		return err
+	}
+	for _, s := range plan.Teardown {
+		if err := r.run(ctx, "", s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type runner struct {
+	engine Engine
+	mu     sync.Mutex // serialises emit
+	emit   func(Event)
+}
+
+func (r *runner) services(ctx context.Context, plans []ServicePlan) error {
+	done := map[string]chan struct{}{}
+	for _, sp := range plans {
+		done[sp.Service] = make(chan struct{})
+	}
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		errs   []error
+		failed = map[string]bool{}
+	)
+	for _, sp := range plans {
+		wg.Add(1)
+		go func(sp ServicePlan) {
+			defer wg.Done()
+			defer close(done[sp.Service])
+			for _, dep := range sp.After {
+				if ch, ok := done[dep]; ok {
+					<-ch
+				}
+			}
+			mu.Lock()
+			var blocked []string
+			for _, dep := range sp.After {
+				if failed[dep] {
+					blocked = append(blocked, dep)
+				}
+			}
+			mu.Unlock()
+			var err error
+			if len(blocked) > 0 {
+				err = fmt.Errorf("service %q: not started: %s failed", sp.Service, strings.Join(blocked, ", "))
+			} else {
+				for _, s := range sp.Steps {
+					if err = r.run(ctx, sp.Service, s); err != nil {
+						break
+					}
+				}
+			}
+			if err != nil {
+				mu.Lock()
+				failed[sp.Service] = true
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}(sp)
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// run carries out one step and reports it.
+func (r *runner) run(ctx context.Context, service string, s Step) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("interrupted before %s %s: %w", s.Action.Kind(), s.Target, err)
+	}
+	ev := Event{Service: service, Target: s.Target, Action: s.Action.Kind(), Reason: s.Reason}
+	start := time.Now()
+	r.report(ev, Begun, start, 0, nil)
+	err := r.do(ctx, s.Action)
+	r.report(ev, Done, time.Now(), time.Since(start), err)
+	if err != nil {
+		if service != "" {
+			return fmt.Errorf("service %q: %s %s: %w", service, s.Action.Kind(), s.Target, err)
+		}
+		return fmt.Errorf("%s %s: %w", s.Action.Kind(), s.Target, err)
+	}
+	return nil
+}
+
+func (r *runner) report(ev Event, phase Phase, at time.Time, d time.Duration, err error) {
+	if r.emit == nil {
+		return
+	}
+	ev.Time, ev.Phase, ev.Duration = at, phase, d
+	if err != nil {
+		ev.Phase, ev.Error = Failed, err.Error()
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.emit(ev)
+}
+
+// do makes the one engine call of an action. Engine calls do not see the
+// cancellation of ctx, so that Ctrl-C never cuts a call in half; waits do.
+func (r *runner) do(ctx context.Context, a Action) error {
+	call := context.WithoutCancel(ctx)
+	e := r.engine
+	switch a := a.(type) {
+	case CreateNetwork:
+		return e.CreateNetwork(call, a.Spec)
+	case CreateVolume:
+		return e.CreateVolume(call, a.Spec)
+	case BuildImage:
+		return e.BuildImage(call, a.Spec)
+	case PullImage:
+		return e.PullImage(call, a.Ref)
+	case CreateContainer:
+		_, err := e.CreateContainer(call, a.Request)
+		return err
+	case StartContainer:
+		return e.StartContainer(call, a.Ref)
+	case StopContainer:
+		return e.StopContainer(call, a.Ref, a.Timeout)
+	case RemoveContainer:
+		return e.RemoveContainer(call, a.Ref, a.Volumes)
+	case Wait:
+		return wait(ctx, e, a)
+	}
+	return fmt.Errorf("unknown action %T", a)
+}
+
+// wait polls until every container meets the condition. It fails at once
+// when one cannot meet it any more (exited, unhealthy), rather than waiting
+// out the timeout.
+func wait(ctx context.Context, e Engine, w Wait) error {
+	ctx, cancel := context.WithTimeout(ctx, w.Timeout)
+	defer cancel()
+	pending := w.Refs
+	for {
+		still, err := unmet(ctx, e, pending, w.Until)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			return err
+		case err == nil && len(still) == 0:
+			return nil
+		case err == nil:
+			pending = still
+		}
+		select {
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return fmt.Errorf("timed out after %s waiting for %s to be %s", w.Timeout, strings.Join(pending, ", "), w.Until)
+			}
+			return ctx.Err()
+		case <-time.After(PollInterval):
+		}
+	}
+}
+
+// unmet returns the containers that do not meet the condition yet.
+func unmet(ctx context.Context, e Engine, refs []string, c Condition) ([]string, error) {
+	var still []string
+	for _, ref := range refs {
+		st, err := e.InspectContainer(ctx, ref)
+		if err != nil {
+			return nil, fmt.Errorf("container %s: %w", ref, err)
+		}
+		met, err := meets(st, c)
+		if err != nil {
+			return nil, fmt.Errorf("container %s: %w", st.Name, err)
+		}
+		if !met {
+			still = append(still, ref)
+		}
+	}
+	return still, nil
+}
+
+// meets says whether a container meets a condition now; an error says it
+// never will.
+func meets(st ContainerStatus, c Condition) (bool, error) {
+	switch st.State {
+	case "exited", "dead":
+		if c == Completed || c == Ready {
+			if st.ExitCode == 0 {
+				return true, nil
+			}
+		}
+		return false, fmt.Errorf("exited with status %d", st.ExitCode)
+	case "running":
+		if c == Completed {
+			return false, nil
+		}
+		switch st.Health {
+		case "", "healthy":
+			return true, nil
+		case "unhealthy":
+			if st.HealthLog != "" {
+				return false, fmt.Errorf("unhealthy: %s", st.HealthLog)
+			}
+			return false, errors.New("unhealthy")
+		}
+		return false, nil
+	}
+	return false, nil // created, restarting, paused: not yet
+}

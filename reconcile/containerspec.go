@@ -1,0 +1,368 @@
+package reconcile
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/mount"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/go-connections/nat"
+	"github.com/docker/go-units"
+
+	"github.com/drover/drover/compose"
+)
+
+// Version is drover's version, written on every container it creates.
+const Version = "0.1.0"
+
+// CreateRequest is everything the engine needs to create one container. The
+// API 1.41 engine attaches a container to a single network at creation, so
+// the others are connected right after.
+type CreateRequest struct {
+	Name          string
+	Config        *container.Config
+	HostConfig    *container.HostConfig
+	Networking    *network.NetworkingConfig
+	ExtraNetworks map[string]*network.EndpointSettings
+}
+
+// ImageRef is the image a service's containers run: its image:, or for a
+// service that only has build:, the name Compose gives it.
+func ImageRef(project string, s types.ServiceConfig) string {
+	if s.Image != "" {
+		return s.Image
+	}
+	return project + "-" + s.Name
+}
+
+// ContainerName is the name of slot number n of a service.
+func ContainerName(project string, s types.ServiceConfig, n int) string {
+	if s.ContainerName != "" {
+		return s.ContainerName
+	}
+	return fmt.Sprintf("%s-%s-%d", project, s.Name, n)
+}
+
+// specInput is what a container's create request is computed from.
+type specInput struct {
+	project    *compose.Project
+	service    compose.Service
+	number     int
+	revision   int
+	apiVersion string
+}
+
+// newCreateRequest turns a service into an engine create request. It is pure:
+// the engine's API version comes in as data, because fields newer than the
+// engine must be dropped rather than refused.
+func newCreateRequest(in specInput) (CreateRequest, []string, error) {
+	p, s := in.project, in.service.Config
+	var warnings []string
+	labels := map[string]string{}
+	for k, v := range s.Labels {
+		labels[k] = v
+	}
+	labels[LabelProject] = p.Name
+	labels[LabelService] = s.Name
+	labels[LabelNumber] = strconv.Itoa(in.number)
+	labels[LabelOneOff] = "False"
+	labels[LabelConfigHash] = in.service.Hash
+	labels[LabelWorkingDir] = p.WorkingDir
+	labels[LabelConfigFiles] = strings.Join(p.ConfigFiles, ",")
+	labels[LabelRevision] = strconv.Itoa(in.revision)
+	labels[LabelSpec] = string(in.service.Spec)
+	labels[LabelVersion] = Version
+
+	cfg := &container.Config{
+		Image:        ImageRef(p.Name, s),
+		Labels:       labels,
+		Env:          environment(s.Environment),
+		Cmd:          []string(s.Command),
+		Entrypoint:   []string(s.Entrypoint),
+		WorkingDir:   s.WorkingDir,
+		User:         s.User,
+		Hostname:     s.Hostname,
+		Domainname:   s.DomainName,
+		StopSignal:   s.StopSignal,
+		Tty:          s.Tty,
+		OpenStdin:    s.StdinOpen,
+		ExposedPorts: nat.PortSet{},
+	}
+	if s.StopGracePeriod != nil {
+		secs := int(time.Duration(*s.StopGracePeriod).Seconds())
+		cfg.StopTimeout = &secs
+	}
+	hc, w := healthConfig(s.HealthCheck, in.apiVersion)
+	cfg.Healthcheck = hc
+	if w != "" {
+		warnings = append(warnings, fmt.Sprintf("service %q: %s", s.Name, w))
+	}
+
+	host := &container.HostConfig{
+		PortBindings:   nat.PortMap{},
+		CapAdd:         s.CapAdd,
+		CapDrop:        s.CapDrop,
+		Privileged:     s.Privileged,
+		ReadonlyRootfs: s.ReadOnly,
+		Init:           s.Init,
+		ExtraHosts:     s.ExtraHosts.AsList(":"),
+		DNS:            s.DNS,
+		DNSSearch:      s.DNSSearch,
+		DNSOptions:     s.DNSOpts,
+		SecurityOpt:    s.SecurityOpt,
+		Sysctls:        map[string]string(s.Sysctls),
+		ShmSize:        int64(s.ShmSize),
+		RestartPolicy:  restartPolicy(s),
+		Resources:      resources(s),
+	}
+	if s.Logging != nil {
+		host.LogConfig = container.LogConfig{Type: s.Logging.Driver, Config: s.Logging.Options}
+	}
+	for _, e := range s.Expose {
+		port, err := nat.NewPort(protocolOf(e), strings.Split(e, "/")[0])
+		if err != nil {
+			return CreateRequest{}, nil, fmt.Errorf("service %q: expose %q: %w", s.Name, e, err)
+		}
+		cfg.ExposedPorts[port] = struct{}{}
+	}
+	for _, sp := range s.Ports {
+		proto := sp.Protocol
+		if proto == "" {
+			proto = "tcp"
+		}
+		port, err := nat.NewPort(proto, strconv.Itoa(int(sp.Target)))
+		if err != nil {
+			return CreateRequest{}, nil, fmt.Errorf("service %q: port %d: %w", s.Name, sp.Target, err)
+		}
+		cfg.ExposedPorts[port] = struct{}{}
+		host.PortBindings[port] = append(host.PortBindings[port], nat.PortBinding{HostIP: sp.HostIP, HostPort: sp.Published})
+	}
+	if err := mounts(p, s, host); err != nil {
+		return CreateRequest{}, nil, err
+	}
+	req := CreateRequest{Name: ContainerName(p.Name, s, in.number), Config: cfg, HostConfig: host}
+	if err := networking(p, s, &req); err != nil {
+		return CreateRequest{}, nil, err
+	}
+	return req, warnings, nil
+}
+
+func protocolOf(portSpec string) string {
+	if i := strings.Index(portSpec, "/"); i >= 0 {
+		return portSpec[i+1:]
+	}
+	return "tcp"
+}
+
+// environment renders the resolved environment; a variable without a value
+// (listed but unset in the shell) is left out, as Compose does.
+func environment(env types.MappingWithEquals) []string {
+	var out []string
+	for _, k := range sortedKeys(env) {
+		if v := env[k]; v != nil {
+			out = append(out, k+"="+*v)
+		}
+	}
+	return out
+}
+
+func healthConfig(h *types.HealthCheckConfig, apiVersion string) (*container.HealthConfig, string) {
+	if h == nil {
+		return nil, ""
+	}
+	if h.Disable {
+		return &container.HealthConfig{Test: []string{"NONE"}}, ""
+	}
+	hc := &container.HealthConfig{Test: h.Test}
+	if h.Interval != nil {
+		hc.Interval = time.Duration(*h.Interval)
+	}
+	if h.Timeout != nil {
+		hc.Timeout = time.Duration(*h.Timeout)
+	}
+	if h.StartPeriod != nil {
+		hc.StartPeriod = time.Duration(*h.StartPeriod)
+	}
+	if h.Retries != nil {
+		hc.Retries = int(*h.Retries)
+	}
+	if h.StartInterval != nil {
+		if versionAtLeast(apiVersion, 1, 44) {
+			hc.StartInterval = time.Duration(*h.StartInterval)
+		} else {
+			return hc, fmt.Sprintf("healthcheck.start_interval needs engine API 1.44, this engine speaks %s: left out", apiVersion)
+		}
+	}
+	return hc, ""
+}
+
+func versionAtLeast(v string, major, minor int) bool {
+	a, b, _ := strings.Cut(v, ".")
+	ma, _ := strconv.Atoi(a)
+	mi, _ := strconv.Atoi(b)
+	return ma > major || (ma == major && mi >= minor)
+}
+
+func restartPolicy(s types.ServiceConfig) container.RestartPolicy {
+	if s.Restart != "" {
+		name, count, _ := strings.Cut(s.Restart, ":")
+		n, _ := strconv.Atoi(count)
+		return container.RestartPolicy{Name: container.RestartPolicyMode(name), MaximumRetryCount: n}
+	}
+	if s.Deploy != nil && s.Deploy.RestartPolicy != nil {
+		rp := s.Deploy.RestartPolicy
+		switch rp.Condition {
+		case "none":
+			return container.RestartPolicy{Name: container.RestartPolicyDisabled}
+		case "on-failure":
+			p := container.RestartPolicy{Name: container.RestartPolicyOnFailure}
+			if rp.MaxAttempts != nil {
+				p.MaximumRetryCount = int(*rp.MaxAttempts)
+			}
+			return p
+		default:
+			return container.RestartPolicy{Name: container.RestartPolicyUnlessStopped}
+		}
+	}
+	return container.RestartPolicy{Name: container.RestartPolicyDisabled}
+}
+
+func resources(s types.ServiceConfig) container.Resources {
+	r := container.Resources{
+		NanoCPUs:          int64(s.CPUS * 1e9),
+		CPUShares:         s.CPUShares,
+		CPUQuota:          s.CPUQuota,
+		CPUPeriod:         s.CPUPeriod,
+		CpusetCpus:        s.CPUSet,
+		Memory:            int64(s.MemLimit),
+		MemoryReservation: int64(s.MemReservation),
+		MemorySwap:        int64(s.MemSwapLimit),
+	}
+	if s.PidsLimit != 0 {
+		r.PidsLimit = &s.PidsLimit
+	}
+	if d := s.Deploy; d != nil {
+		if l := d.Resources.Limits; l != nil {
+			if l.NanoCPUs != 0 {
+				r.NanoCPUs = int64(l.NanoCPUs.Value() * 1e9)
+			}
+			if l.MemoryBytes != 0 {
+				r.Memory = int64(l.MemoryBytes)
+			}
+			if l.Pids != 0 {
+				r.PidsLimit = &l.Pids
+			}
+		}
+		if rs := d.Resources.Reservations; rs != nil && rs.MemoryBytes != 0 {
+			r.MemoryReservation = int64(rs.MemoryBytes)
+		}
+	}
+	for _, name := range sortedKeys(s.Ulimits) {
+		u := s.Ulimits[name]
+		soft, hard := int64(u.Soft), int64(u.Hard)
+		if u.Single != 0 {
+			soft, hard = int64(u.Single), int64(u.Single)
+		}
+		r.Ulimits = append(r.Ulimits, &units.Ulimit{Name: name, Soft: soft, Hard: hard})
+	}
+	return r
+}
+
+func mounts(p *compose.Project, s types.ServiceConfig, host *container.HostConfig) error {
+	for _, t := range s.Tmpfs {
+		if host.Tmpfs == nil {
+			host.Tmpfs = map[string]string{}
+		}
+		dst, opts, _ := strings.Cut(t, ":")
+		host.Tmpfs[dst] = opts
+	}
+	for _, v := range s.Volumes {
+		switch v.Type {
+		case types.VolumeTypeBind:
+			if v.Bind == nil || bool(v.Bind.CreateHostPath) {
+				// The legacy Binds form creates a missing host path, as
+				// docker compose does by default.
+				b := v.Source + ":" + v.Target
+				if v.ReadOnly {
+					b += ":ro"
+				}
+				host.Binds = append(host.Binds, b)
+				continue
+			}
+			m := mount.Mount{Type: mount.TypeBind, Source: v.Source, Target: v.Target, ReadOnly: v.ReadOnly}
+			if v.Bind.Propagation != "" {
+				m.BindOptions = &mount.BindOptions{Propagation: mount.Propagation(v.Bind.Propagation)}
+			}
+			host.Mounts = append(host.Mounts, m)
+		case types.VolumeTypeVolume:
+			m := mount.Mount{Type: mount.TypeVolume, Target: v.Target, ReadOnly: v.ReadOnly}
+			if v.Source != "" {
+				vol, ok := p.Compose.Volumes[v.Source]
+				if !ok {
+					return fmt.Errorf("service %q: volume %q is not declared under the top-level volumes:", s.Name, v.Source)
+				}
+				m.Source = vol.Name
+			}
+			if v.Volume != nil {
+				m.VolumeOptions = &mount.VolumeOptions{NoCopy: v.Volume.NoCopy, Subpath: v.Volume.Subpath}
+			}
+			host.Mounts = append(host.Mounts, m)
+		case types.VolumeTypeTmpfs:
+			m := mount.Mount{Type: mount.TypeTmpfs, Target: v.Target}
+			if v.Tmpfs != nil {
+				m.TmpfsOptions = &mount.TmpfsOptions{SizeBytes: int64(v.Tmpfs.Size)}
+			}
+			host.Mounts = append(host.Mounts, m)
+		default:
+			return fmt.Errorf("service %q: volume %q: type %q is not supported by drover yet", s.Name, v.Target, v.Type)
+		}
+	}
+	return nil
+}
+
+// networking attaches the container to its networks, the service name always
+// among its aliases so that other services reach it by name.
+func networking(p *compose.Project, s types.ServiceConfig, req *CreateRequest) error {
+	switch mode := s.NetworkMode; {
+	case mode == "":
+	case strings.HasPrefix(mode, "service:"):
+		dep := strings.TrimPrefix(mode, "service:")
+		ds, ok := p.Service(dep)
+		if !ok {
+			return fmt.Errorf("service %q: network_mode %q names an unknown service", s.Name, mode)
+		}
+		req.HostConfig.NetworkMode = container.NetworkMode("container:" + ContainerName(p.Name, ds.Config, 1))
+		return nil
+	default:
+		req.HostConfig.NetworkMode = container.NetworkMode(mode)
+		return nil
+	}
+	nets := s.NetworksByPriority()
+	for i, key := range nets {
+		n, ok := p.Compose.Networks[key]
+		if !ok {
+			return fmt.Errorf("service %q: network %q is not declared under the top-level networks:", s.Name, key)
+		}
+		ep := &network.EndpointSettings{Aliases: []string{s.Name}}
+		if c := s.Networks[key]; c != nil {
+			ep.Aliases = append(ep.Aliases, c.Aliases...)
+			if c.Ipv4Address != "" || c.Ipv6Address != "" {
+				ep.IPAMConfig = &network.EndpointIPAMConfig{IPv4Address: c.Ipv4Address, IPv6Address: c.Ipv6Address}
+			}
+		}
+		if i == 0 {
+			req.HostConfig.NetworkMode = container.NetworkMode(n.Name)
+			req.Networking = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{n.Name: ep}}
+			continue
+		}
+		if req.ExtraNetworks == nil {
+			req.ExtraNetworks = map[string]*network.EndpointSettings{}
+		}
+		req.ExtraNetworks[n.Name] = ep
+	}
+	return nil
+}

@@ -1,0 +1,112 @@
+package reconcile
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+)
+
+// Change is one difference between two service specs.
+type Change struct {
+	Key string // image, environment.DB_PASSWORD, ports ...
+	Old string // "" when the key was absent
+	New string // "" when the key is gone
+	// Secret marks a value that is printed masked unless asked for.
+	Secret bool
+}
+
+// DiffSpecs compares two canonical specs (the JSON compose.Hash produces)
+// key by key; environment variables are compared one by one and marked
+// secret. An unreadable spec yields no changes.
+func DiffSpecs(oldSpec, newSpec []byte) []Change {
+	var a, b map[string]json.RawMessage
+	if json.Unmarshal(oldSpec, &a) != nil || json.Unmarshal(newSpec, &b) != nil {
+		return nil
+	}
+	var out []Change
+	for _, k := range unionKeys(a, b) {
+		if bytes.Equal(a[k], b[k]) {
+			continue
+		}
+		if k == "environment" {
+			out = append(out, diffEnvironment(a[k], b[k])...)
+			continue
+		}
+		out = append(out, Change{Key: k, Old: compact(a[k]), New: compact(b[k])})
+	}
+	return out
+}
+
+func diffEnvironment(oldEnv, newEnv json.RawMessage) []Change {
+	var a, b map[string]json.RawMessage
+	_ = json.Unmarshal(oldEnv, &a)
+	_ = json.Unmarshal(newEnv, &b)
+	var out []Change
+	for _, k := range unionKeys(a, b) {
+		if !bytes.Equal(a[k], b[k]) {
+			out = append(out, Change{Key: "environment." + k, Old: compact(a[k]), New: compact(b[k]), Secret: true})
+		}
+	}
+	return out
+}
+
+func unionKeys(a, b map[string]json.RawMessage) []string {
+	seen := map[string]bool{}
+	for k := range a {
+		seen[k] = true
+	}
+	for k := range b {
+		seen[k] = true
+	}
+	keys := make([]string, 0, len(seen))
+	for k := range seen {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// compact renders a JSON value for a human: strings without their quotes.
+func compact(v json.RawMessage) string {
+	if len(v) == 0 {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(v, &s) == nil {
+		return s
+	}
+	var buf bytes.Buffer
+	if json.Compact(&buf, v) != nil {
+		return string(v)
+	}
+	return buf.String()
+}
+
+// Summary is a change in a few words; values of secret changes and long
+// values are left out.
+func (c Change) Summary() string {
+	switch {
+	case c.Secret && c.Old == "":
+		return c.Key + " added"
+	case c.Secret && c.New == "":
+		return c.Key + " removed"
+	case c.Secret:
+		return c.Key + " changed"
+	case len(c.Old) <= 40 && len(c.New) <= 40 && c.Old != "" && c.New != "":
+		return fmt.Sprintf("%s %s → %s", c.Key, c.Old, c.New)
+	case c.Old == "":
+		return c.Key + " added"
+	case c.New == "":
+		return c.Key + " removed"
+	}
+	return c.Key + " changed"
+}
+
+func summaries(cs []Change) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.Summary()
+	}
+	return out
+}

@@ -1,0 +1,36 @@
+package reconcile
+
+import (
+	"context"
+	"time"
+)
+
+// Engine is what drover needs of a container engine. The Docker client type
+// in package engine implements it.
+type Engine interface {
+	Observer
+	CreateNetwork(ctx context.Context, spec NetworkSpec) error
+	CreateVolume(ctx context.Context, spec VolumeSpec) error
+	BuildImage(ctx context.Context, spec BuildSpec) error
+	PullImage(ctx context.Context, ref string) error
+	// CreateContainer creates a container and attaches its extra networks;
+	// it returns the container's ID.
+	CreateContainer(ctx context.Context, req CreateRequest) (string, error)
+	StartContainer(ctx context.Context, ref string) error
+	// StopContainer stops gracefully: the stop signal, then after timeout
+	// (nil: the container's own) a kill.
+	StopContainer(ctx context.Context, ref string, timeout *time.Duration) error
+	RemoveContainer(ctx context.Context, ref string, volumes bool) error
+	InspectContainer(ctx context.Context, ref string) (ContainerStatus, error)
+}
+
+// ContainerStatus is the live state of one container.
+type ContainerStatus struct {
+	ID       string
+	Name     string
+	State    string // created, running, exited ...
+	Health   string // "" when the container has no health check
+	ExitCode int
+	// HealthLog is the output of the last failed health probe, if any.
+	HealthLog string
+}

@@ -1,0 +1,155 @@
+// Package reconcile decides and carries out what it takes to bring a Docker
+// engine in step with a project: Observe reads the engine into plain data,
+// Plan (a pure function) turns project and observation into steps, and Apply
+// runs the steps against an Engine, reporting each as an event.
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Labels drover writes on every container. The Compose ones let `docker
+// compose ps` and `logs` see a drover project; drover's own carry the state
+// that upgrades and rollbacks are derived from.
+const (
+	LabelProject     = "com.docker.compose.project"
+	LabelService     = "com.docker.compose.service"
+	LabelNumber      = "com.docker.compose.container-number"
+	LabelOneOff      = "com.docker.compose.oneoff"
+	LabelConfigHash  = "com.docker.compose.config-hash"
+	LabelWorkingDir  = "com.docker.compose.project.working_dir"
+	LabelConfigFiles = "com.docker.compose.project.config_files"
+	LabelNetwork     = "com.docker.compose.network"
+	LabelVolume      = "com.docker.compose.volume"
+	LabelRevision    = "io.drover.revision"
+	LabelSpec        = "io.drover.spec"
+	LabelVersion     = "io.drover.version"
+)
+
+// Container is one container as a single list call shows it.
+type Container struct {
+	ID       string
+	Name     string
+	Service  string
+	Number   int
+	Revision int
+	Hash     string
+	Image    string // the reference it was created from
+	ImageID  string
+	State    string // created, running, paused, restarting, exited, dead
+	Health   string // "", "starting", "healthy", "unhealthy"
+	Created  time.Time
+	Ports    []Port
+	Labels   map[string]string
+}
+
+// Port is a published port of a container.
+type Port struct {
+	HostIP   string
+	HostPort uint16
+	Port     uint16
+	Protocol string
+}
+
+func (p Port) String() string {
+	if p.HostPort == 0 {
+		return fmt.Sprintf("%d/%s", p.Port, p.Protocol)
+	}
+	return fmt.Sprintf("%s:%d->%d/%s", p.HostIP, p.HostPort, p.Port, p.Protocol)
+}
+
+// Running reports whether the container's process is up.
+func (c Container) Running() bool {
+	return c.State == "running" || c.State == "restarting" || c.State == "paused"
+}
+
+// Target names a container the way drover prints it: web#2.
+func (c Container) Target() string { return fmt.Sprintf("%s#%d", c.Service, c.Number) }
+
+// Observed is what the engine holds of one project, as plain data.
+type Observed struct {
+	Project    string
+	Containers []Container
+	// Images maps a familiar image reference (drover-hello:v1) to its ID.
+	Images   map[string]string
+	Networks map[string]bool
+	Volumes  map[string]bool
+	// APIVersion is the engine API version the client negotiated.
+	APIVersion string
+}
+
+// Observer is the part of an Engine that reads.
+type Observer interface {
+	ListContainers(ctx context.Context, project string) ([]Container, error)
+	ListImages(ctx context.Context) (map[string]string, error)
+	ListNetworks(ctx context.Context) (map[string]bool, error)
+	ListVolumes(ctx context.Context) (map[string]bool, error)
+	APIVersion() string
+}
+
+// Observe reads everything the planner needs in four list calls, whatever
+// the number of containers: a no-op run must stay cheap.
+func Observe(ctx context.Context, e Observer, project string) (Observed, error) {
+	o := Observed{Project: project, APIVersion: e.APIVersion()}
+	var err error
+	if o.Containers, err = e.ListContainers(ctx, project); err != nil {
+		return o, fmt.Errorf("listing containers of project %q: %w", project, err)
+	}
+	sortContainers(o.Containers)
+	if o.Images, err = e.ListImages(ctx); err != nil {
+		return o, fmt.Errorf("listing images: %w", err)
+	}
+	if o.Networks, err = e.ListNetworks(ctx); err != nil {
+		return o, fmt.Errorf("listing networks: %w", err)
+	}
+	if o.Volumes, err = e.ListVolumes(ctx); err != nil {
+		return o, fmt.Errorf("listing volumes: %w", err)
+	}
+	return o, nil
+}
+
+// ContainerFromLabels fills the fields drover derives from labels.
+func ContainerFromLabels(c *Container) {
+	c.Service = c.Labels[LabelService]
+	c.Number, _ = strconv.Atoi(c.Labels[LabelNumber])
+	c.Revision, _ = strconv.Atoi(c.Labels[LabelRevision])
+	if c.Revision == 0 {
+		c.Revision = 1 // a container made by docker compose: its first revision
+	}
+	c.Hash = c.Labels[LabelConfigHash]
+}
+
+// HealthFromStatus reads the health out of the status text of a container
+// list ("Up 3 minutes (healthy)"), which spares an inspect per container.
+func HealthFromStatus(status string) string {
+	switch {
+	case strings.Contains(status, "(healthy)"):
+		return "healthy"
+	case strings.Contains(status, "(unhealthy)"):
+		return "unhealthy"
+	case strings.Contains(status, "(health: starting)"):
+		return "starting"
+	}
+	return ""
+}
+
+func sortContainers(cs []Container) {
+	sort.Slice(cs, func(i, j int) bool {
+		a, b := cs[i], cs[j]
+		if a.Service != b.Service {
+			return a.Service < b.Service
+		}
+		if a.Revision != b.Revision {
+			return a.Revision > b.Revision
+		}
+		if a.Number != b.Number {
+			return a.Number < b.Number
+		}
+		return a.ID < b.ID
+	})
+}

@@ -1,0 +1,398 @@
+package reconcile
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/distribution/reference"
+
+	"github.com/drover/drover/compose"
+)
+
+// Options are the command-line choices that shape a plan.
+type Options struct {
+	// Services limits the plan to these services and what they depend on;
+	// empty means all.
+	Services []string
+	// Scale overrides the scale of some services (drover scale web=3).
+	Scale         map[string]int
+	RemoveOrphans bool
+	// WaitTimeout bounds each wait for containers to be ready.
+	WaitTimeout time.Duration
+}
+
+// DefaultWaitTimeout is how long up waits for containers to be ready.
+const DefaultWaitTimeout = 2 * time.Minute
+
+// Up plans a plain up: create what is missing, start what is stopped, remove
+// what is beyond the scale, and report (never touch) what is out of sync or
+// in the middle of an upgrade. It is a pure function of its arguments.
+func Up(p *compose.Project, obs Observed, opts Options) (Plan, error) {
+	selected, err := selection(p, opts.Services)
+	if err != nil {
+		return Plan{}, err
+	}
+	if opts.WaitTimeout == 0 {
+		opts.WaitTimeout = DefaultWaitTimeout
+	}
+	for name := range opts.Scale {
+		if _, ok := p.Service(name); !ok {
+			return Plan{}, fmt.Errorf("no such service: %q", name)
+		}
+	}
+	plan := Plan{Project: p.Name}
+	var creating []compose.Service
+	for _, svc := range p.Services {
+		if !selected[svc.Name] {
+			continue
+		}
+		if n, ok := opts.Scale[svc.Name]; ok {
+			svc.Scale = n
+		}
+		sp, notes, warnings, err := planService(p, svc, obs, opts)
+		if err != nil {
+			return Plan{}, err
+		}
+		for _, dep := range sortedKeys(svc.Config.DependsOn) {
+			if selected[dep] {
+				sp.After = append(sp.After, dep)
+			}
+		}
+		plan.Services = append(plan.Services, sp)
+		plan.Notes = append(plan.Notes, notes...)
+		plan.Warnings = append(plan.Warnings, warnings...)
+		if createsContainers(sp) {
+			creating = append(creating, svc)
+		}
+	}
+	setup, err := setupSteps(p, obs, creating)
+	if err != nil {
+		return Plan{}, err
+	}
+	plan.Setup = setup
+	orphans := orphansOf(p, obs)
+	for _, c := range orphans {
+		if opts.RemoveOrphans {
+			plan.Teardown = append(plan.Teardown, removeSteps(c, "orphan: service not in the project", nil)...)
+		}
+	}
+	if len(orphans) > 0 && !opts.RemoveOrphans {
+		var names []string
+		for _, c := range orphans {
+			names = append(names, c.Name)
+		}
+		plan.Notes = append(plan.Notes, fmt.Sprintf("orphan containers (their service is not in the project): %s; run drover up --remove-orphans to remove them", strings.Join(names, ", ")))
+	}
+	return plan, nil
+}
+
+// selection returns the services named and, transitively, what they depend
+// on; all services when none is named.
+func selection(p *compose.Project, names []string) (map[string]bool, error) {
+	sel := map[string]bool{}
+	if len(names) == 0 {
+		for _, s := range p.Services {
+			sel[s.Name] = true
+		}
+		return sel, nil
+	}
+	var add func(string) error
+	add = func(name string) error {
+		if sel[name] {
+			return nil
+		}
+		s, ok := p.Service(name)
+		if !ok {
+			return fmt.Errorf("no such service: %q", name)
+		}
+		sel[name] = true
+		for dep := range s.Config.DependsOn {
+			if _, ok := p.Service(dep); ok {
+				if err := add(dep); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	for _, n := range names {
+		if err := add(n); err != nil {
+			return nil, err
+		}
+	}
+	return sel, nil
+}
+
+// planService plans one service of a plain up.
+func planService(p *compose.Project, svc compose.Service, obs Observed, opts Options) (sp ServicePlan, notes, warnings []string, err error) {
+	sp.Service = svc.Name
+	view := viewOf(obs.Containers, svc.Name, svc.Scale)
+	if view.State == Upgrading {
+		notes = append(notes, fmt.Sprintf("%s: upgrading to revision %d, not finished; run drover up --upgrade to go on or drover up --rollback to go back", svc.Name, view.Revision))
+		return sp, notes, nil, nil
+	}
+	revision := view.Revision
+	if revision == 0 {
+		revision = 1
+	}
+	drift := outOfSync(p, svc, view.Current, obs.Images)
+	if drift != "" {
+		notes = append(notes, fmt.Sprintf("%s: out of sync: %s; run drover up --upgrade", svc.Name, drift))
+	}
+
+	bySlot := map[int]Container{}
+	var surplus []Container
+	for _, c := range view.Current {
+		if _, dup := bySlot[c.Number]; dup || c.Number < 1 || c.Number > svc.Scale {
+			surplus = append(surplus, c)
+			continue
+		}
+		bySlot[c.Number] = c
+	}
+	start := svc.Rancher.StartOnCreate == nil || *svc.Rancher.StartOnCreate
+	var started []string
+	for n := 1; n <= svc.Scale; n++ {
+		c, exists := bySlot[n]
+		target := fmt.Sprintf("%s#%d", svc.Name, n)
+		switch {
+		case exists && !c.Running() && start:
+			sp.Steps = append(sp.Steps, Step{Target: target, Reason: "stopped", Action: StartContainer{Ref: c.ID}})
+			started = append(started, c.ID)
+		case exists:
+		case drift != "":
+			notes = append(notes, fmt.Sprintf("%s: not created: the service is out of sync, drover up --upgrade creates it", target))
+		default:
+			req, w, err := newCreateRequest(specInput{project: p, service: svc, number: n, revision: revision, apiVersion: obs.APIVersion})
+			if err != nil {
+				return sp, nil, nil, err
+			}
+			warnings = appendNew(warnings, w...)
+			sp.Steps = append(sp.Steps, Step{Target: target, Reason: fmt.Sprintf("missing: scale %d", svc.Scale), Action: CreateContainer{Request: req}})
+			if start {
+				sp.Steps = append(sp.Steps, Step{Target: target, Action: StartContainer{Ref: req.Name}})
+				started = append(started, req.Name)
+			}
+		}
+	}
+	// Surplus goes highest number first, as docker compose scales down.
+	sort.Slice(surplus, func(i, j int) bool { return surplus[i].Number > surplus[j].Number })
+	for _, c := range surplus {
+		sp.Steps = append(sp.Steps, removeSteps(c, fmt.Sprintf("surplus: scale %d", svc.Scale), stopTimeout(svc))...)
+	}
+	if len(started) > 0 {
+		sp.Steps = append(dependencyWaits(p, svc, opts.WaitTimeout), sp.Steps...)
+		sp.Steps = append(sp.Steps, Step{Target: svc.Name, Action: Wait{Refs: started, Until: Ready, Timeout: opts.WaitTimeout}})
+	}
+	return sp, notes, warnings, nil
+}
+
+// dependencyWaits are the gates a service passes before its containers
+// start: depends_on conditions beyond service_started.
+func dependencyWaits(p *compose.Project, svc compose.Service, timeout time.Duration) []Step {
+	var steps []Step
+	for _, name := range sortedKeys(svc.Config.DependsOn) {
+		dep, ok := p.Service(name)
+		if !ok {
+			continue
+		}
+		var until Condition
+		switch svc.Config.DependsOn[name].Condition {
+		case "service_healthy":
+			until = Healthy
+		case "service_completed_successfully":
+			until = Completed
+		default:
+			continue
+		}
+		var refs []string
+		for n := 1; n <= dep.Scale; n++ {
+			refs = append(refs, ContainerName(p.Name, dep.Config, n))
+		}
+		steps = append(steps, Step{Target: name, Reason: "depends_on of " + svc.Name, Action: Wait{Refs: refs, Until: until, Timeout: timeout}})
+	}
+	return steps
+}
+
+func removeSteps(c Container, reason string, timeout *time.Duration) []Step {
+	target := c.Target()
+	if c.Service == "" {
+		target = c.Name
+	}
+	var steps []Step
+	if c.Running() {
+		steps = append(steps, Step{Target: target, Reason: reason, Action: StopContainer{Ref: c.ID, Timeout: timeout}})
+	}
+	return append(steps, Step{Target: target, Reason: reason, Action: RemoveContainer{Ref: c.ID, Volumes: true}})
+}
+
+func stopTimeout(svc compose.Service) *time.Duration {
+	if svc.Config.StopGracePeriod == nil {
+		return nil
+	}
+	d := time.Duration(*svc.Config.StopGracePeriod)
+	return &d
+}
+
+// outOfSync says how the running revision differs from the files, "" when
+// it does not. The config hash catches a changed file; the image ID catches
+// a tag that now points at another image (a rebuild or a pull).
+func outOfSync(p *compose.Project, svc compose.Service, current []Container, images map[string]string) string {
+	if len(current) == 0 {
+		return ""
+	}
+	c := current[0]
+	if c.Hash != svc.Hash {
+		if d := DiffSpecs([]byte(c.Labels[LabelSpec]), svc.Spec); len(d) > 0 {
+			return strings.Join(summaries(d), ", ")
+		}
+		return "configuration changed"
+	}
+	want := images[NormalizeRef(ImageRef(p.Name, svc.Config))]
+	if want != "" && c.ImageID != "" && c.ImageID != want {
+		return fmt.Sprintf("image %s now points at %s, the containers run %s", ImageRef(p.Name, svc.Config), shortID(want), shortID(c.ImageID))
+	}
+	return ""
+}
+
+func shortID(id string) string {
+	id = strings.TrimPrefix(id, "sha256:")
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+// NormalizeRef gives the familiar form of an image reference with its tag
+// (nginx → nginx:latest), the form image lists use.
+func NormalizeRef(ref string) string {
+	named, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return ref
+	}
+	return reference.FamiliarString(reference.TagNameOnly(named))
+}
+
+func createsContainers(sp ServicePlan) bool {
+	for _, s := range sp.Steps {
+		if _, ok := s.Action.(CreateContainer); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// setupSteps are the images, networks and volumes that the services about
+// to get new containers need and the engine lacks. An image that is missing
+// and can be neither built nor pulled is an error now, before any change.
+func setupSteps(p *compose.Project, obs Observed, creating []compose.Service) ([]Step, error) {
+	var steps []Step
+	images := map[string]bool{}
+	networks := map[string]bool{}
+	volumes := map[string]bool{}
+	for _, svc := range creating {
+		ref := ImageRef(p.Name, svc.Config)
+		if _, ok := obs.Images[NormalizeRef(ref)]; !ok && !images[ref] {
+			images[ref] = true
+			step, err := imageStep(p, svc, ref)
+			if err != nil {
+				return nil, err
+			}
+			steps = append(steps, step)
+		}
+		if svc.Config.NetworkMode == "" {
+			for key := range svc.Config.Networks {
+				networks[key] = true
+			}
+		}
+		for _, v := range svc.Config.Volumes {
+			if v.Type == "volume" && v.Source != "" {
+				volumes[v.Source] = true
+			}
+		}
+	}
+	for _, key := range sortedKeys(networks) {
+		n := p.Compose.Networks[key]
+		if obs.Networks[n.Name] {
+			continue
+		}
+		if bool(n.External) {
+			return nil, fmt.Errorf("network %q is declared external but the engine has no network %q; create it first (docker network create %s)", key, n.Name, n.Name)
+		}
+		labels := map[string]string{LabelProject: p.Name, LabelNetwork: key, LabelVersion: Version}
+		for k, v := range n.Labels {
+			labels[k] = v
+		}
+		steps = append(steps, Step{Target: n.Name, Reason: "missing", Action: CreateNetwork{Spec: NetworkSpec{
+			Name: n.Name, Driver: n.Driver, Options: n.DriverOpts, Labels: labels,
+			Internal: n.Internal, Attachable: n.Attachable, EnableIPv6: n.EnableIPv6 != nil && *n.EnableIPv6,
+		}}})
+	}
+	for _, key := range sortedKeys(volumes) {
+		v, ok := p.Compose.Volumes[key]
+		if !ok {
+			return nil, fmt.Errorf("volume %q is used but not declared under the top-level volumes:", key)
+		}
+		if obs.Volumes[v.Name] {
+			continue
+		}
+		if bool(v.External) {
+			return nil, fmt.Errorf("volume %q is declared external but the engine has no volume %q; create it first (docker volume create %s)", key, v.Name, v.Name)
+		}
+		labels := map[string]string{LabelProject: p.Name, LabelVolume: key, LabelVersion: Version}
+		for k, val := range v.Labels {
+			labels[k] = val
+		}
+		steps = append(steps, Step{Target: v.Name, Reason: "missing", Action: CreateVolume{Spec: VolumeSpec{
+			Name: v.Name, Driver: v.Driver, Options: v.DriverOpts, Labels: labels,
+		}}})
+	}
+	return steps, nil
+}
+
+func imageStep(p *compose.Project, svc compose.Service, ref string) (Step, error) {
+	cfg := svc.Config
+	if b := cfg.Build; b != nil {
+		return Step{Target: ref, Reason: "missing", Action: BuildImage{Spec: BuildSpec{
+			Tag: ref, Context: b.Context, Dockerfile: b.Dockerfile, Args: b.Args, Target: b.Target,
+			Labels: map[string]string{LabelProject: p.Name, LabelService: svc.Name},
+		}}}, nil
+	}
+	if cfg.PullPolicy == "never" {
+		return Step{}, fmt.Errorf("service %q: image %s is not on the engine and pull_policy is never", svc.Name, ref)
+	}
+	return Step{Target: ref, Reason: "missing", Action: PullImage{Ref: ref}}, nil
+}
+
+// orphansOf returns the project's containers whose service the files no
+// longer define (services disabled by a profile are not orphans).
+func orphansOf(p *compose.Project, obs Observed) []Container {
+	known := map[string]bool{}
+	for name := range p.Compose.Services {
+		known[name] = true
+	}
+	for name := range p.Compose.DisabledServices {
+		known[name] = true
+	}
+	var out []Container
+	for _, c := range obs.Containers {
+		if !known[c.Service] && c.Labels[LabelOneOff] != "True" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func appendNew(list []string, items ...string) []string {
+	for _, it := range items {
+		dup := false
+		for _, l := range list {
+			dup = dup || l == it
+		}
+		if !dup {
+			list = append(list, it)
+		}
+	}
+	return list
+}

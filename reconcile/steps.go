@@ -1,0 +1,177 @@
+package reconcile
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Action is one engine operation; each kind maps to one engine call (or, for
+// a wait, one polling loop) and carries only what that call needs.
+type Action interface {
+	Kind() string
+}
+
+// Step is an action with what it acts on and why, so that a dry run, a
+// progress line and a golden test read the same text.
+type Step struct {
+	Target string // web#2, a network, volume or image name
+	Reason string
+	Action Action
+}
+
+func (s Step) String() string {
+	if s.Reason == "" {
+		return fmt.Sprintf("%s %s", s.Action.Kind(), s.Target)
+	}
+	return fmt.Sprintf("%s %s (%s)", s.Action.Kind(), s.Target, s.Reason)
+}
+
+// NetworkSpec is a network to create.
+type NetworkSpec struct {
+	Name       string
+	Driver     string
+	Options    map[string]string
+	Labels     map[string]string
+	Internal   bool
+	Attachable bool
+	EnableIPv6 bool
+}
+
+// VolumeSpec is a volume to create.
+type VolumeSpec struct {
+	Name    string
+	Driver  string
+	Options map[string]string
+	Labels  map[string]string
+}
+
+// BuildSpec is an image to build through the engine's build API.
+type BuildSpec struct {
+	Tag        string
+	Context    string
+	Dockerfile string
+	Args       map[string]*string
+	Target     string
+	Labels     map[string]string
+}
+
+// Actions, one per engine operation.
+type (
+	CreateNetwork   struct{ Spec NetworkSpec }
+	CreateVolume    struct{ Spec VolumeSpec }
+	BuildImage      struct{ Spec BuildSpec }
+	PullImage       struct{ Ref string }
+	CreateContainer struct{ Request CreateRequest }
+	StartContainer  struct{ Ref string }
+	StopContainer   struct {
+		Ref     string
+		Timeout *time.Duration
+	}
+	RemoveContainer struct {
+		Ref     string
+		Volumes bool // its anonymous volumes too
+	}
+	// Wait polls containers until each meets the condition, fails when one
+	// cannot meet it any more, or times out.
+	Wait struct {
+		Refs    []string
+		Until   Condition
+		Timeout time.Duration
+	}
+)
+
+func (CreateNetwork) Kind() string   { return "create-network" }
+func (CreateVolume) Kind() string    { return "create-volume" }
+func (BuildImage) Kind() string      { return "build" }
+func (PullImage) Kind() string       { return "pull" }
+func (CreateContainer) Kind() string { return "create" }
+func (StartContainer) Kind() string  { return "start" }
+func (StopContainer) Kind() string   { return "stop" }
+func (RemoveContainer) Kind() string { return "remove" }
+func (w Wait) Kind() string          { return "wait-" + w.Until.String() }
+
+// Condition is what a Wait waits for.
+type Condition int
+
+const (
+	// Ready: running, and healthy where the container has a health check;
+	// a container that already exited with status 0 (a one-shot job) counts.
+	Ready Condition = iota
+	// Healthy: running, and healthy where the container has a health check.
+	Healthy
+	// Completed: exited with status 0.
+	Completed
+)
+
+func (c Condition) String() string {
+	switch c {
+	case Ready:
+		return "ready"
+	case Healthy:
+		return "healthy"
+	case Completed:
+		return "completed"
+	}
+	return fmt.Sprintf("condition(%d)", int(c))
+}
+
+// Plan is what it takes to bring the engine in step with the project.
+type Plan struct {
+	Project string
+	// Setup runs first, in order: images, networks, volumes.
+	Setup []Step
+	// Services run concurrently, each once the services it lists in After
+	// are done; a service's steps run in order.
+	Services []ServicePlan
+	// Teardown runs last: orphans.
+	Teardown []Step
+	// Notes are what the user must hear about although nothing is done:
+	// services out of sync, orphans kept.
+	Notes    []string
+	Warnings []string
+}
+
+// ServicePlan is the steps of one service.
+type ServicePlan struct {
+	Service string
+	After   []string
+	Steps   []Step
+}
+
+// Empty reports whether the plan changes nothing.
+func (p Plan) Empty() bool {
+	if len(p.Setup) > 0 || len(p.Teardown) > 0 {
+		return false
+	}
+	for _, s := range p.Services {
+		if len(s.Steps) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// String renders the plan a line a step, the form of dry runs and golden
+// tests.
+func (p Plan) String() string {
+	var b strings.Builder
+	for _, s := range p.Setup {
+		fmt.Fprintf(&b, "setup: %s\n", s)
+	}
+	for _, sp := range p.Services {
+		for _, s := range sp.Steps {
+			fmt.Fprintf(&b, "%s: %s\n", sp.Service, s)
+		}
+	}
+	for _, s := range p.Teardown {
+		fmt.Fprintf(&b, "teardown: %s\n", s)
+	}
+	for _, n := range p.Notes {
+		fmt.Fprintf(&b, "note: %s\n", n)
+	}
+	for _, w := range p.Warnings {
+		fmt.Fprintf(&b, "warning: %s\n", w)
+	}
+	return b.String()
+}
