@@ -168,6 +168,10 @@ func (r *runner) do(ctx context.Context, a Action) error {
 		return e.StopContainer(call, a.Ref, a.Timeout)
 	case RemoveContainer:
 		return e.RemoveContainer(call, a.Ref, a.Volumes)
+	case RemoveNetwork:
+		return e.RemoveNetwork(call, a.Name)
+	case RemoveVolume:
+		return e.RemoveVolume(call, a.Name)
 	case Wait:
 		return wait(ctx, e, a)
 	}

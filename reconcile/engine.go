@@ -22,6 +22,8 @@ type Engine interface {
 	StopContainer(ctx context.Context, ref string, timeout *time.Duration) error
 	RemoveContainer(ctx context.Context, ref string, volumes bool) error
 	InspectContainer(ctx context.Context, ref string) (ContainerStatus, error)
+	RemoveNetwork(ctx context.Context, name string) error
+	RemoveVolume(ctx context.Context, name string) error
 }
 
 // ContainerStatus is the live state of one container.

@@ -51,6 +51,9 @@ func Up(p *compose.Project, obs Observed, opts Options) (Plan, error) {
 		if n, ok := opts.Scale[svc.Name]; ok {
 			svc.Scale = n
 		}
+		if err := checkHostPorts(svc); err != nil {
+			return Plan{}, err
+		}
 		sp, notes, warnings, err := planService(p, svc, obs, opts)
 		if err != nil {
 			return Plan{}, err
@@ -186,6 +189,21 @@ func planService(p *compose.Project, svc compose.Service, obs Observed, opts Opt
 		sp.Steps = append(sp.Steps, Step{Target: svc.Name, Action: Wait{Refs: started, Until: Ready, Timeout: opts.WaitTimeout}})
 	}
 	return sp, notes, warnings, nil
+}
+
+// checkHostPorts refuses a scale above 1 on a service that publishes a
+// single fixed host port: the second container could never start, and
+// finding out half-way leaves the service half-scaled.
+func checkHostPorts(svc compose.Service) error {
+	if svc.Scale < 2 {
+		return nil
+	}
+	for _, p := range svc.Config.Ports {
+		if p.Published != "" && !strings.Contains(p.Published, "-") {
+			return fmt.Errorf("service %q: scale %d, but it publishes host port %s: two containers cannot publish the same host port; publish a range (\"8000-8009:80\"), drop the host port, or keep scale 1", svc.Name, svc.Scale, p.Published)
+		}
+	}
+	return nil
 }
 
 // dependencyWaits are the gates a service passes before its containers

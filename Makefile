@@ -1,0 +1,44 @@
+# drover: build, test, demo, bench. Needs Go and a Docker engine; nothing is
+# pulled from a registry.
+export PATH := $(PATH):/usr/local/go/bin
+GO ?= go
+BIN := bin/drover
+
+.PHONY: build images test unit e2e fuzz demo bench lint clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/drover
+
+# drover-hello:v1, :v2 and :broken, FROM scratch, built locally.
+images:
+	examples/hello/build-images.sh drover-hello
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
+	$(GO) vet ./...
+
+# The whole suite: unit tests of the loader and planner, then the end-to-end
+# tests in tests/ against the real engine (they build their own images).
+test: lint
+	$(GO) test -count=1 -timeout 15m ./...
+
+unit:
+	$(GO) test -count=1 ./compose/... ./reconcile/...
+
+e2e:
+	$(GO) test -count=1 -timeout 15m -v ./tests/...
+
+# A short run of each fuzz target (FUZZTIME=5m for a longer one).
+FUZZTIME ?= 20s
+fuzz:
+	$(GO) test ./compose -run '^$$' -fuzz FuzzParseRancher -fuzztime $(FUZZTIME)
+
+demo: build images
+	examples/static-site/demo.sh $(BIN)
+
+bench: build images
+	$(GO) test -run '^$$' -bench . -benchmem ./reconcile/ ./compose/
+	bench/compare.sh $(BIN)
+
+clean:
+	rm -rf bin

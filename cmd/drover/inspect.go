@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/spf13/pflag"
+
+	"github.com/drover/drover/compose"
+	"github.com/drover/drover/reconcile"
+)
+
+// psRow is one container as ps shows it.
+type psRow struct {
+	Name     string   `json:"name"`
+	Service  string   `json:"service"`
+	Number   int      `json:"number"`
+	Revision int      `json:"revision"`
+	Role     string   `json:"role"` // serving, kept, orphan
+	State    string   `json:"state"`
+	Health   string   `json:"health,omitempty"`
+	Image    string   `json:"image"`
+	ID       string   `json:"id"`
+	Ports    []string `json:"ports"`
+}
+
+func psCommand() command {
+	return command{
+		name: "ps", args: "[SERVICE...]",
+		summary: "List the project's containers: service, number, revision, state, health, ports.",
+		example: "  drover ps\n  drover -p mystack ps -a --format json",
+		flags: func(fs *pflag.FlagSet) func(context.Context, *app, []string) error {
+			all := fs.BoolP("all", "a", false, "also show the containers kept for a rollback")
+			format := fs.String("format", "table", "output format: table or json")
+			return func(ctx context.Context, a *app, args []string) error {
+				if *format != "table" && *format != "json" {
+					return usageError{fmt.Sprintf("--format %q: expected table or json", *format)}
+				}
+				s, err := a.open(ctx, filesOptional, false)
+				if err != nil {
+					return err
+				}
+				defer s.close()
+				obs, err := s.observe(ctx)
+				if err != nil {
+					return err
+				}
+				if err := reconcile.CheckServices(obs, s.serviceOrder(obs), args); err != nil {
+					return err
+				}
+				rows := psRows(obs, s.serviceOrder(obs), args, *all)
+				if *format == "json" {
+					enc := json.NewEncoder(a.stdout)
+					enc.SetIndent("", "  ")
+					enc.SetEscapeHTML(false)
+					return enc.Encode(rows)
+				}
+				return psTable(a.stdout, rows)
+			}
+		},
+	}
+}
+
+func psRows(obs reconcile.Observed, known []string, services []string, all bool) []psRow {
+	newest := map[string]int{}
+	for _, c := range obs.Containers {
+		if c.Revision > newest[c.Service] {
+			newest[c.Service] = c.Revision
+		}
+	}
+	isKnown := map[string]bool{}
+	for _, k := range known {
+		isKnown[k] = true
+	}
+	want := map[string]bool{}
+	for _, s := range services {
+		want[s] = true
+	}
+	rows := []psRow{}
+	for _, c := range obs.Containers {
+		if len(want) > 0 && !want[c.Service] {
+			continue
+		}
+		role := "serving"
+		switch {
+		case !isKnown[c.Service]:
+			role = "orphan"
+		case c.Revision < newest[c.Service]:
+			role = "kept"
+		}
+		if role == "kept" && !all {
+			continue
+		}
+		r := psRow{Name: c.Name, Service: c.Service, Number: c.Number, Revision: c.Revision, Role: role,
+			State: c.State, Health: c.Health, Image: c.Image, ID: shortID(c.ID), Ports: []string{}}
+		for _, p := range c.Ports {
+			r.Ports = append(r.Ports, p.String())
+		}
+		sort.Strings(r.Ports)
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+func psTable(w io.Writer, rows []psRow) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSERVICE\t#\tREV\tROLE\tSTATE\tHEALTH\tIMAGE\tPORTS")
+	for _, r := range rows {
+		health := r.Health
+		if health == "" {
+			health = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.Service, r.Number, r.Revision, r.Role, r.State, health, r.Image, strings.Join(r.Ports, ", "))
+	}
+	return tw.Flush()
+}
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+func configCommand() command {
+	return command{
+		name: "config", args: "",
+		summary: "Print the resolved project as YAML: files merged, variables interpolated, with each service's scale and upgrade policy under x-drover.",
+		example: "  drover config\n  drover config --services",
+		flags: func(fs *pflag.FlagSet) func(context.Context, *app, []string) error {
+			services := fs.Bool("services", false, "print the service names, one a line, in dependency order")
+			return func(ctx context.Context, a *app, args []string) error {
+				if len(args) > 0 {
+					return usageError{"config takes no arguments"}
+				}
+				p, err := loadOnly(ctx, a)
+				if err != nil {
+					return err
+				}
+				if *services {
+					for _, s := range p.Services {
+						fmt.Fprintln(a.stdout, s.Name)
+					}
+					return nil
+				}
+				out, err := configYAML(p)
+				if err != nil {
+					return err
+				}
+				_, err = a.stdout.Write(out)
+				return err
+			}
+		},
+	}
+}
+
+// configYAML renders the resolved project with, under x-drover, what drover
+// decided for each service: its scale, its upgrade policy and its
+// rancher-compose settings.
+func configYAML(p *compose.Project) ([]byte, error) {
+	withPolicy, err := p.Compose.WithServicesTransform(func(name string, cfg types.ServiceConfig) (types.ServiceConfig, error) {
+		svc, _ := p.Service(name)
+		ext := map[string]any{
+			"scale": svc.Scale,
+			"upgrade": map[string]any{
+				"start_first":    svc.Policy.StartFirst,
+				"batch_size":     svc.Policy.BatchSize,
+				"interval":       svc.Policy.Interval.String(),
+				"failure_action": string(svc.Policy.FailureAction),
+				"health_timeout": svc.Policy.HealthTimeout.String(),
+				"monitor":        svc.Policy.Monitor.String(),
+			},
+		}
+		if r, err := asMap(svc.Rancher); err == nil && len(r) > 0 {
+			ext["rancher"] = r
+		}
+		if cfg.Extensions == nil {
+			cfg.Extensions = types.Extensions{}
+		}
+		cfg.Extensions["x-drover"] = ext
+		return cfg, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return withPolicy.MarshalYAML()
+}
+
+// asMap turns a tagged struct into the map its JSON form has, so that YAML
+// output shows only the keys that are set.
+func asMap(v any) (map[string]any, error) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	return m, json.Unmarshal(data, &m)
+}
+
+// loadOnly loads the project without reaching the engine.
+func loadOnly(ctx context.Context, a *app) (*compose.Project, error) {
+	p, err := compose.Load(ctx, a.files)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range p.Warnings {
+		fmt.Fprintf(a.stderr, "warning: %s\n", w)
+	}
+	return p, nil
+}

@@ -1,0 +1,275 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+
+	"github.com/docker/docker/pkg/stdcopy"
+	"github.com/spf13/pflag"
+
+	"github.com/drover/drover/reconcile"
+)
+
+func downCommand() command {
+	return command{
+		name: "down", args: "",
+		summary: "Stop and remove every container of the project (kept ones included) and its networks; with -v its volumes.",
+		example: "  drover down\n  drover -p mystack down -v",
+		flags: func(fs *pflag.FlagSet) func(context.Context, *app, []string) error {
+			volumes := fs.BoolP("volumes", "v", false, "also remove the project's named volumes")
+			timeout := fs.DurationP("timeout", "t", -1, "stop timeout (default: each container's own, 10s unless stop_grace_period says otherwise)")
+			fs.Bool("remove-orphans", false, "accepted for docker compose users: down always removes orphans")
+			return func(ctx context.Context, a *app, args []string) error {
+				if len(args) > 0 {
+					return usageError{"down takes no service names: it removes the whole project"}
+				}
+				s, err := a.open(ctx, filesOptional, true)
+				if err != nil {
+					return err
+				}
+				defer s.close()
+				obs, err := s.observe(ctx)
+				if err != nil {
+					return err
+				}
+				nets, err := s.engine.ProjectNetworks(ctx, s.name)
+				if err != nil {
+					return err
+				}
+				vols, err := s.engine.ProjectVolumes(ctx, s.name)
+				if err != nil {
+					return err
+				}
+				plan := reconcile.Down(obs, s.serviceOrder(obs), reconcile.DownOptions{
+					Networks: nets, Volumes: vols, RemoveVolumes: *volumes, Timeout: durationPtr(*timeout),
+				})
+				return a.apply(ctx, s, plan, "down")
+			}
+		},
+	}
+}
+
+func stopCommand() command {
+	return command{
+		name: "stop", args: "[SERVICE...]",
+		summary: "Stop the running containers of services, without removing them.",
+		example: "  drover stop\n  drover stop -t 30 web",
+		flags: func(fs *pflag.FlagSet) func(context.Context, *app, []string) error {
+			timeout := fs.DurationP("timeout", "t", -1, "stop timeout (default: each container's own)")
+			return lifecycle("stop", func(obs reconcile.Observed, services []string) reconcile.Plan {
+				return reconcile.Stop(obs, services, durationPtr(*timeout))
+			})
+		},
+	}
+}
+
+func startCommand() command {
+	return command{
+		name: "start", args: "[SERVICE...]",
+		summary: "Start the stopped containers of services (not the ones kept for a rollback).",
+		example: "  drover start web",
+		flags: func(fs *pflag.FlagSet) func(context.Context, *app, []string) error {
+			wait := fs.Duration("wait-timeout", reconcile.DefaultWaitTimeout, "how long to wait for containers to be running and healthy")
+			return lifecycle("start", func(obs reconcile.Observed, services []string) reconcile.Plan {
+				return reconcile.Start(obs, services, *wait)
+			})
+		},
+	}
+}
+
+func restartCommand() command {
+	return command{
+		name: "restart", args: "[SERVICE...]",
+		summary: "Restart the serving containers of services one at a time, each ready before the next.",
+		example: "  drover restart web",
+		flags: func(fs *pflag.FlagSet) func(context.Context, *app, []string) error {
+			timeout := fs.DurationP("timeout", "t", -1, "stop timeout (default: each container's own)")
+			wait := fs.Duration("wait-timeout", reconcile.DefaultWaitTimeout, "how long to wait for each container to be ready again")
+			return lifecycle("restart", func(obs reconcile.Observed, services []string) reconcile.Plan {
+				return reconcile.Restart(obs, services, durationPtr(*timeout), *wait)
+			})
+		},
+	}
+}
+
+// lifecycle is the shape of stop, start and restart: observe, check the
+// service names, plan, apply.
+func lifecycle(verb string, plan func(reconcile.Observed, []string) reconcile.Plan) func(context.Context, *app, []string) error {
+	return func(ctx context.Context, a *app, args []string) error {
+		s, err := a.open(ctx, filesOptional, true)
+		if err != nil {
+			return err
+		}
+		defer s.close()
+		obs, err := s.observe(ctx)
+		if err != nil {
+			return err
+		}
+		if err := reconcile.CheckServices(obs, s.serviceOrder(obs), args); err != nil {
+			return err
+		}
+		return a.apply(ctx, s, plan(obs, args), verb)
+	}
+}
+
+func (a *app) apply(ctx context.Context, s *session, plan reconcile.Plan, verb string) error {
+	pr := a.printer()
+	err := reconcile.Apply(ctx, s.engine, plan, pr.event)
+	pr.summary(verb)
+	return err
+}
+
+func logsCommand() command {
+	return command{
+		name: "logs", args: "[SERVICE...]",
+		summary: "Print the output of the services' serving containers, each line prefixed by its container.",
+		example: "  drover logs -f --tail 20 web",
+		flags: func(fs *pflag.FlagSet) func(context.Context, *app, []string) error {
+			follow := fs.BoolP("follow", "f", false, "keep streaming new output")
+			tail := fs.String("tail", "all", "number of lines to show from the end of each container's output")
+			all := fs.BoolP("all", "a", false, "include the containers kept for a rollback")
+			return func(ctx context.Context, a *app, args []string) error {
+				s, err := a.open(ctx, filesOptional, false)
+				if err != nil {
+					return err
+				}
+				defer s.close()
+				return a.streamLogs(ctx, s, args, *follow, *tail, *all)
+			}
+		},
+	}
+}
+
+// streamLogs copies each container's output to stdout a line at a time,
+// prefixed by the container's name, until all streams end (or ctx does).
+func (a *app) streamLogs(ctx context.Context, s *session, services []string, follow bool, tail string, all bool) error {
+	obs, err := s.observe(ctx)
+	if err != nil {
+		return err
+	}
+	if err := reconcile.CheckServices(obs, s.serviceOrder(obs), services); err != nil {
+		return err
+	}
+	rows := psRows(obs, s.serviceOrder(obs), services, all)
+	width := 0
+	for _, r := range rows {
+		width = max(width, len(r.Name))
+	}
+	var (
+		mu sync.Mutex
+		wg sync.WaitGroup
+	)
+	errs := make(chan error, len(rows))
+	for _, r := range rows {
+		wg.Add(1)
+		go func(r psRow) {
+			defer wg.Done()
+			rc, tty, err := s.engine.Logs(ctx, r.ID, follow, tail)
+			if err != nil {
+				errs <- fmt.Errorf("logs of %s: %w", r.Name, err)
+				return
+			}
+			defer rc.Close()
+			prefix := fmt.Sprintf("%-*s | ", width, r.Name)
+			out := &linePrefixer{prefix: prefix, w: a.stdout, mu: &mu}
+			if tty {
+				_, err = io.Copy(out, rc)
+			} else {
+				_, err = stdcopy.StdCopy(out, out, rc)
+			}
+			out.flush()
+			if err != nil && ctx.Err() == nil {
+				errs <- fmt.Errorf("logs of %s: %w", r.Name, err)
+			}
+		}(r)
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+// linePrefixer writes whole lines, each with a prefix, under a shared lock
+// so that lines of several containers never mix.
+type linePrefixer struct {
+	prefix string
+	w      io.Writer
+	mu     *sync.Mutex
+	buf    []byte
+}
+
+func (l *linePrefixer) Write(p []byte) (int, error) {
+	l.buf = append(l.buf, p...)
+	for {
+		i := bytes.IndexByte(l.buf, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		l.writeLine(l.buf[:i+1])
+		l.buf = l.buf[i+1:]
+	}
+}
+
+func (l *linePrefixer) flush() {
+	if len(l.buf) > 0 {
+		l.writeLine(append(l.buf, '\n'))
+		l.buf = nil
+	}
+}
+
+func (l *linePrefixer) writeLine(line []byte) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fmt.Fprintf(l.w, "%s%s", l.prefix, line)
+}
+
+func pullCommand() command {
+	return command{
+		name: "pull", args: "[SERVICE...]",
+		summary: "Pull the images of services from their registry.",
+		example: "  drover pull web",
+		flags: func(fs *pflag.FlagSet) func(context.Context, *app, []string) error {
+			return func(ctx context.Context, a *app, args []string) error {
+				s, err := a.open(ctx, filesRequired, false)
+				if err != nil {
+					return err
+				}
+				defer s.close()
+				var plan reconcile.Plan
+				seen := map[string]bool{}
+				for _, svc := range s.project.Services {
+					if len(args) > 0 && !slices.Contains(args, svc.Name) {
+						continue
+					}
+					if svc.Config.Image == "" || seen[svc.Config.Image] {
+						continue // build-only services have nothing to pull
+					}
+					seen[svc.Config.Image] = true
+					plan.Setup = append(plan.Setup, reconcile.Step{Target: svc.Config.Image, Reason: svc.Name, Action: reconcile.PullImage{Ref: svc.Config.Image}})
+				}
+				for _, name := range args {
+					if _, ok := s.project.Service(name); !ok {
+						return fmt.Errorf("no such service: %q", name)
+					}
+				}
+				return a.apply(ctx, s, plan, "pull")
+			}
+		},
+	}
+}
+
+func versionCommand() command {
+	return command{
+		name: "version", summary: "Print drover's version.",
+		example: "  drover version",
+		flags: func(fs *pflag.FlagSet) func(context.Context, *app, []string) error {
+			return func(ctx context.Context, a *app, args []string) error {
+				fmt.Fprintf(a.stdout, "drover version %s\n", reconcile.Version)
+				return nil
+			}
+		},
+	}
+}

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/drover/drover/compose"
+	"github.com/drover/drover/engine"
+	"github.com/drover/drover/reconcile"
+)
+
+// session is a command's view of one project on one engine.
+type session struct {
+	project *compose.Project // nil when the command runs from -p alone
+	name    string
+	engine  *engine.Docker
+	release func()
+}
+
+func (s *session) close() {
+	if s.release != nil {
+		s.release()
+	}
+	if s.engine != nil {
+		s.engine.Close()
+	}
+}
+
+// needFiles says whether a command can do without the compose files: ps,
+// down, stop, logs and the like work from the containers' labels alone, given
+// a project name.
+type needFiles bool
+
+const (
+	filesRequired needFiles = true
+	filesOptional needFiles = false
+)
+
+// open loads the project (or, where the files are optional, settles for the
+// project name), connects to the engine and, for a command that changes
+// anything, takes the project lock. Files are read and checked before the
+// engine is reached, so bad input never changes anything.
+func (a *app) open(ctx context.Context, need needFiles, lock bool) (*session, error) {
+	s := &session{}
+	p, err := compose.Load(ctx, a.files)
+	switch {
+	case err == nil:
+		s.project, s.name = p, p.Name
+		for _, w := range p.Warnings {
+			fmt.Fprintf(a.stderr, "warning: %s\n", w)
+		}
+	case need == filesOptional && noComposeFile(err) && a.projectNameOnly() != "":
+		s.name = a.projectNameOnly()
+	default:
+		return nil, err
+	}
+	if s.engine, err = engine.Connect(ctx); err != nil {
+		return nil, err
+	}
+	if lock {
+		if s.release, err = lockProject(s.engine.Host(), s.name); err != nil {
+			s.engine.Close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func noComposeFile(err error) bool {
+	return strings.HasPrefix(err.Error(), "no compose file found")
+}
+
+// projectNameOnly is the project name given without files: -p, else
+// COMPOSE_PROJECT_NAME.
+func (a *app) projectNameOnly() string {
+	if a.files.ProjectName != "" {
+		return a.files.ProjectName
+	}
+	return os.Getenv("COMPOSE_PROJECT_NAME")
+}
+
+func (s *session) observe(ctx context.Context) (reconcile.Observed, error) {
+	return reconcile.Observe(ctx, s.engine, s.name)
+}
+
+// serviceOrder is the project's services in dependency order, or, without
+// files, the services the containers name.
+func (s *session) serviceOrder(obs reconcile.Observed) []string {
+	var out []string
+	if s.project != nil {
+		for _, svc := range s.project.Services {
+			out = append(out, svc.Name)
+		}
+		return out
+	}
+	seen := map[string]bool{}
+	for _, c := range obs.Containers {
+		if !seen[c.Service] {
+			seen[c.Service] = true
+			out = append(out, c.Service)
+		}
+	}
+	return out
+}
+
+// relPath shortens a path under the working directory for messages.
+func relPath(base, path string) string {
+	if r, err := filepath.Rel(base, path); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return path
+}

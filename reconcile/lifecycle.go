@@ -1,0 +1,153 @@
+package reconcile
+
+import (
+	"fmt"
+	"time"
+)
+
+// Actions that only down needs.
+type (
+	RemoveNetwork struct{ Name string }
+	RemoveVolume  struct{ Name string }
+)
+
+func (RemoveNetwork) Kind() string { return "remove-network" }
+func (RemoveVolume) Kind() string  { return "remove-volume" }
+
+// DownOptions shape a down.
+type DownOptions struct {
+	// Networks and Volumes are the project's own (labelled) ones; volumes
+	// are removed only with RemoveVolumes.
+	Networks      []string
+	Volumes       []string
+	RemoveVolumes bool
+	Timeout       *time.Duration
+}
+
+// Down plans the removal of every container of the project, kept ones and
+// orphans included, then of its networks, and with RemoveVolumes of its
+// volumes. Services go in reverse dependency order, so that a service stops
+// before what it depends on; containers the files do not know go last.
+func Down(obs Observed, order []string, o DownOptions) Plan {
+	plan := Plan{Project: obs.Project}
+	seen := map[string]bool{}
+	for i := len(order) - 1; i >= 0; i-- {
+		name := order[i]
+		seen[name] = true
+		for _, c := range obs.Containers {
+			if c.Service == name {
+				plan.Setup = append(plan.Setup, removeSteps(c, "down", o.Timeout)...)
+			}
+		}
+	}
+	for _, c := range obs.Containers {
+		if !seen[c.Service] {
+			plan.Setup = append(plan.Setup, removeSteps(c, "down", o.Timeout)...)
+		}
+	}
+	for _, n := range o.Networks {
+		plan.Teardown = append(plan.Teardown, Step{Target: n, Reason: "down", Action: RemoveNetwork{Name: n}})
+	}
+	if o.RemoveVolumes {
+		for _, v := range o.Volumes {
+			plan.Teardown = append(plan.Teardown, Step{Target: v, Reason: "down -v", Action: RemoveVolume{Name: v}})
+		}
+	}
+	return plan
+}
+
+// Stop plans stopping the running containers of the named services (all
+// when none is named), kept containers aside since they are stopped already.
+func Stop(obs Observed, services []string, timeout *time.Duration) Plan {
+	plan := Plan{Project: obs.Project}
+	for _, c := range pick(obs.Containers, services) {
+		if c.Running() {
+			plan.Setup = append(plan.Setup, Step{Target: c.Target(), Action: StopContainer{Ref: c.ID, Timeout: timeout}})
+		}
+	}
+	return plan
+}
+
+// Start plans starting the stopped containers of the newest revision of the
+// named services; kept containers stay stopped, since starting them is what
+// a rollback does.
+func Start(obs Observed, services []string, timeout time.Duration) Plan {
+	plan := Plan{Project: obs.Project}
+	var refs []string
+	for _, c := range current(pick(obs.Containers, services)) {
+		if !c.Running() {
+			plan.Setup = append(plan.Setup, Step{Target: c.Target(), Action: StartContainer{Ref: c.ID}})
+			refs = append(refs, c.ID)
+		}
+	}
+	if len(refs) > 0 {
+		plan.Setup = append(plan.Setup, Step{Target: obs.Project, Action: Wait{Refs: refs, Until: Ready, Timeout: timeout}})
+	}
+	return plan
+}
+
+// Restart plans a stop and a start of each serving container, one at a
+// time, so that a service with several containers keeps serving.
+func Restart(obs Observed, services []string, stopTimeout *time.Duration, wait time.Duration) Plan {
+	plan := Plan{Project: obs.Project}
+	for _, c := range current(pick(obs.Containers, services)) {
+		if c.Running() {
+			plan.Setup = append(plan.Setup, Step{Target: c.Target(), Action: StopContainer{Ref: c.ID, Timeout: stopTimeout}})
+		}
+		plan.Setup = append(plan.Setup,
+			Step{Target: c.Target(), Action: StartContainer{Ref: c.ID}},
+			Step{Target: c.Target(), Action: Wait{Refs: []string{c.ID}, Until: Ready, Timeout: wait}})
+	}
+	return plan
+}
+
+// CheckServices refuses service names the observation does not know.
+func CheckServices(obs Observed, known []string, services []string) error {
+	ok := map[string]bool{}
+	for _, k := range known {
+		ok[k] = true
+	}
+	for _, c := range obs.Containers {
+		ok[c.Service] = true
+	}
+	for _, s := range services {
+		if !ok[s] {
+			return fmt.Errorf("no such service: %q", s)
+		}
+	}
+	return nil
+}
+
+func pick(cs []Container, services []string) []Container {
+	if len(services) == 0 {
+		return cs
+	}
+	want := map[string]bool{}
+	for _, s := range services {
+		want[s] = true
+	}
+	var out []Container
+	for _, c := range cs {
+		if want[c.Service] {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// current keeps the containers of each service's newest revision.
+func current(cs []Container) []Container {
+	newest := map[string]int{}
+	for _, c := range cs {
+		if c.Revision > newest[c.Service] {
+			newest[c.Service] = c.Revision
+		}
+	}
+	var out []Container
+	for _, c := range cs {
+		if c.Revision == newest[c.Service] {
+			out = append(out, c)
+		}
+	}
+	return out
+}
