@@ -42,7 +42,7 @@ func Load(ctx context.Context, o Options) (*Project, error) {
 	}
 	cp, err := popts.LoadProject(ctx)
 	if err != nil {
-		return nil, loadError(err)
+		return nil, loadError(withFiles(err, popts.ConfigPaths))
 	}
 	if cp, err = cp.WithServicesEnvironmentResolved(true); err != nil {
 		return nil, err
@@ -162,6 +162,20 @@ func dependencyOrder(p *types.Project) []string {
 		order = append(order, ready...)
 	}
 	return order
+}
+
+// withFiles names the compose files in an error that names none (YAML
+// syntax errors from compose-go do not).
+func withFiles(err error, files []string) error {
+	for _, f := range files {
+		if strings.Contains(err.Error(), filepath.Base(f)) {
+			return err
+		}
+	}
+	if len(files) == 0 {
+		return err
+	}
+	return fmt.Errorf("%s: %w", strings.Join(files, ", "), err)
 }
 
 // loadError turns compose-go's errors into one line that names the file.

@@ -1,0 +1,73 @@
+package compose
+
+import (
+	"testing"
+
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+func TestHash(t *testing.T) {
+	str := func(s string) *string { return &s }
+	base := func() types.ServiceConfig {
+		s := types.ServiceConfig{Name: "web"}
+		s.Image = "drover-hello:v1"
+		s.Environment = types.MappingWithEquals{"A": str("1")}
+		s.Ports = []types.ServicePortConfig{{Target: 80, Published: "8080", Protocol: "tcp"}}
+		return s
+	}
+	two, one := 2, 1
+	par := uint64(4)
+	cases := []struct {
+		name    string
+		change  func(*types.ServiceConfig)
+		changed bool
+	}{
+		{"nothing", func(*types.ServiceConfig) {}, false},
+		{"scale", func(s *types.ServiceConfig) { s.Scale = &two }, false},
+		{"deploy.replicas", func(s *types.ServiceConfig) { s.Deploy = &types.DeployConfig{Replicas: &one} }, false},
+		{"update_config", func(s *types.ServiceConfig) {
+			s.Deploy = &types.DeployConfig{UpdateConfig: &types.UpdateConfig{Parallelism: &par, Order: "start-first"}}
+		}, false},
+		{"depends_on", func(s *types.ServiceConfig) { s.DependsOn = types.DependsOnConfig{"db": {Condition: "service_started"}} }, false},
+		{"profiles", func(s *types.ServiceConfig) { s.Profiles = []string{"x"} }, false},
+		{"build", func(s *types.ServiceConfig) { s.Build = &types.BuildConfig{Context: "."} }, false},
+		{"pull_policy", func(s *types.ServiceConfig) { s.PullPolicy = "always" }, false},
+		{"x- extension", func(s *types.ServiceConfig) { s.Extensions = types.Extensions{"x-a": 1} }, false},
+		{"image", func(s *types.ServiceConfig) { s.Image = "drover-hello:v2" }, true},
+		{"environment value", func(s *types.ServiceConfig) { s.Environment["A"] = str("2") }, true},
+		{"environment key", func(s *types.ServiceConfig) { s.Environment["B"] = str("1") }, true},
+		{"port", func(s *types.ServiceConfig) { s.Ports[0].Published = "8081" }, true},
+		{"command", func(s *types.ServiceConfig) { s.Command = types.ShellCommand{"serve"} }, true},
+		{"resources", func(s *types.ServiceConfig) {
+			s.Deploy = &types.DeployConfig{Resources: types.Resources{Limits: &types.Resource{MemoryBytes: 1 << 20}}}
+		}, true},
+	}
+	h0, _, err := Hash(base())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := base()
+			tc.change(&s)
+			h, _, err := Hash(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (h != h0) != tc.changed {
+				t.Errorf("hash changed = %v, want %v", h != h0, tc.changed)
+			}
+		})
+	}
+}
+
+func TestHashLeavesInputAlone(t *testing.T) {
+	n := 3
+	s := types.ServiceConfig{Name: "web", Scale: &n, Deploy: &types.DeployConfig{Replicas: &n}}
+	if _, _, err := Hash(s); err != nil {
+		t.Fatal(err)
+	}
+	if s.Deploy.Replicas == nil || s.Scale == nil {
+		t.Error("Hash changed the config it was given")
+	}
+}

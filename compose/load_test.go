@@ -1,0 +1,194 @@
+package compose
+
+import (
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// cleanEnv keeps the caller's environment from leaking into a load.
+func cleanEnv(t *testing.T) {
+	for _, k := range []string{"COMPOSE_FILE", "COMPOSE_PROJECT_NAME", "COMPOSE_PROFILES", "WEB_VERSION", "GREETING"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+}
+
+func TestLoadGolden(t *testing.T) {
+	cases := []struct {
+		name string
+		opts Options
+	}{
+		{"full", Options{}},
+		{"full-profile", Options{Profiles: []string{"jobs"}}},
+		{"v1rancher", Options{}},
+		{"merge", Options{}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cleanEnv(t)
+			dir, _ := filepath.Abs(filepath.Join("testdata/projects", strings.TrimSuffix(tc.name, "-profile")))
+			tc.opts.ProjectDir = dir
+			p, err := Load(context.Background(), tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := p.MarshalYAML()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := strings.ReplaceAll(string(out), dir, "$DIR")
+			golden := filepath.Join("testdata/golden", tc.name+".yml")
+			if *update {
+				os.MkdirAll(filepath.Dir(golden), 0o755)
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./compose -update to create it)", err)
+			}
+			if got != string(want) {
+				t.Errorf("config output differs from %s (go test ./compose -update rewrites it):\n%s", golden, got)
+			}
+		})
+	}
+}
+
+func TestLoadOrderAndScale(t *testing.T) {
+	cleanEnv(t)
+	p, err := Load(context.Background(), Options{ProjectDir: "testdata/projects/full", Profiles: []string{"jobs"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range p.Services {
+		names = append(names, s.Name)
+	}
+	if got := strings.Join(names, ","); got != "db,worker,web" {
+		t.Errorf("dependency order %s, want db,worker,web", got)
+	}
+	if p.Name != "fullstack" {
+		t.Errorf("project name %q, want fullstack (from name:)", p.Name)
+	}
+	if !strings.HasSuffix(p.RancherFile, "testdata/projects/full/rancher-compose.yml") {
+		t.Errorf("rancher file %q, want the one beside the compose file", p.RancherFile)
+	}
+	web, _ := p.Service("web")
+	wantPolicy := Policy{StartFirst: true, BatchSize: 1, Interval: 500 * time.Millisecond, FailureAction: FailurePause, HealthTimeout: time.Minute, Monitor: 10 * time.Second}
+	if web.Policy != wantPolicy {
+		t.Errorf("web policy %+v, want %+v (rancher-compose over deploy.update_config)", web.Policy, wantPolicy)
+	}
+	if env := web.Config.Environment; env["FROM_ENV_FILE"] == nil || *env["FROM_ENV_FILE"] != "yes" || *env["GREETING"] != "bonjour" {
+		t.Errorf("environment %v: want env_file and .env applied", env)
+	}
+}
+
+func TestProjectName(t *testing.T) {
+	cleanEnv(t)
+	dir := t.TempDir()
+	sub := filepath.Join(dir, "My Site.v2")
+	os.Mkdir(sub, 0o755)
+	os.WriteFile(filepath.Join(sub, "docker-compose.yml"), []byte("services:\n  web:\n    image: x\n"), 0o644)
+	p, err := Load(context.Background(), Options{ProjectDir: sub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Name != "mysitev2" {
+		t.Errorf("name %q, want mysitev2 (lower-cased, other characters dropped)", p.Name)
+	}
+	t.Setenv("COMPOSE_PROJECT_NAME", "fromenv")
+	if p, _ = Load(context.Background(), Options{ProjectDir: sub}); p.Name != "fromenv" {
+		t.Errorf("name %q, want fromenv", p.Name)
+	}
+	if p, _ = Load(context.Background(), Options{ProjectDir: sub, ProjectName: "flag"}); p.Name != "flag" {
+		t.Errorf("name %q, want flag", p.Name)
+	}
+}
+
+func TestScaleAndPolicyPrecedence(t *testing.T) {
+	cleanEnv(t)
+	p, err := Load(context.Background(), Options{ProjectDir: "testdata/projects/v1rancher"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	web, _ := p.Service("web")
+	api, _ := p.Service("api")
+	if web.Scale != 3 {
+		t.Errorf("web scale %d, want 3 (rancher-compose over deploy.replicas)", web.Scale)
+	}
+	if api.Scale != 4 {
+		t.Errorf("api scale %d, want 4 (scale:)", api.Scale)
+	}
+	if !web.Policy.StartFirst || web.Policy.BatchSize != 2 || web.Policy.Interval != time.Second {
+		t.Errorf("web policy %+v: want start_first from rancher-compose, defaults otherwise", web.Policy)
+	}
+	if def := DefaultPolicy(); api.Policy != def {
+		t.Errorf("api policy %+v, want the defaults %+v", api.Policy, def)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	cases := []struct {
+		name    string
+		compose string // "" for no file at all
+		rancher string
+		want    string
+	}{
+		{"no compose file", "", "", "no compose file found"},
+		{"yaml error", "services:\n  web:\n   image: x\n  bad\n", "", "docker-compose.yml"},
+		{"unknown compose key", "services:\n  web:\n    image: x\n    imagee: y\n", "", "imagee"},
+		{"unsupported key", "services:\n  web:\n    image: x\n    devices: ['/dev/fuse']\n", "",
+			`service "web": key "devices" is not supported by drover yet`},
+		{"unsupported keys", "services:\n  web:\n    image: x\n    ipc: host\n    pid: host\n", "",
+			`service "web": keys ["ipc" "pid"] are not supported by drover yet`},
+		{"swarm placement", "services:\n  web:\n    image: x\n    deploy:\n      placement:\n        constraints: [node.role==manager]\n", "",
+			`service "web": key "deploy.placement" is not supported by drover yet`},
+		{"no image", "services:\n  web:\n    command: x\n", "", `service "web" has neither an image nor a build context specified`},
+		{"container_name and scale", "services:\n  web:\n    image: x\n    container_name: one\n    scale: 2\n", "",
+			`can't set container_name and web as container name must be unique`},
+		{"container_name and rancher scale", "services:\n  web:\n    image: x\n    container_name: one\n", "services:\n  web:\n    scale: 2\n",
+			`service "web": container_name "one" needs scale 1, but scale is 2`},
+		{"rancher service absent", "services:\n  web:\n    image: x\n", "services:\n  web: {}\n  ghost:\n    scale: 2\n",
+			`rancher-compose.yml:3: service "ghost": service is not defined in the compose file`},
+		{"rancher unknown key", "services:\n  web:\n    image: x\n", "services:\n  web:\n    scael: 2\n",
+			`rancher-compose.yml:3: service "web": scael: unknown rancher-compose key`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cleanEnv(t)
+			dir := t.TempDir()
+			if tc.compose != "" {
+				os.WriteFile(filepath.Join(dir, "docker-compose.yml"), []byte(tc.compose), 0o644)
+			}
+			if tc.rancher != "" {
+				os.WriteFile(filepath.Join(dir, "rancher-compose.yml"), []byte(tc.rancher), 0o644)
+			}
+			_, err := Load(context.Background(), Options{ProjectDir: dir})
+			if err == nil {
+				t.Fatalf("loaded without error; want %q", tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not contain %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error spans several lines: %q", err)
+			}
+		})
+	}
+}
+
+func TestNamedRancherFileMustExist(t *testing.T) {
+	cleanEnv(t)
+	_, err := Load(context.Background(), Options{ProjectDir: "testdata/projects/merge", RancherFile: "testdata/nope.yml"})
+	if err == nil || !strings.Contains(err.Error(), "nope.yml") {
+		t.Errorf("error %v, want one naming the missing rancher file", err)
+	}
+}
