@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"reflect"
 
 	"github.com/compose-spec/compose-go/v2/types"
 )
@@ -28,6 +29,10 @@ func Hash(cfg types.ServiceConfig) (hash string, spec []byte, err error) {
 		d.RollbackConfig = nil
 		d.Extensions = nil
 		cfg.Deploy = &d
+		// A deploy: that held only what is left out must hash like none.
+		if reflect.DeepEqual(d, types.DeployConfig{}) {
+			cfg.Deploy = nil
+		}
 	}
 	spec, err = json.Marshal(cfg)
 	if err != nil {
