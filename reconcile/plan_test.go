@@ -1,0 +1,392 @@
+package reconcile
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/drover/drover/compose"
+)
+
+// load writes a project's files to a temporary directory and loads it.
+func load(t *testing.T, composeYAML, rancherYAML string) *compose.Project {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "docker-compose.yml"), []byte(composeYAML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if rancherYAML != "" {
+		if err := os.WriteFile(filepath.Join(dir, "rancher-compose.yml"), []byte(rancherYAML), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := compose.Load(context.Background(), compose.Options{ProjectDir: dir, ProjectName: "demo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// world is an observation under construction.
+type world struct {
+	p   *compose.Project
+	obs Observed
+}
+
+func newWorld(p *compose.Project) *world {
+	return &world{p: p, obs: Observed{
+		Project:    p.Name,
+		Images:     map[string]string{"drover-hello:v1": "sha256:111", "drover-hello:v2": "sha256:222"},
+		Networks:   map[string]bool{"demo_default": true},
+		Volumes:    map[string]bool{},
+		APIVersion: "1.41",
+	}}
+}
+
+// ctr adds a container of a service at revision rev, in sync with the files.
+func (w *world) ctr(service string, n, rev int, state string) *world {
+	svc, _ := w.p.Service(service)
+	c := Container{
+		ID: service + "-" + strconv.Itoa(n) + "-r" + strconv.Itoa(rev), Name: "demo-" + service + "-" + strconv.Itoa(n),
+		Service: service, Number: n, Revision: rev, Hash: svc.Hash, State: state,
+		Image: svc.Config.Image, ImageID: w.obs.Images[svc.Config.Image],
+		Labels: map[string]string{LabelSpec: string(svc.Spec)},
+	}
+	w.obs.Containers = append(w.obs.Containers, c)
+	return w
+}
+
+// edit changes the last container added.
+func (w *world) edit(f func(*Container)) *world {
+	f(&w.obs.Containers[len(w.obs.Containers)-1])
+	return w
+}
+
+const twoWeb = `
+services:
+  web:
+    image: drover-hello:v1
+    scale: 2
+`
+
+func TestUp(t *testing.T) {
+	cases := []struct {
+		name    string
+		compose string
+		rancher string
+		world   func(w *world)
+		opts    Options
+		want    string
+	}{
+		{
+			name: "nothing runs: create and start every slot", compose: twoWeb,
+			world: func(w *world) { w.obs.Networks = map[string]bool{} },
+			want: `setup: create-network demo_default (missing)
+web: create web#1 (missing: scale 2)
+web: start web#1
+web: create web#2 (missing: scale 2)
+web: start web#2
+web: wait-ready web
+`,
+		},
+		{
+			name: "in sync: nothing to do", compose: twoWeb,
+			world: func(w *world) { w.ctr("web", 1, 1, "running").ctr("web", 2, 1, "running") },
+			want:  "",
+		},
+		{
+			name: "scale up fills the missing slot", compose: twoWeb, rancher: "web:\n  scale: 3\n",
+			world: func(w *world) { w.ctr("web", 1, 1, "running").ctr("web", 2, 1, "running") },
+			want: `web: create web#3 (missing: scale 3)
+web: start web#3
+web: wait-ready web
+`,
+		},
+		{
+			name: "scale down removes the highest numbers first", compose: twoWeb, rancher: "web:\n  scale: 1\n",
+			world: func(w *world) {
+				w.ctr("web", 1, 1, "running").ctr("web", 2, 1, "running").ctr("web", 3, 1, "exited")
+			},
+			want: `web: remove web#3 (surplus: scale 1)
+web: stop web#2 (surplus: scale 1)
+web: remove web#2 (surplus: scale 1)
+`,
+		},
+		{
+			name: "stopped container is started, not recreated", compose: twoWeb,
+			world: func(w *world) { w.ctr("web", 1, 1, "running").ctr("web", 2, 1, "exited") },
+			want: `web: start web#2 (stopped)
+web: wait-ready web
+`,
+		},
+		{
+			name: "changed image is reported, not applied", compose: twoWeb,
+			world: func(w *world) {
+				w.ctr("web", 1, 1, "running").edit(func(c *Container) {
+					c.Hash = "old"
+					c.Labels[LabelSpec] = strings.Replace(c.Labels[LabelSpec], "v1", "v0", 1)
+				}).ctr("web", 2, 1, "running")
+			},
+			want: "note: web: out of sync: image drover-hello:v0 → drover-hello:v1; run drover up --upgrade\n",
+		},
+		{
+			name: "changed environment is reported by key, value masked",
+			compose: `
+services:
+  web:
+    image: drover-hello:v1
+    environment: {TOKEN: new-secret}
+`,
+			world: func(w *world) {
+				w.ctr("web", 1, 1, "running").edit(func(c *Container) {
+					c.Hash = "old"
+					c.Labels[LabelSpec] = strings.Replace(c.Labels[LabelSpec], "new-secret", "old-secret", 1)
+				})
+			},
+			want: "note: web: out of sync: environment.TOKEN changed; run drover up --upgrade\n",
+		},
+		{
+			name: "out of sync: a missing slot waits for the upgrade", compose: twoWeb,
+			world: func(w *world) { w.ctr("web", 1, 1, "running").edit(func(c *Container) { c.Hash = "old" }) },
+			want: `note: web: out of sync: configuration changed; run drover up --upgrade
+note: web#2: not created: the service is out of sync, drover up --upgrade creates it
+`,
+		},
+		{
+			name: "same tag, new image ID is out of sync", compose: twoWeb,
+			world: func(w *world) {
+				w.ctr("web", 1, 1, "running").edit(func(c *Container) { c.ImageID = "sha256:000000000000000" }).ctr("web", 2, 1, "running")
+			},
+			want: "note: web: out of sync: image drover-hello:v1 now points at 111, the containers run 000000000000; run drover up --upgrade\n",
+		},
+		{
+			name: "orphans are reported", compose: twoWeb,
+			world: func(w *world) {
+				w.ctr("web", 1, 1, "running").ctr("web", 2, 1, "running")
+				w.obs.Containers = append(w.obs.Containers, Container{ID: "old1", Name: "demo-old-1", Service: "old", Number: 1, Revision: 1, State: "running", Labels: map[string]string{}})
+			},
+			want: "note: orphan containers (their service is not in the project): demo-old-1; run drover up --remove-orphans to remove them\n",
+		},
+		{
+			name: "orphans are removed when asked", compose: twoWeb, opts: Options{RemoveOrphans: true},
+			world: func(w *world) {
+				w.ctr("web", 1, 1, "running").ctr("web", 2, 1, "running")
+				w.obs.Containers = append(w.obs.Containers, Container{ID: "old1", Name: "demo-old-1", Service: "old", Number: 1, Revision: 1, State: "running", Labels: map[string]string{}})
+			},
+			want: `teardown: stop old#1 (orphan: service not in the project)
+teardown: remove old#1 (orphan: service not in the project)
+`,
+		},
+		{
+			name: "upgrading service is left alone", compose: twoWeb,
+			world: func(w *world) {
+				w.ctr("web", 1, 1, "running").ctr("web", 2, 1, "exited").ctr("web", 2, 2, "running")
+			},
+			want: "note: web: upgrading to revision 2, not finished; run drover up --upgrade to go on or drover up --rollback to go back\n",
+		},
+		{
+			name: "upgraded service: kept containers stay stopped", compose: twoWeb,
+			world: func(w *world) {
+				w.ctr("web", 1, 1, "exited").ctr("web", 2, 1, "exited").ctr("web", 1, 2, "running").ctr("web", 2, 2, "running")
+			},
+			want: "",
+		},
+		{
+			name: "depends_on conditions become waits before the dependant starts",
+			compose: `
+services:
+  db:
+    image: drover-hello:v1
+  migrate:
+    image: drover-hello:v1
+    depends_on: [db]
+  web:
+    image: drover-hello:v1
+    depends_on:
+      db: {condition: service_healthy}
+      migrate: {condition: service_completed_successfully}
+`,
+			world: func(w *world) {},
+			want: `db: create db#1 (missing: scale 1)
+db: start db#1
+db: wait-ready db
+migrate: create migrate#1 (missing: scale 1)
+migrate: start migrate#1
+migrate: wait-ready migrate
+web: wait-healthy db (depends_on of web)
+web: wait-completed migrate (depends_on of web)
+web: create web#1 (missing: scale 1)
+web: start web#1
+web: wait-ready web
+`,
+		},
+		{
+			name: "named services bring their dependencies, not the rest",
+			compose: `
+services:
+  db: {image: drover-hello:v1}
+  web: {image: drover-hello:v1, depends_on: [db]}
+  other: {image: drover-hello:v1}
+`,
+			opts:  Options{Services: []string{"web"}},
+			world: func(w *world) { w.ctr("db", 1, 1, "running") },
+			want: `web: create web#1 (missing: scale 1)
+web: start web#1
+web: wait-ready web
+`,
+		},
+		{
+			name: "missing images are built or pulled first, volumes created",
+			compose: `
+services:
+  app:
+    build: .
+    volumes: [data:/data]
+  cache:
+    image: registry.example/cache:7
+volumes:
+  data: {}
+`,
+			world: func(w *world) {},
+			want: `setup: build demo-app (missing)
+setup: pull registry.example/cache:7 (missing)
+setup: create-volume demo_data (missing)
+app: create app#1 (missing: scale 1)
+app: start app#1
+app: wait-ready app
+cache: create cache#1 (missing: scale 1)
+cache: start cache#1
+cache: wait-ready cache
+`,
+		},
+		{
+			name: "start_on_create false: created, left stopped", compose: twoWeb, rancher: "web:\n  start_on_create: false\n",
+			world: func(w *world) {},
+			want: `web: create web#1 (missing: scale 2)
+web: create web#2 (missing: scale 2)
+`,
+		},
+		{
+			name: "scale override", compose: twoWeb, opts: Options{Scale: map[string]int{"web": 3}, Services: []string{"web"}},
+			world: func(w *world) { w.ctr("web", 1, 1, "running").ctr("web", 2, 1, "running") },
+			want: `web: create web#3 (missing: scale 3)
+web: start web#3
+web: wait-ready web
+`,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := load(t, tc.compose, tc.rancher)
+			w := newWorld(p)
+			tc.world(w)
+			plan, err := Up(p, w.obs, tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := plan.String(); got != tc.want {
+				t.Errorf("plan:\n%s\nwant:\n%s", got, tc.want)
+			}
+			// Property: once the plan is carried out, a second plan is empty.
+			after := simulate(t, w.obs, plan)
+			again, err := Up(p, after, tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !again.Empty() {
+				t.Errorf("planning again after the plan was carried out is not empty:\n%s", again)
+			}
+		})
+	}
+}
+
+func TestUpErrors(t *testing.T) {
+	cases := []struct {
+		name, compose string
+		opts          Options
+		want          string
+	}{
+		{"unknown service named", twoWeb, Options{Services: []string{"nope"}}, `no such service: "nope"`},
+		{"unknown service scaled", twoWeb, Options{Scale: map[string]int{"nope": 2}}, `no such service: "nope"`},
+		{"fixed host port and scale 2", "services:\n  web:\n    image: drover-hello:v1\n    scale: 2\n    ports: ['127.0.0.1:8991:80']\n", Options{},
+			`service "web": scale 2, but it publishes host port 8991: two containers cannot publish the same host port`},
+		{"image missing, pull never", "services:\n  web:\n    image: gone:v9\n    pull_policy: never\n", Options{},
+			`service "web": image gone:v9 is not on the engine and pull_policy is never`},
+		{"external network missing", "services:\n  web:\n    image: drover-hello:v1\n    networks: [edge]\nnetworks:\n  edge:\n    external: true\n", Options{},
+			`network "edge" is declared external but the engine has no network "edge"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := load(t, tc.compose, "")
+			_, err := Up(p, newWorld(p).obs, tc.opts)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// simulate carries out a plan on an observation, as a perfect engine would.
+func simulate(t *testing.T, obs Observed, plan Plan) Observed {
+	t.Helper()
+	out := obs
+	out.Containers = append([]Container(nil), obs.Containers...)
+	out.Networks = copyMap(obs.Networks)
+	out.Volumes = copyMap(obs.Volumes)
+	out.Images = map[string]string{}
+	for k, v := range obs.Images {
+		out.Images[k] = v
+	}
+	find := func(ref string) int {
+		for i, c := range out.Containers {
+			if c.ID == ref || c.Name == ref {
+				return i
+			}
+		}
+		t.Fatalf("plan refers to container %q, which does not exist", ref)
+		return -1
+	}
+	var steps []Step
+	steps = append(steps, plan.Setup...)
+	for _, sp := range plan.Services {
+		steps = append(steps, sp.Steps...)
+	}
+	steps = append(steps, plan.Teardown...)
+	for _, s := range steps {
+		switch a := s.Action.(type) {
+		case CreateNetwork:
+			out.Networks[a.Spec.Name] = true
+		case CreateVolume:
+			out.Volumes[a.Spec.Name] = true
+		case BuildImage:
+			out.Images[NormalizeRef(a.Spec.Tag)] = "sha256:built"
+		case PullImage:
+			out.Images[NormalizeRef(a.Ref)] = "sha256:pulled"
+		case CreateContainer:
+			c := Container{ID: a.Request.Name, Name: a.Request.Name, State: "created", Labels: a.Request.Config.Labels,
+				Image: a.Request.Config.Image, ImageID: out.Images[NormalizeRef(a.Request.Config.Image)]}
+			ContainerFromLabels(&c)
+			out.Containers = append(out.Containers, c)
+		case StartContainer:
+			out.Containers[find(a.Ref)].State = "running"
+		case StopContainer:
+			out.Containers[find(a.Ref)].State = "exited"
+		case RemoveContainer:
+			i := find(a.Ref)
+			out.Containers = append(out.Containers[:i], out.Containers[i+1:]...)
+		}
+	}
+	sortContainers(out.Containers)
+	return out
+}
+
+func copyMap(m map[string]bool) map[string]bool {
+	out := map[string]bool{}
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
