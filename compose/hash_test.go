@@ -28,7 +28,9 @@ func TestHash(t *testing.T) {
 		{"update_config", func(s *types.ServiceConfig) {
 			s.Deploy = &types.DeployConfig{UpdateConfig: &types.UpdateConfig{Parallelism: &par, Order: "start-first"}}
 		}, false},
-		{"depends_on", func(s *types.ServiceConfig) { s.DependsOn = types.DependsOnConfig{"db": {Condition: "service_started"}} }, false},
+		{"depends_on", func(s *types.ServiceConfig) {
+			s.DependsOn = types.DependsOnConfig{"db": {Condition: "service_started"}}
+		}, false},
 		{"profiles", func(s *types.ServiceConfig) { s.Profiles = []string{"x"} }, false},
 		{"build", func(s *types.ServiceConfig) { s.Build = &types.BuildConfig{Context: "."} }, false},
 		{"pull_policy", func(s *types.ServiceConfig) { s.PullPolicy = "always" }, false},
