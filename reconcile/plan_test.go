@@ -12,7 +12,7 @@ import (
 )
 
 // load writes a project's files to a temporary directory and loads it.
-func load(t *testing.T, composeYAML, rancherYAML string) *compose.Project {
+func load(t testing.TB, composeYAML, rancherYAML string) *compose.Project {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "docker-compose.yml"), []byte(composeYAML), 0o644); err != nil {
