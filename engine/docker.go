@@ -276,6 +276,10 @@ func (d *Docker) RemoveContainer(ctx context.Context, ref string, volumes bool) 
 	return d.c.ContainerRemove(ctx, ref, container.RemoveOptions{RemoveVolumes: volumes, Force: true})
 }
 
+func (d *Docker) RenameContainer(ctx context.Context, ref, name string) error {
+	return d.c.ContainerRename(ctx, ref, name)
+}
+
 func (d *Docker) InspectContainer(ctx context.Context, ref string) (reconcile.ContainerStatus, error) {
 	info, err := d.c.ContainerInspect(ctx, ref)
 	if err != nil {

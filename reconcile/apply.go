@@ -104,7 +104,7 @@ func (r *runner) services(ctx context.Context, plans []ServicePlan) error {
 			if err != nil {
 				mu.Lock()
 				failed[sp.Service] = true
-				errs = append(errs, err)
+				errs = append(errs, &ServiceError{Service: sp.Service, Err: err})
 				mu.Unlock()
 			}
 		}(sp)
@@ -118,18 +118,37 @@ func (r *runner) run(ctx context.Context, service string, s Step) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("interrupted before %s %s: %w", s.Action.Kind(), s.Target, err)
 	}
+	if l, ok := s.Action.(Lanes); ok {
+		return r.lanes(ctx, service, l)
+	}
 	ev := Event{Service: service, Target: s.Target, Action: s.Action.Kind(), Reason: s.Reason}
 	start := time.Now()
 	r.report(ev, Begun, start, 0, nil)
 	err := r.do(ctx, s.Action)
 	r.report(ev, Done, time.Now(), time.Since(start), err)
 	if err != nil {
-		if service != "" {
-			return fmt.Errorf("service %q: %s %s: %w", service, s.Action.Kind(), s.Target, err)
-		}
 		return fmt.Errorf("%s %s: %w", s.Action.Kind(), s.Target, err)
 	}
 	return nil
+}
+
+// lanes runs each lane in its own goroutine and returns every lane's error.
+func (r *runner) lanes(ctx context.Context, service string, l Lanes) error {
+	errs := make([]error, len(l.Lanes))
+	var wg sync.WaitGroup
+	for i, lane := range l.Lanes {
+		wg.Add(1)
+		go func(i int, lane []Step) {
+			defer wg.Done()
+			for _, s := range lane {
+				if errs[i] = r.run(ctx, service, s); errs[i] != nil {
+					return
+				}
+			}
+		}(i, lane)
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 func (r *runner) report(ev Event, phase Phase, at time.Time, d time.Duration, err error) {
@@ -168,6 +187,17 @@ func (r *runner) do(ctx context.Context, a Action) error {
 		return e.StopContainer(call, a.Ref, a.Timeout)
 	case RemoveContainer:
 		return e.RemoveContainer(call, a.Ref, a.Volumes)
+	case RenameContainer:
+		return e.RenameContainer(call, a.Ref, a.Name)
+	case Batch:
+		return nil
+	case Sleep:
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(a.Duration):
+			return nil
+		}
 	case RemoveNetwork:
 		return e.RemoveNetwork(call, a.Name)
 	case RemoveVolume:
@@ -182,7 +212,7 @@ func (r *runner) do(ctx context.Context, a Action) error {
 // when one cannot meet it any more (exited, unhealthy), rather than waiting
 // out the timeout.
 func wait(ctx context.Context, e Engine, w Wait) error {
-	ctx, cancel := context.WithTimeout(ctx, w.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, w.Timeout+w.Monitor)
 	defer cancel()
 	pending := w.Refs
 	for {
@@ -191,19 +221,59 @@ func wait(ctx context.Context, e Engine, w Wait) error {
 		case err != nil && ctx.Err() == nil:
 			return err
 		case err == nil && len(still) == 0:
-			return nil
+			return monitor(ctx, e, w)
 		case err == nil:
 			pending = still
 		}
-		select {
-		case <-ctx.Done():
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return fmt.Errorf("timed out after %s waiting for %s to be %s", w.Timeout, strings.Join(pending, ", "), w.Until)
-			}
-			return ctx.Err()
-		case <-time.After(PollInterval):
+		if err := pause(ctx, PollInterval); err != nil {
+			return waitError(err, w, pending)
 		}
 	}
+}
+
+// monitor checks, through the monitor period, that the containers without a
+// health check keep running: for them, running is all "healthy" can mean,
+// and a process that crashes a second after its start must not pass.
+func monitor(ctx context.Context, e Engine, w Wait) error {
+	if w.Monitor <= 0 {
+		return nil
+	}
+	var watched []string
+	for _, ref := range w.Refs {
+		st, err := e.InspectContainer(ctx, ref)
+		if err != nil {
+			return &ContainerError{Ref: ref, Err: err}
+		}
+		if st.Health == "" && st.State == "running" {
+			watched = append(watched, ref)
+		}
+	}
+	end := time.Now().Add(w.Monitor)
+	for len(watched) > 0 && time.Now().Before(end) {
+		if err := pause(ctx, PollInterval); err != nil {
+			return waitError(err, w, watched)
+		}
+		if _, err := unmet(ctx, e, watched, w.Until); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func pause(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
+
+func waitError(err error, w Wait, pending []string) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return &ContainerError{Ref: pending[0], Err: fmt.Errorf("timed out after %s waiting for %s to be %s", w.Timeout, strings.Join(pending, ", "), w.Until)}
+	}
+	return err
 }
 
 // unmet returns the containers that do not meet the condition yet.
@@ -212,17 +282,62 @@ func unmet(ctx context.Context, e Engine, refs []string, c Condition) ([]string,
 	for _, ref := range refs {
 		st, err := e.InspectContainer(ctx, ref)
 		if err != nil {
-			return nil, fmt.Errorf("container %s: %w", ref, err)
+			return nil, &ContainerError{Ref: ref, Err: err}
 		}
 		met, err := meets(st, c)
 		if err != nil {
-			return nil, fmt.Errorf("container %s: %w", st.Name, err)
+			return nil, &ContainerError{Ref: ref, Name: st.Name, Err: err}
 		}
 		if !met {
 			still = append(still, ref)
 		}
 	}
 	return still, nil
+}
+
+// ServiceError is the failure of one service's steps.
+type ServiceError struct {
+	Service string
+	Err     error
+}
+
+func (e *ServiceError) Error() string { return fmt.Sprintf("service %q: %v", e.Service, e.Err) }
+func (e *ServiceError) Unwrap() error { return e.Err }
+
+// ContainerError is a container that failed a wait: it exited, turned
+// unhealthy or was not ready in time.
+type ContainerError struct {
+	Ref  string
+	Name string
+	Err  error
+}
+
+func (e *ContainerError) Error() string {
+	name := e.Name
+	if name == "" {
+		name = e.Ref
+	}
+	return fmt.Sprintf("container %s: %v", name, e.Err)
+}
+func (e *ContainerError) Unwrap() error { return e.Err }
+
+// FailedServices lists the service failures in an error from Apply.
+func FailedServices(err error) []*ServiceError {
+	var out []*ServiceError
+	var walk func(error)
+	walk = func(err error) {
+		if se, ok := err.(*ServiceError); ok {
+			out = append(out, se)
+			return
+		}
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				walk(e)
+			}
+		}
+	}
+	walk(err)
+	return out
 }
 
 // meets says whether a container meets a condition now; an error says it

@@ -21,6 +21,7 @@ type Engine interface {
 	// (nil: the container's own) a kill.
 	StopContainer(ctx context.Context, ref string, timeout *time.Duration) error
 	RemoveContainer(ctx context.Context, ref string, volumes bool) error
+	RenameContainer(ctx context.Context, ref, name string) error
 	InspectContainer(ctx context.Context, ref string) (ContainerStatus, error)
 	RemoveNetwork(ctx context.Context, name string) error
 	RemoveVolume(ctx context.Context, name string) error

@@ -34,17 +34,21 @@ func Down(obs Observed, order []string, o DownOptions) Plan {
 	for i := len(order) - 1; i >= 0; i-- {
 		name := order[i]
 		seen[name] = true
+		var lanes [][]Step
 		for _, c := range obs.Containers {
 			if c.Service == name {
-				plan.Setup = append(plan.Setup, removeSteps(c, "down", o.Timeout)...)
+				lanes = append(lanes, removeSteps(c, "down", o.Timeout))
 			}
 		}
+		plan.Setup = append(plan.Setup, inLanes(name, lanes...)...)
 	}
+	var rest [][]Step
 	for _, c := range obs.Containers {
 		if !seen[c.Service] {
-			plan.Setup = append(plan.Setup, removeSteps(c, "down", o.Timeout)...)
+			rest = append(rest, removeSteps(c, "down", o.Timeout))
 		}
 	}
+	plan.Setup = append(plan.Setup, inLanes("orphans", rest...)...)
 	for _, n := range o.Networks {
 		plan.Teardown = append(plan.Teardown, Step{Target: n, Reason: "down", Action: RemoveNetwork{Name: n}})
 	}
@@ -60,11 +64,13 @@ func Down(obs Observed, order []string, o DownOptions) Plan {
 // when none is named), kept containers aside since they are stopped already.
 func Stop(obs Observed, services []string, timeout *time.Duration) Plan {
 	plan := Plan{Project: obs.Project}
+	var lanes [][]Step
 	for _, c := range pick(obs.Containers, services) {
 		if c.Running() {
-			plan.Setup = append(plan.Setup, Step{Target: c.Target(), Action: StopContainer{Ref: c.ID, Timeout: timeout}})
+			lanes = append(lanes, []Step{{Target: c.Target(), Action: StopContainer{Ref: c.ID, Timeout: timeout}}})
 		}
 	}
+	plan.Setup = inLanes(obs.Project, lanes...)
 	return plan
 }
 
@@ -74,12 +80,14 @@ func Stop(obs Observed, services []string, timeout *time.Duration) Plan {
 func Start(obs Observed, services []string, timeout time.Duration) Plan {
 	plan := Plan{Project: obs.Project}
 	var refs []string
+	var lanes [][]Step
 	for _, c := range current(pick(obs.Containers, services)) {
 		if !c.Running() {
-			plan.Setup = append(plan.Setup, Step{Target: c.Target(), Action: StartContainer{Ref: c.ID}})
+			lanes = append(lanes, []Step{{Target: c.Target(), Action: StartContainer{Ref: c.ID}}})
 			refs = append(refs, c.ID)
 		}
 	}
+	plan.Setup = inLanes(obs.Project, lanes...)
 	if len(refs) > 0 {
 		plan.Setup = append(plan.Setup, Step{Target: obs.Project, Action: Wait{Refs: refs, Until: Ready, Timeout: timeout}})
 	}

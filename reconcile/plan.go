@@ -54,7 +54,7 @@ func Up(p *compose.Project, obs Observed, opts Options) (Plan, error) {
 		if err := checkHostPorts(svc); err != nil {
 			return Plan{}, err
 		}
-		sp, notes, warnings, err := planService(p, svc, obs, opts)
+		sp, warnings, err := planService(p, svc, obs, opts)
 		if err != nil {
 			return Plan{}, err
 		}
@@ -64,7 +64,6 @@ func Up(p *compose.Project, obs Observed, opts Options) (Plan, error) {
 			}
 		}
 		plan.Services = append(plan.Services, sp)
-		plan.Notes = append(plan.Notes, notes...)
 		plan.Warnings = append(plan.Warnings, warnings...)
 		if createsContainers(sp) {
 			creating = append(creating, svc)
@@ -129,12 +128,12 @@ func selection(p *compose.Project, names []string) (map[string]bool, error) {
 }
 
 // planService plans one service of a plain up.
-func planService(p *compose.Project, svc compose.Service, obs Observed, opts Options) (sp ServicePlan, notes, warnings []string, err error) {
+func planService(p *compose.Project, svc compose.Service, obs Observed, opts Options) (sp ServicePlan, warnings []string, err error) {
 	sp.Service = svc.Name
 	view := viewOf(obs.Containers, svc.Name, svc.Scale)
 	if view.State == Upgrading {
-		notes = append(notes, fmt.Sprintf("%s: upgrading to revision %d, not finished; run drover up --upgrade to go on or drover up --rollback to go back", svc.Name, view.Revision))
-		return sp, notes, nil, nil
+		sp.Notes = append(sp.Notes, fmt.Sprintf("%s: upgrading to revision %d, not finished; run drover up --upgrade to go on or drover up --rollback to go back", svc.Name, view.Revision))
+		return sp, nil, nil
 	}
 	revision := view.Revision
 	if revision == 0 {
@@ -142,7 +141,7 @@ func planService(p *compose.Project, svc compose.Service, obs Observed, opts Opt
 	}
 	drift := outOfSync(p, svc, view.Current, obs.Images)
 	if drift != "" {
-		notes = append(notes, fmt.Sprintf("%s: out of sync: %s; run drover up --upgrade", svc.Name, drift))
+		sp.Notes = append(sp.Notes, fmt.Sprintf("%s: out of sync: %s; run drover up --upgrade", svc.Name, drift))
 	}
 
 	bySlot := map[int]Container{}
@@ -156,39 +155,42 @@ func planService(p *compose.Project, svc compose.Service, obs Observed, opts Opt
 	}
 	start := svc.Rancher.StartOnCreate == nil || *svc.Rancher.StartOnCreate
 	var started []string
+	var lanes [][]Step
 	for n := 1; n <= svc.Scale; n++ {
 		c, exists := bySlot[n]
 		target := fmt.Sprintf("%s#%d", svc.Name, n)
 		switch {
 		case exists && !c.Running() && start:
-			sp.Steps = append(sp.Steps, Step{Target: target, Reason: "stopped", Action: StartContainer{Ref: c.ID}})
+			lanes = append(lanes, []Step{{Target: target, Reason: "stopped", Action: StartContainer{Ref: c.ID}}})
 			started = append(started, c.ID)
 		case exists:
 		case drift != "":
-			notes = append(notes, fmt.Sprintf("%s: not created: the service is out of sync, drover up --upgrade creates it", target))
+			sp.Notes = append(sp.Notes, fmt.Sprintf("%s: not created: the service is out of sync, drover up --upgrade creates it", target))
 		default:
 			req, w, err := newCreateRequest(specInput{project: p, service: svc, number: n, revision: revision, apiVersion: obs.APIVersion})
 			if err != nil {
-				return sp, nil, nil, err
+				return sp, nil, err
 			}
 			warnings = appendNew(warnings, w...)
-			sp.Steps = append(sp.Steps, Step{Target: target, Reason: fmt.Sprintf("missing: scale %d", svc.Scale), Action: CreateContainer{Request: req}})
+			lane := []Step{{Target: target, Reason: fmt.Sprintf("missing: scale %d", svc.Scale), Action: CreateContainer{Request: req}}}
 			if start {
-				sp.Steps = append(sp.Steps, Step{Target: target, Action: StartContainer{Ref: req.Name}})
+				lane = append(lane, Step{Target: target, Action: StartContainer{Ref: req.Name}})
 				started = append(started, req.Name)
 			}
+			lanes = append(lanes, lane)
 		}
 	}
 	// Surplus goes highest number first, as docker compose scales down.
 	sort.Slice(surplus, func(i, j int) bool { return surplus[i].Number > surplus[j].Number })
 	for _, c := range surplus {
-		sp.Steps = append(sp.Steps, removeSteps(c, fmt.Sprintf("surplus: scale %d", svc.Scale), stopTimeout(svc))...)
+		lanes = append(lanes, removeSteps(c, fmt.Sprintf("surplus: scale %d", svc.Scale), stopTimeout(svc)))
 	}
+	sp.Steps = inLanes(svc.Name, lanes...)
 	if len(started) > 0 {
 		sp.Steps = append(dependencyWaits(p, svc, opts.WaitTimeout), sp.Steps...)
 		sp.Steps = append(sp.Steps, Step{Target: svc.Name, Action: Wait{Refs: started, Until: Ready, Timeout: opts.WaitTimeout}})
 	}
-	return sp, notes, warnings, nil
+	return sp, warnings, nil
 }
 
 // checkHostPorts refuses a scale above 1 on a service that publishes a
@@ -293,7 +295,7 @@ func NormalizeRef(ref string) string {
 }
 
 func createsContainers(sp ServicePlan) bool {
-	for _, s := range sp.Steps {
+	for _, s := range flatten(sp.Steps) {
 		if _, ok := s.Action.(CreateContainer); ok {
 			return true
 		}

@@ -355,7 +355,7 @@ func simulate(t *testing.T, obs Observed, plan Plan) Observed {
 		steps = append(steps, sp.Steps...)
 	}
 	steps = append(steps, plan.Teardown...)
-	for _, s := range steps {
+	for _, s := range flatten(steps) {
 		switch a := s.Action.(type) {
 		case CreateNetwork:
 			out.Networks[a.Spec.Name] = true

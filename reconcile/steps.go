@@ -73,13 +73,56 @@ type (
 		Volumes bool // its anonymous volumes too
 	}
 	// Wait polls containers until each meets the condition, fails when one
-	// cannot meet it any more, or times out.
+	// cannot meet it any more, or times out. With a Monitor period, the
+	// containers that have no health check must then keep running that long.
 	Wait struct {
 		Refs    []string
 		Until   Condition
 		Timeout time.Duration
+		Monitor time.Duration
 	}
 )
+
+// Lanes runs sequences of steps side by side: each lane in order, the lanes
+// at once. Per-container work (create then start, rename then start, stop
+// then remove) goes in lanes, so that ten containers cost about what one
+// does.
+type Lanes struct{ Lanes [][]Step }
+
+func (Lanes) Kind() string { return "lanes" }
+
+// inLanes returns the steps that run the non-empty lanes side by side: one
+// Lanes step, or the lane itself when there is only one.
+func inLanes(target string, lanes ...[]Step) []Step {
+	var kept [][]Step
+	for _, l := range lanes {
+		if len(l) > 0 {
+			kept = append(kept, l)
+		}
+	}
+	switch len(kept) {
+	case 0:
+		return nil
+	case 1:
+		return kept[0]
+	}
+	return []Step{{Target: target, Action: Lanes{Lanes: kept}}}
+}
+
+// flatten lists the steps with the lanes' steps in line, lane by lane.
+func flatten(steps []Step) []Step {
+	var out []Step
+	for _, s := range steps {
+		if l, ok := s.Action.(Lanes); ok {
+			for _, lane := range l.Lanes {
+				out = append(out, flatten(lane)...)
+			}
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
 
 func (CreateNetwork) Kind() string   { return "create-network" }
 func (CreateVolume) Kind() string    { return "create-volume" }
@@ -132,11 +175,12 @@ type Plan struct {
 	Warnings []string
 }
 
-// ServicePlan is the steps of one service.
+// ServicePlan is the steps of one service, and what to tell the user of it.
 type ServicePlan struct {
 	Service string
 	After   []string
 	Steps   []Step
+	Notes   []string
 }
 
 // Empty reports whether the plan changes nothing.
@@ -152,22 +196,31 @@ func (p Plan) Empty() bool {
 	return true
 }
 
+// AllNotes is the notes of the services, in order, then the plan's own.
+func (p Plan) AllNotes() []string {
+	var out []string
+	for _, sp := range p.Services {
+		out = append(out, sp.Notes...)
+	}
+	return append(out, p.Notes...)
+}
+
 // String renders the plan a line a step, the form of dry runs and golden
 // tests.
 func (p Plan) String() string {
 	var b strings.Builder
-	for _, s := range p.Setup {
+	for _, s := range flatten(p.Setup) {
 		fmt.Fprintf(&b, "setup: %s\n", s)
 	}
 	for _, sp := range p.Services {
-		for _, s := range sp.Steps {
+		for _, s := range flatten(sp.Steps) {
 			fmt.Fprintf(&b, "%s: %s\n", sp.Service, s)
 		}
 	}
-	for _, s := range p.Teardown {
+	for _, s := range flatten(p.Teardown) {
 		fmt.Fprintf(&b, "teardown: %s\n", s)
 	}
-	for _, n := range p.Notes {
+	for _, n := range p.AllNotes() {
 		fmt.Fprintf(&b, "note: %s\n", n)
 	}
 	for _, w := range p.Warnings {

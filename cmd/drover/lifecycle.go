@@ -238,27 +238,30 @@ func pullCommand() command {
 					return err
 				}
 				defer s.close()
-				var plan reconcile.Plan
-				seen := map[string]bool{}
-				for _, svc := range s.project.Services {
-					if len(args) > 0 && !slices.Contains(args, svc.Name) {
-						continue
-					}
-					if svc.Config.Image == "" || seen[svc.Config.Image] {
-						continue // build-only services have nothing to pull
-					}
-					seen[svc.Config.Image] = true
-					plan.Setup = append(plan.Setup, reconcile.Step{Target: svc.Config.Image, Reason: svc.Name, Action: reconcile.PullImage{Ref: svc.Config.Image}})
-				}
-				for _, name := range args {
-					if _, ok := s.project.Service(name); !ok {
-						return fmt.Errorf("no such service: %q", name)
-					}
-				}
-				return a.apply(ctx, s, plan, "pull")
+				return a.pullImages(ctx, s, args)
 			}
 		},
 	}
+}
+
+// pullImages pulls the images of the named services (all when none is
+// named); services that only build have nothing to pull.
+func (a *app) pullImages(ctx context.Context, s *session, services []string) error {
+	for _, name := range services {
+		if _, ok := s.project.Service(name); !ok {
+			return fmt.Errorf("no such service: %q", name)
+		}
+	}
+	var plan reconcile.Plan
+	seen := map[string]bool{}
+	for _, svc := range s.project.Services {
+		if len(services) > 0 && !slices.Contains(services, svc.Name) || svc.Config.Image == "" || seen[svc.Config.Image] {
+			continue
+		}
+		seen[svc.Config.Image] = true
+		plan.Setup = append(plan.Setup, reconcile.Step{Target: svc.Config.Image, Reason: svc.Name, Action: reconcile.PullImage{Ref: svc.Config.Image}})
+	}
+	return a.apply(ctx, s, plan, "pull")
 }
 
 func versionCommand() command {

@@ -35,10 +35,14 @@ func (p *printer) event(ev reconcile.Event) {
 	case reconcile.Begun:
 		// Long steps announce themselves, so a wait is never silent.
 		switch ev.Action {
-		case "build", "pull", "wait-ready", "wait-healthy", "wait-completed":
+		case "build", "pull", "wait-ready", "wait-healthy", "wait-completed", "wait-interval":
 			fmt.Fprintf(p.w, "[%6.2fs] %-20s %-14s ...%s\n", at, ev.Target, ev.Action, reason(ev))
 		}
 	case reconcile.Done:
+		if ev.Action == "batch" {
+			fmt.Fprintf(p.w, "[%6.2fs] %s: batch %s\n", at, ev.Service, ev.Reason)
+			break
+		}
 		p.counts[ev.Action]++
 		fmt.Fprintf(p.w, "[%6.2fs] %-20s %-14s done in %s%s\n", at, ev.Target, ev.Action, ev.Duration.Round(time.Millisecond), reason(ev))
 	case reconcile.Failed:

@@ -1,34 +1,106 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/docker/docker/pkg/stdcopy"
 	"github.com/spf13/pflag"
 
+	"github.com/drover/drover/compose"
 	"github.com/drover/drover/reconcile"
 )
+
+// upFlags are the flags of up.
+type upFlags struct {
+	attach, removeOrphans, dryRun  bool
+	upgrade, forceUpgrade, confirm bool
+	rollback, pull                 bool
+	batchSize                      int
+	interval                       string
+	waitTimeout                    time.Duration
+}
 
 func upCommand() command {
 	return command{
 		name: "up", args: "[SERVICE...]",
-		summary: "Create and start what is missing, remove what is beyond the scale; report services whose configuration changed.",
-		example: "  drover up -d\n  drover -f docker-compose.yml -r rancher-compose.yml up web",
+		summary: "Create and start what is missing; with --upgrade, upgrade what changed in health-gated batches, keeping the old containers for --rollback until --confirm-upgrade.",
+		example: "  drover up -d\n  drover up --upgrade web            # staged upgrade, old containers kept\n  drover up --confirm-upgrade        # drop the kept containers\n  drover -p mystack up --rollback    # back to them, from any directory",
 		flags: func(fs *pflag.FlagSet) func(context.Context, *app, []string) error {
-			detach := fs.BoolP("detach", "d", false, "return once the project has converged (drover always does; accepted for docker compose users)")
-			attach := fs.Bool("attach", false, "stream the services' logs once the project has converged")
-			removeOrphans := fs.Bool("remove-orphans", false, "remove containers of services the files no longer define")
-			waitTimeout := fs.Duration("wait-timeout", reconcile.DefaultWaitTimeout, "how long to wait for containers to be running and healthy")
-			dryRun := fs.Bool("dry-run", false, "print the plan and change nothing")
+			var f upFlags
+			fs.BoolP("detach", "d", false, "return once the project has converged (drover always does; accepted for docker compose users)")
+			fs.BoolVar(&f.attach, "attach", false, "stream the services' logs once the project has converged")
+			fs.BoolVar(&f.removeOrphans, "remove-orphans", false, "remove containers of services the files no longer define")
+			fs.DurationVar(&f.waitTimeout, "wait-timeout", reconcile.DefaultWaitTimeout, "how long to wait for containers to be running and healthy")
+			fs.BoolVar(&f.dryRun, "dry-run", false, "print the plan and change nothing")
+			fs.BoolVarP(&f.upgrade, "upgrade", "u", false, "upgrade the services whose configuration or image changed, in batches (alias --recreate)")
+			fs.BoolVar(&f.upgrade, "recreate", false, "alias of --upgrade, as in rancher-compose")
+			fs.BoolVar(&f.forceUpgrade, "force-upgrade", false, "upgrade the named services (all when none is named) even when in sync (alias --force-recreate)")
+			fs.BoolVar(&f.forceUpgrade, "force-recreate", false, "alias of --force-upgrade")
+			fs.BoolVarP(&f.confirm, "confirm-upgrade", "c", false, "remove the containers kept for a rollback of upgraded services (with --upgrade: upgrade, then confirm)")
+			fs.BoolVarP(&f.rollback, "rollback", "r", false, "bring the kept containers back and remove the new ones")
+			fs.BoolVar(&f.pull, "pull", false, "pull the images first, then upgrade where the image changed")
+			fs.IntVar(&f.batchSize, "batch-size", 0, "containers upgraded at once (default: the service's policy, else 2)")
+			fs.StringVar(&f.interval, "interval", "", "pause between batches: milliseconds (1500) or a duration (1.5s) (default: the service's policy, else 1000)")
 			return func(ctx context.Context, a *app, args []string) error {
-				_ = *detach
-				return a.up(ctx, reconcile.Options{Services: args, RemoveOrphans: *removeOrphans, WaitTimeout: *waitTimeout}, *dryRun, *attach, "up")
+				return a.upCmd(ctx, f, args)
 			}
 		},
 	}
+}
+
+func (a *app) upCmd(ctx context.Context, f upFlags, args []string) error {
+	if f.rollback && (f.upgrade || f.forceUpgrade || f.confirm) {
+		return usageError{"--rollback goes with no other upgrade flag"}
+	}
+	if f.batchSize < 0 {
+		return usageError{"--batch-size must be at least 1"}
+	}
+	interval, err := parseInterval(f.interval)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	switch {
+	case f.rollback:
+		return a.rollback(ctx, args, f.waitTimeout, f.dryRun)
+	case f.confirm && !f.upgrade && !f.forceUpgrade:
+		return a.confirm(ctx, args, f.dryRun)
+	case f.upgrade || f.forceUpgrade:
+		opts := reconcile.UpgradeOptions{
+			Options:   reconcile.Options{Services: args, RemoveOrphans: f.removeOrphans, WaitTimeout: f.waitTimeout},
+			BatchSize: f.batchSize, Interval: interval,
+		}
+		if f.forceUpgrade {
+			opts.Force = args
+			if len(args) == 0 {
+				opts.Force = []string{"*"}
+			}
+		}
+		return a.upgrade(ctx, opts, f)
+	}
+	return a.up(ctx, reconcile.Options{Services: args, RemoveOrphans: f.removeOrphans, WaitTimeout: f.waitTimeout}, f.dryRun, f.attach, "up")
+}
+
+// parseInterval reads --interval: a bare number is milliseconds, as
+// rancher-compose took it; anything else is a Go duration.
+func parseInterval(s string) (*time.Duration, error) {
+	if s == "" {
+		return nil, nil
+	}
+	if ms, err := strconv.Atoi(s); err == nil && ms >= 0 {
+		d := time.Duration(ms) * time.Millisecond
+		return &d, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return nil, fmt.Errorf("--interval %q: expected milliseconds (1500) or a duration (1.5s)", s)
+	}
+	return &d, nil
 }
 
 func scaleCommand() command {
@@ -74,6 +146,17 @@ func (a *app) up(ctx context.Context, opts reconcile.Options, dryRun, attach boo
 	if err != nil {
 		return err
 	}
+	if err := a.run(ctx, s, plan, dryRun, verb); err != nil {
+		return err
+	}
+	if attach && !dryRun {
+		return a.streamLogs(ctx, s, opts.Services, true, "all", false)
+	}
+	return nil
+}
+
+// run prints a plan (dry run) or applies it, with its warnings and notes.
+func (a *app) run(ctx context.Context, s *session, plan reconcile.Plan, dryRun bool, verb string) error {
 	for _, w := range plan.Warnings {
 		fmt.Fprintf(a.stderr, "warning: %s\n", w)
 	}
@@ -85,18 +168,174 @@ func (a *app) up(ctx context.Context, opts reconcile.Options, dryRun, attach boo
 		return nil
 	}
 	pr := a.printer()
-	applyErr := reconcile.Apply(ctx, s.engine, plan, pr.event)
-	for _, n := range plan.Notes {
-		fmt.Fprintf(a.stderr, "%s\n", n)
+	err := reconcile.Apply(ctx, s.engine, plan, pr.event)
+	for _, n := range plan.AllNotes() {
+		fmt.Fprintln(a.stderr, n)
 	}
 	pr.summary(verb)
+	return err
+}
+
+// upgrade runs up --upgrade: pull (with --pull), plan, apply; a service whose
+// batch fails is rolled back or paused as its policy says; with
+// --confirm-upgrade the upgraded services are confirmed at the end.
+func (a *app) upgrade(ctx context.Context, opts reconcile.UpgradeOptions, f upFlags) error {
+	s, err := a.open(ctx, filesRequired, !f.dryRun)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	if f.pull && !f.dryRun {
+		if err := a.pullImages(ctx, s, opts.Services); err != nil {
+			return err
+		}
+	}
+	obs, err := s.observe(ctx)
+	if err != nil {
+		return err
+	}
+	plan, err := reconcile.Upgrade(s.project, obs, opts)
+	if err != nil {
+		return err
+	}
+	applyErr := a.run(ctx, s, plan, f.dryRun, "upgrade")
+	if f.dryRun {
+		return nil
+	}
 	if applyErr != nil {
+		return a.afterFailure(ctx, s, opts, applyErr)
+	}
+	if !f.confirm {
+		return nil
+	}
+	obs, err = s.observe(ctx)
+	if err != nil {
+		return err
+	}
+	confirm, err := reconcile.Confirm(obs, opts.Services)
+	if err != nil {
+		return err
+	}
+	return a.run(ctx, s, confirm, false, "confirm")
+}
+
+// afterFailure carries out each failed service's failure action: rollback
+// (the default) restores the kept revision; pause leaves it upgrading. The
+// reason and the failing container's last lines are printed either way.
+func (a *app) afterFailure(ctx context.Context, s *session, opts reconcile.UpgradeOptions, applyErr error) error {
+	failed := reconcile.FailedServices(applyErr)
+	if len(failed) == 0 || ctx.Err() != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintln(a.stderr, "interrupted: run drover up --upgrade to go on, or drover up --rollback to go back")
+		}
 		return applyErr
 	}
-	if attach {
-		return a.streamLogs(ctx, s, opts.Services, true, "all", false)
+	var rollback []string
+	for _, fe := range failed {
+		fmt.Fprintf(a.stderr, "%v\n", fe)
+		a.printLastLogs(ctx, s, fe)
+		svc, ok := s.project.Service(fe.Service)
+		switch {
+		case !ok:
+		case opts.Policy(svc).FailureAction == compose.FailurePause:
+			fmt.Fprintf(a.stderr, "%s: paused (failure_action: pause); go on with drover up --upgrade %s, or back with drover up --rollback %s\n", fe.Service, fe.Service, fe.Service)
+		default:
+			rollback = append(rollback, fe.Service)
+		}
 	}
-	return nil
+	if len(rollback) > 0 {
+		obs, err := s.observe(ctx)
+		if err != nil {
+			return errors.Join(applyErr, err)
+		}
+		plan, err := reconcile.Rollback(obs, rollback, opts.WaitTimeout)
+		if errors.Is(err, reconcile.ErrNothingKept) {
+			return applyErr // nothing had changed yet
+		}
+		if err != nil {
+			return errors.Join(applyErr, err)
+		}
+		fmt.Fprintf(a.stderr, "rolling back %s\n", strings.Join(rollback, ", "))
+		if err := a.run(ctx, s, plan, false, "rollback"); err != nil {
+			return errors.Join(applyErr, fmt.Errorf("the rollback failed too: %w", err))
+		}
+	}
+	return fmt.Errorf("upgrade failed: %s", strings.Join(serviceNames(failed), ", "))
+}
+
+func serviceNames(errs []*reconcile.ServiceError) []string {
+	var out []string
+	for _, e := range errs {
+		out = append(out, e.Service)
+	}
+	return out
+}
+
+// printLastLogs shows the last lines of the container that failed.
+func (a *app) printLastLogs(ctx context.Context, s *session, fe *reconcile.ServiceError) {
+	var ce *reconcile.ContainerError
+	if !errors.As(fe, &ce) {
+		return
+	}
+	rc, tty, err := s.engine.Logs(ctx, ce.Ref, false, "10")
+	if err != nil {
+		return
+	}
+	defer rc.Close()
+	var buf bytes.Buffer
+	if tty {
+		_, _ = buf.ReadFrom(rc)
+	} else {
+		_, _ = stdcopy.StdCopy(&buf, &buf, rc)
+	}
+	name := ce.Name
+	if name == "" {
+		name = ce.Ref
+	}
+	fmt.Fprintf(a.stderr, "last lines of %s:\n", name)
+	for _, line := range strings.Split(strings.TrimRight(buf.String(), "\n"), "\n") {
+		fmt.Fprintf(a.stderr, "  | %s\n", line)
+	}
+}
+
+func (a *app) rollback(ctx context.Context, services []string, wait time.Duration, dryRun bool) error {
+	s, err := a.open(ctx, filesOptional, !dryRun)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	obs, err := s.observe(ctx)
+	if err != nil {
+		return err
+	}
+	if err := reconcile.CheckServices(obs, s.serviceOrder(obs), services); err != nil {
+		return err
+	}
+	plan, err := reconcile.Rollback(obs, services, wait)
+	if err != nil {
+		return err
+	}
+	return a.run(ctx, s, plan, dryRun, "rollback")
+}
+
+func (a *app) confirm(ctx context.Context, services []string, dryRun bool) error {
+	s, err := a.open(ctx, filesOptional, !dryRun)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	obs, err := s.observe(ctx)
+	if err != nil {
+		return err
+	}
+	if err := reconcile.CheckServices(obs, s.serviceOrder(obs), services); err != nil {
+		return err
+	}
+	plan, err := reconcile.Confirm(obs, services)
+	if err != nil {
+		return err
+	}
+	return a.run(ctx, s, plan, dryRun, "confirm")
 }
 
 func durationPtr(d time.Duration) *time.Duration {
