@@ -366,17 +366,39 @@ func simulate(t *testing.T, obs Observed, plan Plan) Observed {
 		case PullImage:
 			out.Images[NormalizeRef(a.Ref)] = "sha256:pulled"
 		case CreateContainer:
-			c := Container{ID: a.Request.Name, Name: a.Request.Name, State: "created", Labels: a.Request.Config.Labels,
+			for _, c := range out.Containers {
+				if c.Name == a.Request.Name {
+					t.Fatalf("create %q: the name is taken", a.Request.Name)
+				}
+			}
+			c := Container{ID: a.Request.Name + "@" + a.Request.Config.Labels[LabelRevision], Name: a.Request.Name, State: "created", Labels: a.Request.Config.Labels,
 				Image: a.Request.Config.Image, ImageID: out.Images[NormalizeRef(a.Request.Config.Image)]}
 			ContainerFromLabels(&c)
 			out.Containers = append(out.Containers, c)
 		case StartContainer:
-			out.Containers[find(a.Ref)].State = "running"
+			i := find(a.Ref)
+			for _, p := range out.Containers[i].Ports {
+				for _, c := range out.Containers {
+					for _, q := range c.Ports {
+						if c.Running() && p.HostPort != 0 && q.HostPort == p.HostPort {
+							t.Fatalf("start %s: host port %d is taken by %s", a.Ref, p.HostPort, c.Name)
+						}
+					}
+				}
+			}
+			out.Containers[i].State = "running"
 		case StopContainer:
 			out.Containers[find(a.Ref)].State = "exited"
 		case RemoveContainer:
 			i := find(a.Ref)
 			out.Containers = append(out.Containers[:i], out.Containers[i+1:]...)
+		case RenameContainer:
+			for _, c := range out.Containers {
+				if c.Name == a.Name {
+					t.Fatalf("rename to %q: the name is taken", a.Name)
+				}
+			}
+			out.Containers[find(a.Ref)].Name = a.Name
 		}
 	}
 	sortContainers(out.Containers)

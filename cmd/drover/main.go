@@ -57,7 +57,7 @@ func commands() []command {
 	return []command{
 		upCommand(), psCommand(), configCommand(), downCommand(),
 		stopCommand(), startCommand(), restartCommand(), scaleCommand(),
-		logsCommand(), pullCommand(), versionCommand(),
+		logsCommand(), pullCommand(), statusCommand(), diffCommand(), versionCommand(),
 	}
 }
 

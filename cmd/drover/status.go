@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/pflag"
+
+	"github.com/drover/drover/reconcile"
+)
+
+func statusCommand() command {
+	return command{
+		name: "status", args: "",
+		summary: "Show each service's upgrade state (active, upgrading, upgraded), revision, serving and kept containers, and the command that goes on from there.",
+		example: "  drover status\n  drover -p mystack status --format json",
+		flags: func(fs *pflag.FlagSet) func(context.Context, *app, []string) error {
+			format := fs.String("format", "table", "output format: table or json")
+			return func(ctx context.Context, a *app, args []string) error {
+				if *format != "table" && *format != "json" {
+					return usageError{fmt.Sprintf("--format %q: expected table or json", *format)}
+				}
+				s, err := a.open(ctx, filesOptional, false)
+				if err != nil {
+					return err
+				}
+				defer s.close()
+				obs, err := s.observe(ctx)
+				if err != nil {
+					return err
+				}
+				rows := reconcile.Status(s.project, obs)
+				if *format == "json" {
+					enc := json.NewEncoder(a.stdout)
+					enc.SetIndent("", "  ")
+					enc.SetEscapeHTML(false)
+					return enc.Encode(rows)
+				}
+				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "SERVICE\tSTATE\tREV\tSERVING\tKEPT\tOUT OF SYNC\tNEXT")
+				for _, r := range rows {
+					serving := fmt.Sprint(r.Serving)
+					if s.project != nil {
+						serving = fmt.Sprintf("%d/%d", r.Serving, r.Scale)
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%s\t%s\n", r.Service, r.State, r.Revision, serving, r.Kept, dash(r.OutOfSync), dash(r.Next))
+				}
+				return tw.Flush()
+			}
+		},
+	}
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func diffCommand() command {
+	return command{
+		name: "diff", args: "[SERVICE...]",
+		summary: "Show, key by key, what differs between the files and the running revision of services; environment values are masked.",
+		example: "  drover diff web\n  drover diff --show-values",
+		flags: func(fs *pflag.FlagSet) func(context.Context, *app, []string) error {
+			show := fs.Bool("show-values", false, "print environment values instead of masking them")
+			return func(ctx context.Context, a *app, args []string) error {
+				s, err := a.open(ctx, filesRequired, false)
+				if err != nil {
+					return err
+				}
+				defer s.close()
+				obs, err := s.observe(ctx)
+				if err != nil {
+					return err
+				}
+				diffs, err := reconcile.Diff(s.project, obs, args)
+				if err != nil {
+					return err
+				}
+				for _, d := range diffs {
+					if len(d.Changes) == 0 && d.Image == "" {
+						fmt.Fprintf(a.stdout, "%s: in sync\n", d.Service)
+						continue
+					}
+					fmt.Fprintf(a.stdout, "%s:\n", d.Service)
+					if d.Image != "" {
+						fmt.Fprintf(a.stdout, "  image id  %s\n", d.Image)
+					}
+					for _, c := range d.Changes {
+						old, new := c.Old, c.New
+						if c.Secret && !*show {
+							old, new = mask(old), mask(new)
+						}
+						fmt.Fprintf(a.stdout, "  %s\n    - %s\n    + %s\n", c.Key, dash(old), dash(new))
+					}
+				}
+				return nil
+			}
+		},
+	}
+}
+
+// mask hides a value but says whether there is one.
+func mask(v string) string {
+	if v == "" {
+		return ""
+	}
+	return "****"
+}
