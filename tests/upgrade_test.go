@@ -1,0 +1,375 @@
+package tests
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+)
+
+const fourWeb = "services:\n  web:\n    image: IMAGE:%s\n"
+
+func fourWebRancher(startFirst bool, batch int) string {
+	return fmt.Sprintf("services:\n  web:\n    scale: 4\n    upgrade_strategy: {start_first: %v, batch_size: %d, interval_millis: 200}\n", startFirst, batch)
+}
+
+// sampler watches a project's containers while an upgrade runs and keeps
+// the fewest running (and running healthy) it saw.
+type sampler struct {
+	minRunning, minHealthy, samples int
+	stop                            chan struct{}
+	wg                              sync.WaitGroup
+}
+
+func watch(p *project) *sampler {
+	s := &sampler{minRunning: 1 << 30, minHealthy: 1 << 30, stop: make(chan struct{})}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		args := filters.NewArgs(filters.Arg("label", "com.docker.compose.project="+p.name))
+		for {
+			select {
+			case <-s.stop:
+				return
+			default:
+			}
+			cs, err := docker.ContainerList(context.Background(), container.ListOptions{All: true, Filters: args})
+			if err == nil {
+				running, healthy := 0, 0
+				for _, c := range cs {
+					if c.State == "running" {
+						running++
+						if strings.Contains(c.Status, "(healthy)") {
+							healthy++
+						}
+					}
+				}
+				s.minRunning, s.minHealthy = min(s.minRunning, running), min(s.minHealthy, healthy)
+				s.samples++
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	return s
+}
+
+func (s *sampler) done() { close(s.stop); s.wg.Wait() }
+
+// psRow is a line of ps --format json.
+type psRow struct {
+	Name, Service, State, Role, Image, ID string
+	Number, Revision                      int
+}
+
+func (p *project) ps(args ...string) []psRow {
+	p.t.Helper()
+	r := p.mustDrover(append([]string{"ps", "--format", "json"}, args...)...)
+	var rows []psRow
+	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil {
+		p.t.Fatalf("ps: %v\n%s", err, r)
+	}
+	return rows
+}
+
+// byRole lists "name@image" of the containers in a role, sorted, and their
+// IDs.
+func byRole(rows []psRow, role string) (names, ids []string) {
+	for _, r := range rows {
+		if r.Role == role {
+			names = append(names, r.Name+"@"+strings.TrimPrefix(r.Image, imageRepo+":")+"/"+r.State)
+			ids = append(ids, r.ID)
+		}
+	}
+	sort.Strings(names)
+	sort.Strings(ids)
+	return names, ids
+}
+
+func TestStartFirstUpgradeNeverDropsBelowScale(t *testing.T) {
+	p := newProject(t, fmt.Sprintf(fourWeb, "v1"), fourWebRancher(true, 2))
+	p.mustDrover("up")
+	_, v1IDs := byRole(p.ps(), "serving")
+
+	p.write("docker-compose.yml", fmt.Sprintf(fourWeb, "v2"))
+	s := watch(p)
+	r := p.mustDrover("--progress", "json", "up", "--upgrade")
+	s.done()
+	t.Logf("start-first: %d samples, fewest running healthy %d", s.samples, s.minHealthy)
+	if s.minHealthy < 4 {
+		t.Errorf("during the start-first upgrade only %d containers were running healthy (of %d samples); want at least 4", s.minHealthy, s.samples)
+	}
+	// The events show the two batches, in order, each gated by a wait.
+	var order []string
+	sc := bufio.NewScanner(strings.NewReader(r.stdout))
+	for sc.Scan() {
+		var ev struct{ Action, Phase, Reason, Target string }
+		if json.Unmarshal(sc.Bytes(), &ev) == nil && ev.Phase == "done" && (ev.Action == "batch" || ev.Action == "wait-healthy") {
+			order = append(order, ev.Action+" "+ev.Reason)
+		}
+	}
+	want := "batch 1/2: web#1, web#2|wait-healthy batch 1|batch 2/2: web#3, web#4|wait-healthy batch 2"
+	if got := strings.Join(order, "|"); got != want {
+		t.Errorf("events %q, want %q", got, want)
+	}
+	rows := p.ps("-a")
+	serving, _ := byRole(rows, "serving")
+	kept, keptIDs := byRole(rows, "kept")
+	wantServing := []string{p.name + "-web-1@v2/running", p.name + "-web-2@v2/running", p.name + "-web-3@v2/running", p.name + "-web-4@v2/running"}
+	wantKept := []string{p.name + "-web-1-r1@v1/exited", p.name + "-web-2-r1@v1/exited", p.name + "-web-3-r1@v1/exited", p.name + "-web-4-r1@v1/exited"}
+	if fmt.Sprint(serving) != fmt.Sprint(wantServing) || fmt.Sprint(kept) != fmt.Sprint(wantKept) {
+		t.Errorf("after the upgrade:\nserving %v\nkept    %v\nwant\nserving %v\nkept    %v", serving, kept, wantServing, wantKept)
+	}
+	if fmt.Sprint(keptIDs) != fmt.Sprint(v1IDs) {
+		t.Errorf("kept %v, want the original containers %v", keptIDs, v1IDs)
+	}
+	if st := p.mustDrover("status"); !strings.Contains(st.stdout, "upgraded") {
+		t.Errorf("status:\n%s", st.stdout)
+	}
+
+	// Confirm removes exactly the kept containers.
+	p.mustDrover("up", "--confirm-upgrade")
+	rows = p.ps("-a")
+	if kept, _ := byRole(rows, "kept"); len(kept) != 0 {
+		t.Errorf("kept after confirm: %v", kept)
+	}
+	if after, _ := byRole(rows, "serving"); fmt.Sprint(after) != fmt.Sprint(wantServing) {
+		t.Errorf("serving after confirm: %v", after)
+	}
+	for _, id := range v1IDs {
+		if _, err := docker.ContainerInspect(context.Background(), id); err == nil {
+			t.Errorf("kept container %s still exists after confirm", id)
+		}
+	}
+}
+
+func TestStopFirstUpgradeKeepsTheOtherBatchRunning(t *testing.T) {
+	p := newProject(t, fmt.Sprintf(fourWeb, "v1"), fourWebRancher(false, 2))
+	p.mustDrover("up")
+	p.write("docker-compose.yml", fmt.Sprintf(fourWeb, "v2"))
+	s := watch(p)
+	p.mustDrover("up", "--upgrade")
+	s.done()
+	t.Logf("stop-first: %d samples, fewest running %d", s.samples, s.minRunning)
+	if s.minRunning < 2 {
+		t.Errorf("during the stop-first upgrade only %d containers were running; want at least 2 (4 minus a batch of 2)", s.minRunning)
+	}
+	serving, _ := byRole(p.ps(), "serving")
+	if len(serving) != 4 || !strings.Contains(strings.Join(serving, " "), "@v2/running") || strings.Contains(strings.Join(serving, " "), "@v1") {
+		t.Errorf("serving after the upgrade: %v", serving)
+	}
+}
+
+func TestRollbackBringsBackTheSameContainers(t *testing.T) {
+	p := newProject(t, fmt.Sprintf(fourWeb, "v1"), fourWebRancher(true, 2))
+	p.mustDrover("up")
+	before, v1IDs := byRole(p.ps(), "serving")
+	p.write("docker-compose.yml", fmt.Sprintf(fourWeb, "v2"))
+	p.mustDrover("up", "--upgrade", "--interval", "0")
+	_, v2IDs := byRole(p.ps(), "serving")
+
+	// From another directory, with no files: the labels say it all.
+	elsewhere := &project{t: t, name: p.name, dir: t.TempDir()}
+	r := elsewhere.mustDrover("up", "--rollback")
+	rows := elsewhere.ps("-a")
+	after, afterIDs := byRole(rows, "serving")
+	if fmt.Sprint(afterIDs) != fmt.Sprint(v1IDs) || fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("after the rollback %v %v, want the original %v %v\n%s", after, afterIDs, before, v1IDs, r)
+	}
+	if kept, _ := byRole(rows, "kept"); len(kept) != 0 {
+		t.Errorf("kept after the rollback: %v", kept)
+	}
+	for _, id := range v2IDs {
+		if _, err := docker.ContainerInspect(context.Background(), id); err == nil {
+			t.Errorf("new container %s still exists after the rollback", id)
+		}
+	}
+	if st := elsewhere.mustDrover("status"); !strings.Contains(st.stdout, "active") {
+		t.Errorf("status after the rollback:\n%s", st.stdout)
+	}
+	// Nothing is kept any more: a second rollback is an error and changes
+	// nothing.
+	r = elsewhere.drover("up", "--rollback", "web")
+	if r.code == 0 || !strings.Contains(r.stderr, `service "web": nothing to roll back to`) {
+		t.Errorf("rollback with nothing kept:\n%s", r)
+	}
+	if _, ids := byRole(elsewhere.ps(), "serving"); fmt.Sprint(ids) != fmt.Sprint(v1IDs) {
+		t.Errorf("a refused rollback changed the containers")
+	}
+}
+
+func TestUpgradeAndRollbackOnAHostPort(t *testing.T) {
+	port := freePort(t)
+	compose := fmt.Sprintf("services:\n  site:\n    image: IMAGE:%%s\n    ports: ['127.0.0.1:%d:80']\n", port)
+	p := newProject(t, fmt.Sprintf(compose, "v1"), "services:\n  site:\n    upgrade_strategy: {start_first: false, batch_size: 1}\n")
+	p.mustDrover("up")
+	url := fmt.Sprintf("http://127.0.0.1:%d/version", port)
+	p.write("docker-compose.yml", fmt.Sprintf(compose, "v2"))
+	p.mustDrover("up", "--upgrade")
+	if v := get(t, url); v != "v2\n" {
+		t.Errorf("after the upgrade: %q", v)
+	}
+	p.mustDrover("up", "--rollback")
+	if v := get(t, url); v != "v1\n" {
+		t.Errorf("after the rollback: %q", v)
+	}
+	// Start-first cannot put two containers on one host port: refused
+	// before anything changes.
+	p.write("rancher-compose.yml", "services:\n  site:\n    upgrade_strategy: {start_first: true}\n")
+	before := p.ids()
+	r := p.drover("up", "--upgrade")
+	if r.code == 0 || !strings.Contains(r.stderr, "both cannot publish host port") {
+		t.Errorf("start-first on a host port:\n%s", r)
+	}
+	if fmt.Sprint(p.ids()) != fmt.Sprint(before) {
+		t.Errorf("the refused upgrade changed containers")
+	}
+}
+
+func TestBrokenUpgradeRollsBackByDefault(t *testing.T) {
+	p := newProject(t, fmt.Sprintf(fourWeb, "v1"), "services:\n  web:\n    scale: 2\n    upgrade_strategy: {start_first: true, batch_size: 1, interval_millis: 0}\n")
+	p.mustDrover("up")
+	_, v1IDs := byRole(p.ps(), "serving")
+	p.write("docker-compose.yml", fmt.Sprintf(fourWeb, "broken"))
+	r := p.drover("up", "--upgrade")
+	if r.code == 0 {
+		t.Fatalf("an upgrade to a broken image succeeded:\n%s", r)
+	}
+	for _, want := range []string{"container " + p.name + "-web-1: unhealthy", "last lines of " + p.name + "-web-1", "hello broken: listening", "rolling back web"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r)
+		}
+	}
+	rows := p.ps("-a")
+	serving, ids := byRole(rows, "serving")
+	if fmt.Sprint(ids) != fmt.Sprint(v1IDs) || len(rows) != 2 {
+		t.Errorf("after the failed upgrade: %v (%d containers), want the 2 original v1 containers", serving, len(rows))
+	}
+}
+
+func TestBrokenUpgradeWithPauseWaitsForTheUser(t *testing.T) {
+	compose := "services:\n  web:\n    image: IMAGE:%s\n    deploy:\n      update_config: {failure_action: pause}\n"
+	p := newProject(t, fmt.Sprintf(compose, "v1"), "services:\n  web:\n    scale: 2\n    upgrade_strategy: {start_first: true, batch_size: 1, interval_millis: 0}\n")
+	p.mustDrover("up")
+	_, v1IDs := byRole(p.ps(), "serving")
+	p.write("docker-compose.yml", fmt.Sprintf(compose, "broken"))
+	r := p.drover("up", "--upgrade")
+	if r.code == 0 || !strings.Contains(r.stderr, "paused (failure_action: pause)") {
+		t.Fatalf("paused upgrade:\n%s", r)
+	}
+	if st := p.mustDrover("status"); !strings.Contains(st.stdout, "upgrading") {
+		t.Errorf("status after the pause:\n%s", st.stdout)
+	}
+	p.mustDrover("up", "--rollback")
+	rows := p.ps("-a")
+	if _, ids := byRole(rows, "serving"); fmt.Sprint(ids) != fmt.Sprint(v1IDs) || len(rows) != 2 {
+		t.Errorf("after the rollback: %+v, want the original %v", rows, v1IDs)
+	}
+}
+
+// killMidUpgrade starts an upgrade of four containers one at a time and
+// kills drover with SIGKILL once the first new container exists.
+func killMidUpgrade(t *testing.T) (p *project, v1IDs []string) {
+	p = newProject(t, fmt.Sprintf(fourWeb, "v1"), "services:\n  web:\n    scale: 4\n    upgrade_strategy: {start_first: true, batch_size: 1, interval_millis: 1000}\n")
+	p.mustDrover("up")
+	_, v1IDs = byRole(p.ps(), "serving")
+	p.write("docker-compose.yml", fmt.Sprintf(fourWeb, "v2"))
+	cmd := exec.Command(droverBin, "-p", p.name, "up", "--upgrade")
+	cmd.Dir, cmd.Env = p.dir, cleanEnviron()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if len(p.containers()) > 4 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	_ = cmd.Wait()
+	if n := len(p.containers()); n <= 4 || n >= 8 {
+		t.Fatalf("killed with %d containers; the test wants an upgrade half-way", n)
+	}
+	return p, v1IDs
+}
+
+func TestKilledUpgradeIsFinishedByUpgrade(t *testing.T) {
+	p, v1IDs := killMidUpgrade(t)
+	if st := p.mustDrover("status"); !strings.Contains(st.stdout, "upgrading") {
+		t.Errorf("status after the kill:\n%s", st.stdout)
+	}
+	p.mustDrover("up", "--upgrade")
+	rows := p.ps("-a")
+	serving, _ := byRole(rows, "serving")
+	kept, keptIDs := byRole(rows, "kept")
+	if len(rows) != 8 || len(serving) != 4 || len(kept) != 4 {
+		t.Fatalf("after finishing: %d containers, serving %v, kept %v", len(rows), serving, kept)
+	}
+	slots := map[string]bool{}
+	for _, r := range rows {
+		key := fmt.Sprintf("%d/%d", r.Number, r.Revision)
+		if slots[key] {
+			t.Errorf("slot %s twice", key)
+		}
+		slots[key] = true
+		if r.Role == "serving" && (r.State != "running" || r.Revision != 2) || r.Role == "kept" && (r.State != "exited" || r.Revision != 1) {
+			t.Errorf("%+v", r)
+		}
+	}
+	if fmt.Sprint(keptIDs) != fmt.Sprint(v1IDs) {
+		t.Errorf("kept %v, want the original %v", keptIDs, v1IDs)
+	}
+}
+
+func TestKilledUpgradeIsUndoneByRollback(t *testing.T) {
+	p, v1IDs := killMidUpgrade(t)
+	p.mustDrover("up", "--rollback")
+	rows := p.ps("-a")
+	serving, ids := byRole(rows, "serving")
+	if len(rows) != 4 || fmt.Sprint(ids) != fmt.Sprint(v1IDs) || strings.Contains(fmt.Sprint(serving), "@v2") {
+		t.Errorf("after the rollback: %v %v, want the original %v", serving, ids, v1IDs)
+	}
+	for _, r := range rows {
+		if r.State != "running" || r.Name != fmt.Sprintf("%s-web-%d", p.name, r.Number) {
+			t.Errorf("%+v", r)
+		}
+	}
+}
+
+func TestDryRunAndDiffChangeNothing(t *testing.T) {
+	compose := "services:\n  web:\n    image: IMAGE:%s\n    environment: {API_TOKEN: %s}\n"
+	p := newProject(t, fmt.Sprintf(compose, "v1", "tok-one"), "")
+	p.mustDrover("up")
+	before := p.ids()
+	p.write("docker-compose.yml", fmt.Sprintf(compose, "v2", "tok-two"))
+	r := p.mustDrover("up", "--upgrade", "--dry-run")
+	if !strings.Contains(r.stdout, "web: create web#1 (revision 2)") {
+		t.Errorf("dry run:\n%s", r)
+	}
+	d := p.mustDrover("diff")
+	for _, want := range []string{"environment.API_TOKEN\n    - ****\n    + ****", "image\n    - " + imageRepo + ":v1\n    + " + imageRepo + ":v2"} {
+		if !strings.Contains(d.stdout, want) {
+			t.Errorf("diff lacks %q:\n%s", want, d.stdout)
+		}
+	}
+	if strings.Contains(d.stdout, "tok-") {
+		t.Errorf("diff printed a secret:\n%s", d.stdout)
+	}
+	if shown := p.mustDrover("diff", "--show-values"); !strings.Contains(shown.stdout, "- tok-one") {
+		t.Errorf("diff --show-values:\n%s", shown.stdout)
+	}
+	if fmt.Sprint(p.ids()) != fmt.Sprint(before) {
+		t.Errorf("dry run or diff changed the containers")
+	}
+}
+
