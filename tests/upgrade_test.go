@@ -372,4 +372,3 @@ func TestDryRunAndDiffChangeNothing(t *testing.T) {
 		t.Errorf("dry run or diff changed the containers")
 	}
 }
-
