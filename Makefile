@@ -34,7 +34,8 @@ fuzz:
 	$(GO) test ./compose -run '^$$' -fuzz FuzzParseRancher -fuzztime $(FUZZTIME)
 
 demo: build images
-	examples/static-site/demo.sh $(BIN)
+	$(GO) build -o bin/loadgen ./examples/loadgen
+	examples/static-site/demo.sh $(BIN) bin/loadgen
 
 bench: build images
 	$(GO) test -run '^$$' -bench . -benchmem ./reconcile/ ./compose/

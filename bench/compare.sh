@@ -12,7 +12,9 @@ work=$(mktemp -d)
 compose=$(command -v docker-compose || true)
 cleanup() {
 	"$drover" -p drover-bench-d down >/dev/null 2>&1 || true
+	"$drover" -p drover-bench-u down >/dev/null 2>&1 || true
 	[ -n "$compose" ] && (cd "$work" && "$compose" -p drover-bench-c down >/dev/null 2>&1) || true
+	[ -n "$compose" ] && (cd "$work/upgrade" && "$compose" -p drover-bench-uc down >/dev/null 2>&1) || true
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -65,3 +67,37 @@ for step in up noop down; do
 	fi
 done
 [ -n "$compose" ] || echo "docker-compose is not installed: its column is skipped"
+
+# Upgrade and rollback of one service of 10 containers: batch 2, interval 0,
+# start-first, no health check (so each batch waits out the monitor period,
+# 2 s by default). docker-compose's only way to change the containers is to
+# recreate them all (up -d with the new image).
+mkdir -p "$work/upgrade"
+cd "$work/upgrade"
+webfile() {
+	printf 'services:\n  web:\n    image: drover-hello:%s\n    scale: 10\n    healthcheck: {disable: true}\n    deploy:\n      update_config: {order: start-first, parallelism: 2, delay: 0s}\n' "$1" >docker-compose.yml
+}
+for i in $(seq 1 "$runs"); do
+	webfile v1
+	"$drover" -p drover-bench-u up >/dev/null
+	webfile v2
+	measure drover-upgrade "$drover" -p drover-bench-u up --upgrade
+	measure drover-rollback "$drover" -p drover-bench-u up --rollback
+	"$drover" -p drover-bench-u down >/dev/null
+	if [ -n "$compose" ]; then
+		webfile v1
+		"$compose" -p drover-bench-uc up -d >/dev/null 2>&1
+		webfile v2
+		measure compose-recreate "$compose" -p drover-bench-uc up -d
+		"$compose" -p drover-bench-uc down >/dev/null 2>&1
+	fi
+done
+printf '\n10 containers, %s runs, medians (wall s, per container)\n' "$runs"
+for step in upgrade rollback; do
+	awk -v s="drover $step" -v t="$(median "drover-$step" 2)" 'BEGIN { printf "%-24s %6.2fs  %5.2fs/container\n", s, t, t/10 }'
+done
+if [ -n "$compose" ]; then
+	ct=$(median compose-recreate 2)
+	awk -v t="$ct" 'BEGIN { printf "%-24s %6.2fs  %5.2fs/container\n", "docker-compose recreate", t, t/10 }'
+	awk -v d="$(median drover-rollback 2)" -v c="$ct" 'BEGIN { printf "rollback is %.1fx faster than a docker-compose recreate (ratio from this run)\n", c/d }'
+fi

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -26,29 +27,26 @@ type DownOptions struct {
 
 // Down plans the removal of every container of the project, kept ones and
 // orphans included, then of its networks, and with RemoveVolumes of its
-// volumes. Services go in reverse dependency order, so that a service stops
-// before what it depends on; containers the files do not know go last.
-func Down(obs Observed, order []string, o DownOptions) Plan {
+// volumes. A service goes once the services that depend on it are gone
+// (dependents maps a service to them); the others go in parallel.
+func Down(obs Observed, dependents map[string][]string, o DownOptions) Plan {
 	plan := Plan{Project: obs.Project}
-	seen := map[string]bool{}
-	for i := len(order) - 1; i >= 0; i-- {
-		name := order[i]
-		seen[name] = true
+	present := serviceNames(obs, nil)
+	for _, name := range present {
 		var lanes [][]Step
 		for _, c := range obs.Containers {
 			if c.Service == name {
 				lanes = append(lanes, removeSteps(c, "down", o.Timeout))
 			}
 		}
-		plan.Setup = append(plan.Setup, inLanes(name, lanes...)...)
-	}
-	var rest [][]Step
-	for _, c := range obs.Containers {
-		if !seen[c.Service] {
-			rest = append(rest, removeSteps(c, "down", o.Timeout))
+		var after []string
+		for _, d := range dependents[name] {
+			if slices.Contains(present, d) {
+				after = append(after, d)
+			}
 		}
+		plan.Services = append(plan.Services, ServicePlan{Service: name, After: after, Steps: inLanes(name, lanes...)})
 	}
-	plan.Setup = append(plan.Setup, inLanes("orphans", rest...)...)
 	for _, n := range o.Networks {
 		plan.Teardown = append(plan.Teardown, Step{Target: n, Reason: "down", Action: RemoveNetwork{Name: n}})
 	}

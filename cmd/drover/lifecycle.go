@@ -44,7 +44,7 @@ func downCommand() command {
 				if err != nil {
 					return err
 				}
-				plan := reconcile.Down(obs, s.serviceOrder(obs), reconcile.DownOptions{
+				plan := reconcile.Down(obs, s.dependents(), reconcile.DownOptions{
 					Networks: nets, Volumes: vols, RemoveVolumes: *volumes, Timeout: durationPtr(*timeout),
 				})
 				return a.apply(ctx, s, plan, "down")

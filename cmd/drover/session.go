@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/drover/drover/compose"
@@ -106,10 +105,17 @@ func (s *session) serviceOrder(obs reconcile.Observed) []string {
 	return out
 }
 
-// relPath shortens a path under the working directory for messages.
-func relPath(base, path string) string {
-	if r, err := filepath.Rel(base, path); err == nil && !strings.HasPrefix(r, "..") {
-		return r
+// dependents maps each service to the services that depend on it; empty
+// without files.
+func (s *session) dependents() map[string][]string {
+	out := map[string][]string{}
+	if s.project == nil {
+		return out
 	}
-	return path
+	for _, svc := range s.project.Services {
+		for dep := range svc.Config.DependsOn {
+			out[dep] = append(out[dep], svc.Name)
+		}
+	}
+	return out
 }

@@ -1,14 +1,32 @@
 #!/bin/sh
-# demo.sh DROVER: the static-site walk-through. Brings the stack up, fetches
-# the page on port 8991, shows ps, shows that a new version is reported as
-# out of sync rather than applied by a plain up, then takes the stack down.
+# demo.sh DROVER LOADGEN: the static-site walk-through. Brings the stack up,
+# fetches the page on port 8991, upgrades mon-siteweb from v1 to v2 while
+# loadgen keeps requesting the page, rolls it back the same way, and takes
+# the stack down.
 set -eu
-drover=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+abs() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
+drover=$(abs "$1")
+loadgen=$(abs "$2")
 cd "$(dirname "$0")"
 project=static-site
 trap '"$drover" -p $project down >/dev/null 2>&1 || true' EXIT
 
 step() { printf '\n== %s\n' "$*"; }
+
+# under_load CMD...: runs CMD while loadgen requests the page, then prints
+# how many requests failed.
+under_load() {
+	"$loadgen" -url http://127.0.0.1:8991/ -c 4 >load.out &
+	load=$!
+	sleep 0.5
+	"$@"
+	sleep 0.5
+	kill -INT "$load"
+	wait "$load" || true
+	printf 'clients during that step: '
+	cat load.out
+	rm -f load.out
+}
 
 step "drover up: one service, mon-siteweb, host port 8991"
 "$drover" up -d
@@ -18,9 +36,25 @@ step "drover ps"
 "$drover" ps
 step "drover up again: nothing to do, same container"
 "$drover" up -d
-step "SITE_VERSION=v2 drover up: a plain up reports the change and leaves the service alone"
+step "SITE_VERSION=v2: a plain up reports the change and leaves the service alone"
 SITE_VERSION=v2 "$drover" up -d
+SITE_VERSION=v2 "$drover" diff
+step "SITE_VERSION=v2 drover up --upgrade, under load"
+under_load env SITE_VERSION=v2 "$drover" up --upgrade
 curl -fsS http://127.0.0.1:8991/
+SITE_VERSION=v2 "$drover" status
+"$drover" ps -a
+step "drover up --rollback, under load: the v1 container comes back"
+under_load "$drover" up --rollback
+curl -fsS http://127.0.0.1:8991/
+"$drover" status
+cat <<'NOTE'
+
+mon-siteweb publishes host port 8991 itself, so the old and the new container
+cannot run side by side: the upgrade is stop-first and the clients see the
+gap between them (the failed requests above). drover's own front proxy, which
+will own the port and switch between healthy backends, removes that gap.
+NOTE
 step "drover down"
 "$drover" down
 trap - EXIT
