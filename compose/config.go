@@ -26,6 +26,9 @@ func (p *Project) MarshalYAML() ([]byte, error) {
 		if r, err := asMap(svc.Rancher); err == nil && len(r) > 0 {
 			ext["rancher"] = r
 		}
+		if len(svc.NoEffect) > 0 {
+			ext["no_effect"] = svc.NoEffect
+		}
 		if cfg.Extensions == nil {
 			cfg.Extensions = types.Extensions{}
 		}

@@ -10,7 +10,9 @@ import (
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
+	"go.yaml.in/yaml/v4"
 )
 
 // Options says where a project's files are and how to read them; its fields
@@ -27,22 +29,9 @@ type Options struct {
 // Load reads and validates a project. Every problem found in the files is
 // reported here, before anything touches an engine.
 func Load(ctx context.Context, o Options) (*Project, error) {
-	popts, err := cli.NewProjectOptions(o.Files,
-		cli.WithWorkingDirectory(o.ProjectDir),
-		cli.WithOsEnv,
-		cli.WithEnvFiles(o.EnvFiles...),
-		cli.WithDotEnv,
-		cli.WithConfigFileEnv,
-		cli.WithDefaultConfigPath,
-		cli.WithName(o.ProjectName),
-		cli.WithDefaultProfiles(o.Profiles...),
-	)
+	cp, err := loadCompose(ctx, o)
 	if err != nil {
-		return nil, loadError(err)
-	}
-	cp, err := popts.LoadProject(ctx)
-	if err != nil {
-		return nil, loadError(withFiles(err, popts.ConfigPaths))
+		return nil, err
 	}
 	if cp, err = cp.WithServicesEnvironmentResolved(true); err != nil {
 		return nil, err
@@ -75,8 +64,78 @@ func Load(ctx context.Context, o Options) (*Project, error) {
 			return nil, err
 		}
 		p.Services = append(p.Services, s)
+		for _, n := range s.NoEffect {
+			p.Warnings = append(p.Warnings, fmt.Sprintf("service %q: %s", s.Name, n))
+		}
+	}
+	if rf.Catalog {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("%s: the catalog section (questions, version, description) is for the Rancher catalog UI: ignored", rf.Path))
 	}
 	return p, nil
+}
+
+// loadCompose loads the compose files with compose-go, converting files of
+// the v1 layout first. It reads the files itself (compose-go would refuse a
+// v1 file while parsing it), so it applies the name precedence compose-go's
+// own project loading would: -p, COMPOSE_PROJECT_NAME, name:, the directory.
+func loadCompose(ctx context.Context, o Options) (*types.Project, error) {
+	popts, err := cli.NewProjectOptions(o.Files,
+		cli.WithWorkingDirectory(o.ProjectDir),
+		cli.WithOsEnv,
+		cli.WithEnvFiles(o.EnvFiles...),
+		cli.WithDotEnv,
+		cli.WithConfigFileEnv,
+		cli.WithDefaultConfigPath,
+	)
+	if err != nil {
+		return nil, loadError(err)
+	}
+	workingDir, err := popts.GetWorkingDir()
+	if err != nil {
+		return nil, err
+	}
+	details, err := popts.ReadConfigFiles(ctx, workingDir, popts)
+	if err != nil {
+		return nil, loadError(err)
+	}
+	named := false
+	for i, f := range details.ConfigFiles {
+		v1, err := convertV1(f.Content)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f.Filename, err)
+		}
+		if v1 != nil {
+			details.ConfigFiles[i].Config = v1
+		}
+		var top struct {
+			Name string `yaml:"name"`
+		}
+		_ = yaml.Unmarshal(f.Content, &top)
+		named = named || top.Name != ""
+	}
+	details.Environment = popts.Environment
+	profiles := o.Profiles
+	if len(profiles) == 0 && popts.Environment["COMPOSE_PROFILES"] != "" {
+		profiles = strings.Split(popts.Environment["COMPOSE_PROFILES"], ",")
+	}
+	cp, err := loader.LoadWithContext(ctx, *details, func(lo *loader.Options) {
+		lo.Profiles = profiles
+		switch env := popts.Environment["COMPOSE_PROJECT_NAME"]; {
+		case o.ProjectName != "":
+			lo.SetProjectName(o.ProjectName, true)
+		case env != "":
+			lo.SetProjectName(env, true)
+		case !named:
+			lo.SetProjectName(loader.NormalizeProjectName(filepath.Base(workingDir)), false)
+		}
+	})
+	if err != nil {
+		return nil, withFiles(err, popts.ConfigPaths)
+	}
+	for _, f := range details.ConfigFiles {
+		cp.ComposeFiles = append(cp.ComposeFiles, f.Filename)
+	}
+	return cp, nil
 }
 
 func newService(cfg types.ServiceConfig, rs RancherService) (Service, error) {
@@ -91,11 +150,12 @@ func newService(cfg types.ServiceConfig, rs RancherService) (Service, error) {
 		return Service{}, fmt.Errorf("service %q: neither image nor build is set", cfg.Name)
 	}
 	s := Service{
-		Name:    cfg.Name,
-		Config:  cfg,
-		Scale:   ResolveScale(cfg, rs),
-		Policy:  ResolvePolicy(cfg, rs),
-		Rancher: rs,
+		Name:     cfg.Name,
+		Config:   cfg,
+		Scale:    ResolveScale(cfg, rs),
+		Policy:   ResolvePolicy(cfg, rs),
+		Rancher:  rs,
+		NoEffect: noEffect(cfg, rs),
 	}
 	if cfg.ContainerName != "" && s.Scale > 1 {
 		return Service{}, fmt.Errorf("service %q: container_name %q needs scale 1, but scale is %d", cfg.Name, cfg.ContainerName, s.Scale)

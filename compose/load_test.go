@@ -2,6 +2,7 @@ package compose
 
 import (
 	"context"
+	"fmt"
 	"flag"
 	"os"
 	"path/filepath"
@@ -29,6 +30,8 @@ func TestLoadGolden(t *testing.T) {
 		{"full-profile", Options{Profiles: []string{"jobs"}}},
 		{"v1rancher", Options{}},
 		{"merge", Options{}},
+		{"rancherv1", Options{}},
+		{"rancherv2", Options{}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -191,4 +194,103 @@ func TestNamedRancherFileMustExist(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "nope.yml") {
 		t.Errorf("error %v, want one naming the missing rancher file", err)
 	}
+}
+
+func TestRancherEraWarnings(t *testing.T) {
+	cleanEnv(t)
+	p, err := Load(context.Background(), Options{ProjectDir: "testdata/projects/rancherv1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(p.Warnings, "\n")
+	for _, want := range []string{
+		`service "web": retain_ip: no effect`,
+		`service "web": drain_timeout_ms: no effect yet`,
+		`service "web": health_check: not run: Rancher probed from its network agent; give the service a healthcheck:`,
+		`service "web": metadata: kept in the project, no effect`,
+		`service "web": scale_policy: no effect`,
+		`service "web": label io.rancher.scheduler.affinity:host_label: kept on the containers, no effect on a plain engine`,
+		`service "web": label io.rancher.sidekicks: kept on the containers, no effect`,
+		`service "client": external_ips/hostname: no effect`,
+		`the catalog section (questions, version, description) is for the Rancher catalog UI: ignored`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("warnings lack %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "pull_image") || strings.Contains(got, "start_once") {
+		t.Errorf("labels drover acts on are reported as having no effect:\n%s", got)
+	}
+	web, _ := p.Service("web")
+	data, _ := p.Service("web-data")
+	if !web.PullAlways() || !data.StartOnce() || web.Scale != 2 || !web.Policy.StartFirst {
+		t.Errorf("web pull always %v, web-data start once %v, web scale %d, start-first %v", web.PullAlways(), data.StartOnce(), web.Scale, web.Policy.StartFirst)
+	}
+}
+
+func TestConvertV1(t *testing.T) {
+	cases := []struct {
+		name, in, want, err string
+	}{
+		{"current layout untouched", "services:\n  web: {image: x}\n", "", ""},
+		{"version 2 untouched", "version: '2'\nservices:\n  web: {image: x}\n", "", ""},
+		{"not yaml", "web: [\n", "", ""},
+		{"net", "web:\n  image: x\n  net: host\n", "map[services:map[web:map[image:x network_mode:host]]]", ""},
+		{"log driver and options", "web:\n  image: x\n  log_driver: syslog\n  log_opt: {tag: w}\n", "map[services:map[web:map[image:x logging:map[driver:syslog options:map[tag:w]]]]]", ""},
+		{"log options alone", "web:\n  image: x\n  log_opt: {tag: w}\n", "map[services:map[web:map[image:x logging:map[options:map[tag:w]]]]]", ""},
+		{"dockerfile beside build", "web:\n  build: .\n  dockerfile: D\n", "map[services:map[web:map[build:map[context:. dockerfile:D]]]]", ""},
+		{"keys of today stay", "web:\n  image: x\n  links: [db]\n  volumes_from: [db]\n  mem_limit: 1g\n", "map[services:map[web:map[image:x links:[db] mem_limit:1g volumes_from:[db]]]]", ""},
+		{"service not a mapping", "web: nginx\n", "", `service "web": expected a mapping of keys (this file has the v1 layout: every top-level key is a service)`},
+		{"dockerfile without build path", "web:\n  dockerfile: D\n", "", `service "web": dockerfile: needs build: to be a path, as in the v1 layout`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := convertV1([]byte(tc.in))
+			if tc.err != "" {
+				if err == nil || err.Error() != tc.err {
+					t.Errorf("error %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.want == "" && got != nil {
+				t.Errorf("converted %v, want the file left alone", got)
+			}
+			if tc.want != "" && fmt.Sprint(got) != tc.want {
+				t.Errorf("converted %v\nwant      %s", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestCorpus loads every compose file of the awesome-compose samples: each
+// must load, or fail with one line that names the service and the key.
+func TestCorpus(t *testing.T) {
+	root := "../../shared/corpus/awesome-compose"
+	dirs, err := os.ReadDir(root)
+	if err != nil {
+		t.Skipf("corpus absent: %v", err)
+	}
+	cleanEnv(t)
+	loaded, refused := 0, 0
+	for _, d := range dirs {
+		if !d.IsDir() {
+			continue
+		}
+		t.Run(d.Name(), func(t *testing.T) {
+			_, err := Load(context.Background(), Options{ProjectDir: filepath.Join(root, d.Name())})
+			if err == nil {
+				loaded++
+				return
+			}
+			refused++
+			msg := err.Error()
+			if strings.Contains(msg, "\n") || !strings.Contains(msg, `service "`) || !strings.Contains(msg, "key") {
+				t.Errorf("refused without one line naming the service and the key: %q", msg)
+			}
+		})
+	}
+	t.Logf("awesome-compose: %d of %d samples load, %d refused with a one-line error", loaded, loaded+refused, refused)
 }

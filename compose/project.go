@@ -37,6 +37,9 @@ type Service struct {
 	// JSON it was computed from, stored on containers for diffs.
 	Hash string
 	Spec []byte
+	// NoEffect explains the rancher-compose keys and io.rancher.* labels
+	// that mean nothing on a plain engine.
+	NoEffect []string
 }
 
 // Service returns the named service, and whether it exists.

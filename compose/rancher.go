@@ -18,6 +18,8 @@ type RancherFile struct {
 	// Lines records where each service was declared, so that a later check
 	// (a service absent from the compose file) can point at it.
 	Lines map[string]int
+	// Catalog is set when the file has a catalog section (catalog templates).
+	Catalog bool
 }
 
 // RancherService holds the rancher-compose keys of one service. A nil
@@ -154,6 +156,7 @@ func ParseRancher(path string, data []byte) (*RancherFile, error) {
 		case "catalog", ".catalog":
 			// Catalog templates carry questions and a description for the
 			// Rancher UI; nothing in them shapes a container.
+			rf.Catalog = true
 		case "services":
 			kvs, err := p.mapping(kv.value, "", "services")
 			if err != nil {

@@ -25,7 +25,8 @@ var appliedKeys = map[string]bool{
 	"pids_limit": true, "tmpfs": true, "stdin_open": true, "tty": true,
 	"sysctls": true, "security_opt": true, "shm_size": true, "network_mode": true,
 	"depends_on": true, "profiles": true, "scale": true, "deploy": true,
-	"pull_policy": true,
+	"pull_policy": true, "links": true, "external_links": true,
+	"volumes_from": true, "secrets": true, "platform": true, "runtime": true,
 }
 
 // appliedDeployKeys are the deploy: keys that mean something on a single

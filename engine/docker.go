@@ -26,6 +26,7 @@ import (
 	"github.com/docker/docker/pkg/jsonmessage"
 	archive "github.com/moby/go-archive"
 	"github.com/moby/patternmatcher/ignorefile"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/drover/drover/reconcile"
 )
@@ -247,7 +248,18 @@ func jsonStreamError(r io.Reader) error {
 }
 
 func (d *Docker) CreateContainer(ctx context.Context, req reconcile.CreateRequest) (string, error) {
-	resp, err := d.c.ContainerCreate(ctx, req.Config, req.HostConfig, req.Networking, nil, req.Name)
+	var platform *ocispec.Platform
+	if req.Platform != "" {
+		parts := strings.SplitN(req.Platform, "/", 3)
+		platform = &ocispec.Platform{OS: parts[0]}
+		if len(parts) > 1 {
+			platform.Architecture = parts[1]
+		}
+		if len(parts) > 2 {
+			platform.Variant = parts[2]
+		}
+	}
+	resp, err := d.c.ContainerCreate(ctx, req.Config, req.HostConfig, req.Networking, platform, req.Name)
 	if err != nil {
 		return "", err
 	}

@@ -24,6 +24,7 @@ const Version = "0.1.0"
 // the others are connected right after.
 type CreateRequest struct {
 	Name          string
+	Platform      string // os/arch[/variant], "" for the engine's own
 	Config        *container.Config
 	HostConfig    *container.HostConfig
 	Networking    *network.NetworkingConfig
@@ -144,7 +145,14 @@ func newCreateRequest(in specInput) (CreateRequest, []string, error) {
 	if err := mounts(p, s, host); err != nil {
 		return CreateRequest{}, nil, err
 	}
-	req := CreateRequest{Name: ContainerName(p.Name, s, in.number), Config: cfg, HostConfig: host}
+	if err := secrets(p, s, host); err != nil {
+		return CreateRequest{}, nil, err
+	}
+	host.Runtime = s.Runtime
+	for _, from := range s.VolumesFrom {
+		host.VolumesFrom = append(host.VolumesFrom, volumesFrom(p, from))
+	}
+	req := CreateRequest{Name: ContainerName(p.Name, s, in.number), Platform: s.Platform, Config: cfg, HostConfig: host}
 	if err := networking(p, s, &req); err != nil {
 		return CreateRequest{}, nil, err
 	}
@@ -355,6 +363,9 @@ func networking(p *compose.Project, s types.ServiceConfig, req *CreateRequest) e
 			}
 		}
 		if i == 0 {
+			// Legacy links (v1 files) become links of the first network,
+			// which is what Docker does with them on a user network.
+			ep.Links = links(p, s)
 			req.HostConfig.NetworkMode = container.NetworkMode(n.Name)
 			req.Networking = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{n.Name: ep}}
 			continue
@@ -363,6 +374,69 @@ func networking(p *compose.Project, s types.ServiceConfig, req *CreateRequest) e
 			req.ExtraNetworks = map[string]*network.EndpointSettings{}
 		}
 		req.ExtraNetworks[n.Name] = ep
+	}
+	return nil
+}
+
+// links renders links (service[:alias]) and external_links
+// (container[:alias]) as container:alias pairs; a service's link points at
+// its first container.
+func links(p *compose.Project, s types.ServiceConfig) []string {
+	var out []string
+	for _, l := range s.Links {
+		name, alias, ok := strings.Cut(l, ":")
+		if !ok {
+			alias = name
+		}
+		if dep, found := p.Service(name); found {
+			name = ContainerName(p.Name, dep.Config, 1)
+		}
+		out = append(out, name+":"+alias)
+	}
+	for _, l := range s.ExternalLinks {
+		name, alias, ok := strings.Cut(l, ":")
+		if !ok {
+			alias = name
+		}
+		out = append(out, name+":"+alias)
+	}
+	return out
+}
+
+// volumesFrom renders a volumes_from entry: a service's first container, or
+// container:NAME, with an optional :ro or :rw.
+func volumesFrom(p *compose.Project, from string) string {
+	ref, mode, _ := strings.Cut(from, ":")
+	if ref == "container" {
+		ref, mode, _ = strings.Cut(mode, ":")
+	} else if dep, ok := p.Service(ref); ok {
+		ref = ContainerName(p.Name, dep.Config, 1)
+	}
+	if mode != "" {
+		return ref + ":" + mode
+	}
+	return ref
+}
+
+// secrets mounts file-based secrets read-only under /run/secrets, as
+// docker compose does without swarm.
+func secrets(p *compose.Project, s types.ServiceConfig, host *container.HostConfig) error {
+	for _, ref := range s.Secrets {
+		def, ok := p.Compose.Secrets[ref.Source]
+		if !ok {
+			return fmt.Errorf("service %q: secret %q is not declared under the top-level secrets:", s.Name, ref.Source)
+		}
+		if def.File == "" {
+			return fmt.Errorf("service %q: secret %q: only file-based secrets are supported by drover yet", s.Name, ref.Source)
+		}
+		target := ref.Target
+		if target == "" {
+			target = ref.Source
+		}
+		if !strings.HasPrefix(target, "/") {
+			target = "/run/secrets/" + target
+		}
+		host.Mounts = append(host.Mounts, mount.Mount{Type: mount.TypeBind, Source: def.File, Target: target, ReadOnly: true})
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/distribution/reference"
 
 	"github.com/drover/drover/compose"
@@ -160,7 +161,7 @@ func planService(p *compose.Project, svc compose.Service, obs Observed, opts Opt
 		c, exists := bySlot[n]
 		target := fmt.Sprintf("%s#%d", svc.Name, n)
 		switch {
-		case exists && !c.Running() && start:
+		case exists && !c.Running() && start && !(svc.StartOnce() && c.State == "exited"):
 			lanes = append(lanes, []Step{{Target: target, Reason: "stopped", Action: StartContainer{Ref: c.ID}}})
 			started = append(started, c.ID)
 		case exists:
@@ -313,7 +314,8 @@ func setupSteps(p *compose.Project, obs Observed, creating []compose.Service) ([
 	volumes := map[string]bool{}
 	for _, svc := range creating {
 		ref := ImageRef(p.Name, svc.Config)
-		if _, ok := obs.Images[NormalizeRef(ref)]; !ok && !images[ref] {
+		_, present := obs.Images[NormalizeRef(ref)]
+		if (!present || svc.PullAlways() && svc.Config.Build == nil) && !images[ref] {
 			images[ref] = true
 			step, err := imageStep(p, svc, ref)
 			if err != nil {
@@ -379,10 +381,14 @@ func imageStep(p *compose.Project, svc compose.Service, ref string) (Step, error
 			Labels: map[string]string{LabelProject: p.Name, LabelService: svc.Name},
 		}}}, nil
 	}
-	if cfg.PullPolicy == "never" {
+	if cfg.PullPolicy == types.PullPolicyNever {
 		return Step{}, fmt.Errorf("service %q: image %s is not on the engine and pull_policy is never", svc.Name, ref)
 	}
-	return Step{Target: ref, Reason: "missing", Action: PullImage{Ref: ref}}, nil
+	reason := "missing"
+	if svc.PullAlways() {
+		reason = "pull always"
+	}
+	return Step{Target: ref, Reason: reason, Action: PullImage{Ref: ref}}, nil
 }
 
 // orphansOf returns the project's containers whose service the files no

@@ -270,6 +270,37 @@ web: create web#2 (missing: scale 2)
 `,
 		},
 		{
+			name: "io.rancher.container.start_once: an exited container is not started again",
+			compose: `
+services:
+  job:
+    image: drover-hello:v1
+    labels: {io.rancher.container.start_once: "true"}
+  fresh:
+    image: drover-hello:v1
+    labels: {io.rancher.container.start_once: "true"}
+`,
+			world: func(w *world) { w.ctr("job", 1, 1, "exited").ctr("fresh", 1, 1, "created") },
+			want: `fresh: start fresh#1 (stopped)
+fresh: wait-ready fresh
+`,
+		},
+		{
+			name: "io.rancher.container.pull_image: always pulls before creating",
+			compose: `
+services:
+  web:
+    image: drover-hello:v1
+    labels: {io.rancher.container.pull_image: always}
+`,
+			world: func(w *world) {},
+			want: `setup: pull drover-hello:v1 (pull always)
+web: create web#1 (missing: scale 1)
+web: start web#1
+web: wait-ready web
+`,
+		},
+		{
 			name: "scale override", compose: twoWeb, opts: Options{Scale: map[string]int{"web": 3}, Services: []string{"web"}},
 			world: func(w *world) { w.ctr("web", 1, 1, "running").ctr("web", 2, 1, "running") },
 			want: `web: create web#3 (missing: scale 3)

@@ -249,7 +249,11 @@ func batchSteps(svc compose.Service, policy compose.Policy, slots []slot, index,
 		}
 	}
 	steps = append(steps, inLanes(svc.Name, before...)...)
-	steps = append(steps, Step{Target: svc.Name, Reason: "batch " + strconv.Itoa(index), Action: Wait{Refs: waitRefs, Until: Healthy, Timeout: policyTimeout(policy, timeout), Monitor: policy.Monitor}})
+	until, monitor := Healthy, policy.Monitor
+	if svc.StartOnce() {
+		until, monitor = Ready, 0 // a run-once container may finish, with status 0
+	}
+	steps = append(steps, Step{Target: svc.Name, Reason: "batch " + strconv.Itoa(index), Action: Wait{Refs: waitRefs, Until: until, Timeout: policyTimeout(policy, timeout), Monitor: monitor}})
 	return append(steps, inLanes(svc.Name, after...)...)
 }
 

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/sirupsen/logrus"
 	"github.com/spf13/pflag"
 
 	"github.com/drover/drover/compose"
@@ -22,6 +23,10 @@ import (
 )
 
 func main() {
+	// compose-go warns through logrus, for instance that version: is
+	// obsolete, which every Rancher-era file has; drover reports what
+	// matters itself.
+	logrus.SetLevel(logrus.ErrorLevel)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-ctx.Done()

@@ -1,0 +1,76 @@
+package compose
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+// Rancher labels that drover acts on.
+const (
+	// LabelPullImage "always" pulls the image before a container is made.
+	LabelPullImage = "io.rancher.container.pull_image"
+	// LabelStartOnce "true" runs a container once: a plain up does not
+	// start it again once it has exited.
+	LabelStartOnce = "io.rancher.container.start_once"
+)
+
+// noEffect explains each rancher-compose key and io.rancher.* label of a
+// service that means something under Rancher but has no effect on a plain
+// Docker engine. drover accepts them, so that Rancher-era projects load as
+// they are, and says so rather than ignoring them silently.
+func noEffect(cfg types.ServiceConfig, rs RancherService) []string {
+	var out []string
+	if rs.RetainIP != nil {
+		out = append(out, "retain_ip: no effect: containers get their address from the network (pin one with networks.<name>.ipv4_address)")
+	}
+	if rs.DrainTimeoutMs != nil {
+		out = append(out, "drain_timeout_ms: no effect yet: drover has no load balancer to drain")
+	}
+	if rs.HealthCheck != nil && cfg.HealthCheck == nil {
+		out = append(out, "health_check: not run: Rancher probed from its network agent; give the service a healthcheck: in the compose file, which Docker runs in the container")
+	} else if rs.HealthCheck != nil {
+		out = append(out, "health_check: not run: the service's healthcheck: decides health")
+	}
+	if rs.LBConfig != nil {
+		out = append(out, "lb_config: no effect yet: drover has no load balancer")
+	}
+	if rs.Metadata != nil {
+		out = append(out, "metadata: kept in the project, no effect: there is no Rancher metadata service")
+	}
+	if rs.ScalePolicy != nil {
+		out = append(out, "scale_policy: no effect: drover does not scale on its own")
+	}
+	if rs.ExternalIPs != nil || rs.Hostname != "" {
+		out = append(out, "external_ips/hostname: no effect: they describe a Rancher external service")
+	}
+	var labels []string
+	for k, v := range cfg.Labels {
+		if !strings.HasPrefix(k, "io.rancher.") {
+			continue
+		}
+		switch {
+		case k == LabelPullImage && v == "always", k == LabelStartOnce && v == "true":
+			continue // acted on
+		}
+		labels = append(labels, k)
+	}
+	sort.Strings(labels)
+	for _, k := range labels {
+		out = append(out, fmt.Sprintf("label %s: kept on the containers, no effect on a plain engine", k))
+	}
+	return out
+}
+
+// PullAlways reports whether the service asks for its image to be pulled
+// before each container is made.
+func (s Service) PullAlways() bool {
+	return s.Config.PullPolicy == types.PullPolicyAlways || s.Config.Labels[LabelPullImage] == "always"
+}
+
+// StartOnce reports whether the service's containers run once.
+func (s Service) StartOnce() bool {
+	return s.Config.Labels[LabelStartOnce] == "true"
+}
