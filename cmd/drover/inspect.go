@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
@@ -41,24 +40,14 @@ func psCommand() command {
 				if *format != "table" && *format != "json" {
 					return usageError{fmt.Sprintf("--format %q: expected table or json", *format)}
 				}
-				s, err := a.open(ctx, filesOptional, false)
+				s, obs, err := a.openObserved(ctx, filesOptional, false, args)
 				if err != nil {
 					return err
 				}
 				defer s.close()
-				obs, err := s.observe(ctx)
-				if err != nil {
-					return err
-				}
-				if err := reconcile.CheckServices(obs, s.serviceOrder(obs), args); err != nil {
-					return err
-				}
 				rows := psRows(obs, s.serviceOrder(obs), args, *all)
 				if *format == "json" {
-					enc := json.NewEncoder(a.stdout)
-					enc.SetIndent("", "  ")
-					enc.SetEscapeHTML(false)
-					return enc.Encode(rows)
+					return writeJSON(a.stdout, rows)
 				}
 				return psTable(a.stdout, rows)
 			}

@@ -27,15 +27,11 @@ func downCommand() command {
 				if len(args) > 0 {
 					return usageError{"down takes no service names: it removes the whole project"}
 				}
-				s, err := a.open(ctx, filesOptional, true)
+				s, obs, err := a.openObserved(ctx, filesOptional, true, nil)
 				if err != nil {
 					return err
 				}
 				defer s.close()
-				obs, err := s.observe(ctx)
-				if err != nil {
-					return err
-				}
 				nets, err := s.engine.ProjectNetworks(ctx, s.name)
 				if err != nil {
 					return err
@@ -47,7 +43,7 @@ func downCommand() command {
 				plan := reconcile.Down(obs, s.dependents(), reconcile.DownOptions{
 					Networks: nets, Volumes: vols, RemoveVolumes: *volumes, Timeout: durationPtr(*timeout),
 				})
-				return a.apply(ctx, s, plan, "down")
+				return a.run(ctx, s, plan, false, "down")
 			}
 		},
 	}
@@ -100,27 +96,13 @@ func restartCommand() command {
 // service names, plan, apply.
 func lifecycle(verb string, plan func(reconcile.Observed, []string) reconcile.Plan) func(context.Context, *app, []string) error {
 	return func(ctx context.Context, a *app, args []string) error {
-		s, err := a.open(ctx, filesOptional, true)
+		s, obs, err := a.openObserved(ctx, filesOptional, true, args)
 		if err != nil {
 			return err
 		}
 		defer s.close()
-		obs, err := s.observe(ctx)
-		if err != nil {
-			return err
-		}
-		if err := reconcile.CheckServices(obs, s.serviceOrder(obs), args); err != nil {
-			return err
-		}
-		return a.apply(ctx, s, plan(obs, args), verb)
+		return a.run(ctx, s, plan(obs, args), false, verb)
 	}
-}
-
-func (a *app) apply(ctx context.Context, s *session, plan reconcile.Plan, verb string) error {
-	pr := a.printer()
-	err := reconcile.Apply(ctx, s.engine, plan, pr.event)
-	pr.summary(verb)
-	return err
 }
 
 func logsCommand() command {
@@ -133,12 +115,12 @@ func logsCommand() command {
 			tail := fs.String("tail", "all", "number of lines to show from the end of each container's output")
 			all := fs.BoolP("all", "a", false, "include the containers kept for a rollback")
 			return func(ctx context.Context, a *app, args []string) error {
-				s, err := a.open(ctx, filesOptional, false)
+				s, obs, err := a.openObserved(ctx, filesOptional, false, args)
 				if err != nil {
 					return err
 				}
 				defer s.close()
-				return a.streamLogs(ctx, s, args, *follow, *tail, *all)
+				return a.streamLogs(ctx, s, obs, args, *follow, *tail, *all)
 			}
 		},
 	}
@@ -146,14 +128,7 @@ func logsCommand() command {
 
 // streamLogs copies each container's output to stdout a line at a time,
 // prefixed by the container's name, until all streams end (or ctx does).
-func (a *app) streamLogs(ctx context.Context, s *session, services []string, follow bool, tail string, all bool) error {
-	obs, err := s.observe(ctx)
-	if err != nil {
-		return err
-	}
-	if err := reconcile.CheckServices(obs, s.serviceOrder(obs), services); err != nil {
-		return err
-	}
+func (a *app) streamLogs(ctx context.Context, s *session, obs reconcile.Observed, services []string, follow bool, tail string, all bool) error {
 	rows := psRows(obs, s.serviceOrder(obs), services, all)
 	width := 0
 	for _, r := range rows {
@@ -261,7 +236,7 @@ func (a *app) pullImages(ctx context.Context, s *session, services []string) err
 		seen[svc.Config.Image] = true
 		plan.Setup = append(plan.Setup, reconcile.Step{Target: svc.Config.Image, Reason: svc.Name, Action: reconcile.PullImage{Ref: svc.Config.Image}})
 	}
-	return a.apply(ctx, s, plan, "pull")
+	return a.run(ctx, s, plan, false, "pull")
 }
 
 func versionCommand() command {

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -79,6 +81,32 @@ func (a *app) projectNameOnly() string {
 		return a.files.ProjectName
 	}
 	return os.Getenv("COMPOSE_PROJECT_NAME")
+}
+
+// openObserved opens a session, observes the project and refuses service
+// names that neither the files nor the containers know.
+func (a *app) openObserved(ctx context.Context, need needFiles, lock bool, services []string) (*session, reconcile.Observed, error) {
+	s, err := a.open(ctx, need, lock)
+	if err != nil {
+		return nil, reconcile.Observed{}, err
+	}
+	obs, err := s.observe(ctx)
+	if err == nil {
+		err = reconcile.CheckServices(obs, s.serviceOrder(obs), services)
+	}
+	if err != nil {
+		s.close()
+		return nil, reconcile.Observed{}, err
+	}
+	return s, obs, nil
+}
+
+// writeJSON prints a value as indented JSON, with <, > and & as they are.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
 }
 
 func (s *session) observe(ctx context.Context) (reconcile.Observed, error) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"text/tabwriter"
 
@@ -22,21 +21,14 @@ func statusCommand() command {
 				if *format != "table" && *format != "json" {
 					return usageError{fmt.Sprintf("--format %q: expected table or json", *format)}
 				}
-				s, err := a.open(ctx, filesOptional, false)
+				s, obs, err := a.openObserved(ctx, filesOptional, false, nil)
 				if err != nil {
 					return err
 				}
 				defer s.close()
-				obs, err := s.observe(ctx)
-				if err != nil {
-					return err
-				}
 				rows := reconcile.Status(s.project, obs)
 				if *format == "json" {
-					enc := json.NewEncoder(a.stdout)
-					enc.SetIndent("", "  ")
-					enc.SetEscapeHTML(false)
-					return enc.Encode(rows)
+					return writeJSON(a.stdout, rows)
 				}
 				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "SERVICE\tSTATE\tREV\tSERVING\tKEPT\tOUT OF SYNC\tNEXT")
@@ -68,15 +60,11 @@ func diffCommand() command {
 		flags: func(fs *pflag.FlagSet) func(context.Context, *app, []string) error {
 			show := fs.Bool("show-values", false, "print environment values instead of masking them")
 			return func(ctx context.Context, a *app, args []string) error {
-				s, err := a.open(ctx, filesRequired, false)
+				s, obs, err := a.openObserved(ctx, filesRequired, false, nil)
 				if err != nil {
 					return err
 				}
 				defer s.close()
-				obs, err := s.observe(ctx)
-				if err != nil {
-					return err
-				}
 				diffs, err := reconcile.Diff(s.project, obs, args)
 				if err != nil {
 					return err

@@ -150,7 +150,10 @@ func (a *app) up(ctx context.Context, opts reconcile.Options, dryRun, attach boo
 		return err
 	}
 	if attach && !dryRun {
-		return a.streamLogs(ctx, s, opts.Services, true, "all", false)
+		if obs, err = s.observe(ctx); err != nil {
+			return err
+		}
+		return a.streamLogs(ctx, s, obs, opts.Services, true, "all", false)
 	}
 	return nil
 }
@@ -299,18 +302,11 @@ func (a *app) printLastLogs(ctx context.Context, s *session, fe *reconcile.Servi
 }
 
 func (a *app) rollback(ctx context.Context, services []string, wait time.Duration, dryRun bool) error {
-	s, err := a.open(ctx, filesOptional, !dryRun)
+	s, obs, err := a.openObserved(ctx, filesOptional, !dryRun, services)
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	obs, err := s.observe(ctx)
-	if err != nil {
-		return err
-	}
-	if err := reconcile.CheckServices(obs, s.serviceOrder(obs), services); err != nil {
-		return err
-	}
 	plan, err := reconcile.Rollback(obs, services, wait)
 	if err != nil {
 		return err
@@ -319,18 +315,11 @@ func (a *app) rollback(ctx context.Context, services []string, wait time.Duratio
 }
 
 func (a *app) confirm(ctx context.Context, services []string, dryRun bool) error {
-	s, err := a.open(ctx, filesOptional, !dryRun)
+	s, obs, err := a.openObserved(ctx, filesOptional, !dryRun, services)
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	obs, err := s.observe(ctx)
-	if err != nil {
-		return err
-	}
-	if err := reconcile.CheckServices(obs, s.serviceOrder(obs), services); err != nil {
-		return err
-	}
 	plan, err := reconcile.Confirm(obs, services)
 	if err != nil {
 		return err
