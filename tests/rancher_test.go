@@ -84,3 +84,20 @@ func TestRancherV1ProjectComesUpAndUpgrades(t *testing.T) {
 		t.Errorf("client was recreated by an upgrade of web")
 	}
 }
+
+func TestStartOnCreateFalseLeavesContainersStopped(t *testing.T) {
+	p := newProject(t, "web:\n  image: IMAGE:v1\n", "web:\n  scale: 2\n  start_on_create: false\n")
+	p.mustDrover("up")
+	cs := p.containers()
+	if len(cs) != 2 {
+		t.Fatalf("%d containers, want 2", len(cs))
+	}
+	for _, c := range cs {
+		if c.State != "created" {
+			t.Errorf("%s is %s, want created and not started", c.Names[0], c.State)
+		}
+	}
+	if r := p.mustDrover("up"); !strings.Contains(r.stdout, "nothing to do") {
+		t.Errorf("a second up:\n%s", r)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"sort"
 	"strings"
@@ -370,5 +371,53 @@ func TestDryRunAndDiffChangeNothing(t *testing.T) {
 	}
 	if fmt.Sprint(p.ids()) != fmt.Sprint(before) {
 		t.Errorf("dry run or diff changed the containers")
+	}
+}
+
+func TestCtrlCStopsBetweenSteps(t *testing.T) {
+	p := newProject(t, fmt.Sprintf(fourWeb, "v1"), "services:\n  web:\n    scale: 4\n    upgrade_strategy: {start_first: true, batch_size: 1, interval_millis: 1000}\n")
+	p.mustDrover("up")
+	p.write("docker-compose.yml", fmt.Sprintf(fourWeb, "v2"))
+	cmd := exec.Command(droverBin, "-p", p.name, "up", "--upgrade")
+	cmd.Dir, cmd.Env = p.dir, cleanEnviron()
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for len(p.containers()) <= 4 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	_ = cmd.Process.Signal(os.Interrupt)
+	err := cmd.Wait()
+	if err == nil {
+		t.Fatalf("an interrupted upgrade exited 0")
+	}
+	if !strings.Contains(stderr.String(), "interrupted: run drover up --upgrade to go on, or drover up --rollback to go back") {
+		t.Errorf("stderr:\n%s", stderr.String())
+	}
+	// Nothing was half done: the next run finishes the upgrade.
+	p.mustDrover("up", "--upgrade")
+	if serving, _ := byRole(p.ps(), "serving"); len(serving) != 4 || strings.Contains(fmt.Sprint(serving), "@v1") {
+		t.Errorf("after finishing: %v", serving)
+	}
+}
+
+func TestCrashWithoutHealthCheckRollsBack(t *testing.T) {
+	// Without a health check, healthy means running through the monitor
+	// period; a process that exits at once fails the batch.
+	compose := "services:\n  web:\n    image: IMAGE:v1\n    healthcheck: {disable: true}\n    command: %s\n"
+	p := newProject(t, fmt.Sprintf(compose, "[]"), "services:\n  web:\n    scale: 2\n    upgrade_strategy: {start_first: true, batch_size: 2}\n")
+	p.mustDrover("up")
+	_, v1IDs := byRole(p.ps(), "serving")
+	p.write("docker-compose.yml", fmt.Sprintf(compose, `["-no-such-flag"]`))
+	r := p.drover("up", "--upgrade")
+	if r.code == 0 || !strings.Contains(r.stderr, "exited with status 2") || !strings.Contains(r.stderr, "flag provided but not defined") {
+		t.Errorf("upgrade to a crashing command:\n%s", r)
+	}
+	rows := p.ps("-a")
+	if _, ids := byRole(rows, "serving"); fmt.Sprint(ids) != fmt.Sprint(v1IDs) || len(rows) != 2 {
+		t.Errorf("after the failed upgrade: %+v, want the original %v", rows, v1IDs)
 	}
 }
