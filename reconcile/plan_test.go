@@ -195,6 +195,15 @@ teardown: remove old#1 (orphan: service not in the project)
 			want: "",
 		},
 		{
+			name: "upgraded service: a crashed new container is started again", compose: twoWeb,
+			world: func(w *world) {
+				w.ctr("web", 1, 1, "exited").ctr("web", 2, 1, "exited").ctr("web", 1, 2, "running").ctr("web", 2, 2, "exited")
+			},
+			want: `web: start web#2 (stopped)
+web: wait-ready web
+`,
+		},
+		{
 			name: "depends_on conditions become waits before the dependant starts",
 			compose: `
 services:

@@ -38,9 +38,12 @@ type ServiceView struct {
 }
 
 // viewOf classifies a service's containers. The newest revision is current;
-// older ones are kept. The service is upgrading while an older container
-// still runs or the newest revision has fewer running containers than the
-// scale asks for; upgraded once only the newest runs, complete.
+// older ones are kept. The service is upgrading while an old container still
+// runs or the newest revision has fewer containers than the scale asks for;
+// upgraded once only the newest runs, complete. Whether the new containers
+// run does not count: a new container that crashed after the upgrade leaves
+// the service upgraded, so a plain up starts it again (under Rancher, services
+// parked in upgraded did not restart crashed containers).
 func viewOf(cs []Container, service string, scale int) ServiceView {
 	var v ServiceView
 	for _, c := range cs {
@@ -58,23 +61,13 @@ func viewOf(cs []Container, service string, scale int) ServiceView {
 			v.Kept = append(v.Kept, c)
 		}
 	}
-	if len(v.Kept) == 0 {
-		return v
-	}
-	v.State = Upgraded
-	running := 0
-	for _, c := range v.Current {
-		if c.Running() {
-			running++
-		}
-	}
-	if running < scale {
+	switch {
+	case len(v.Kept) == 0:
+		v.State = Active
+	case anyRunning(v.Kept) || len(v.Current) < scale:
 		v.State = Upgrading
-	}
-	for _, c := range v.Kept {
-		if c.Running() {
-			v.State = Upgrading
-		}
+	default:
+		v.State = Upgraded
 	}
 	return v
 }

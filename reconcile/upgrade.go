@@ -397,7 +397,7 @@ func Confirm(obs Observed, services []string) (Plan, error) {
 		if len(view.Kept) == 0 {
 			continue
 		}
-		if anyRunning(view.Kept) || !anyRunning(view.Current) {
+		if view.State == Upgrading {
 			return Plan{}, fmt.Errorf("service %q: the upgrade to revision %d is not finished; go on with drover up --upgrade or back with drover up --rollback", name, view.Revision)
 		}
 		var removes [][]Step
