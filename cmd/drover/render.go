@@ -4,41 +4,128 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"sort"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/drover/drover/reconcile"
 )
 
-// printer renders Apply's events: a line per finished step in plain and tty
-// modes, one JSON object per event in json mode.
+// printer renders Apply's events: a line per finished step (plain), the same
+// with a live line of the steps under way at the bottom (tty), or one JSON
+// object per event (json).
 type printer struct {
 	w       io.Writer
-	json    bool
+	mode    string // plain, tty or json
 	start   time.Time
 	counts  map[string]int
 	failed  int
 	printed bool
+
+	mu      sync.Mutex // guards what the live line reads
+	running map[string]time.Time
+	stop    chan struct{}
+	done    chan struct{}
 }
 
+// printer makes the renderer for the --progress mode; auto is tty on a
+// terminal, plain elsewhere.
 func (a *app) printer() *printer {
-	return &printer{w: a.stdout, json: a.progress == "json", start: time.Now(), counts: map[string]int{}}
+	mode := a.progress
+	if mode == "auto" {
+		mode = "plain"
+		if f, ok := a.stdout.(*os.File); ok && isTerminal(f) {
+			mode = "tty"
+		}
+	}
+	p := &printer{w: a.stdout, mode: mode, start: time.Now(), counts: map[string]int{}, running: map[string]time.Time{}}
+	if mode == "tty" {
+		p.stop, p.done = make(chan struct{}), make(chan struct{})
+		go p.tick()
+	}
+	return p
+}
+
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// tick redraws the live line, so that a long wait shows its time going by.
+func (p *printer) tick() {
+	defer close(p.done)
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stop:
+			p.mu.Lock()
+			fmt.Fprint(p.w, "\r\033[K")
+			p.mu.Unlock()
+			return
+		case <-t.C:
+			p.mu.Lock()
+			p.drawLive()
+			p.mu.Unlock()
+		}
+	}
+}
+
+// drawLive rewrites the bottom line with the steps under way, the longest
+// running first.
+func (p *printer) drawLive() {
+	type item struct {
+		name  string
+		since time.Time
+	}
+	var items []item
+	for name, since := range p.running {
+		items = append(items, item{name, since})
+	}
+	sort.Slice(items, func(i, j int) bool { return items[i].since.Before(items[j].since) })
+	var parts []string
+	for _, it := range items {
+		parts = append(parts, fmt.Sprintf("%s %.1fs", it.name, time.Since(it.since).Seconds()))
+	}
+	line := strings.Join(parts, " | ")
+	if len(line) > 110 {
+		line = line[:107] + "..."
+	}
+	if line != "" {
+		line = "  ⋯ " + line
+	}
+	fmt.Fprintf(p.w, "\r\033[K%s", line)
 }
 
 func (p *printer) event(ev reconcile.Event) {
-	if p.json {
+	if p.mode == "json" {
 		data, _ := json.Marshal(ev)
 		fmt.Fprintf(p.w, "%s\n", data)
 		return
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	key := ev.Target + " " + ev.Action
+	live := p.mode == "tty"
+	if live {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
 	at := ev.Time.Sub(p.start).Seconds()
 	switch ev.Phase {
 	case reconcile.Begun:
-		// Long steps announce themselves, so a wait is never silent.
+		p.running[key] = ev.Time
+		// Long steps announce themselves, so that a wait is never silent
+		// (on a terminal the live line shows them instead).
 		switch ev.Action {
 		case "build", "pull", "wait-ready", "wait-healthy", "wait-completed", "wait-interval":
-			fmt.Fprintf(p.w, "[%6.2fs] %-20s %-14s ...%s\n", at, ev.Target, ev.Action, reason(ev))
+			if !live {
+				fmt.Fprintf(p.w, "[%6.2fs] %-20s %-14s ...%s\n", at, ev.Target, ev.Action, reason(ev))
+			}
 		}
 	case reconcile.Done:
+		delete(p.running, key)
 		if ev.Action == "batch" {
 			fmt.Fprintf(p.w, "[%6.2fs] %s: batch %s\n", at, ev.Service, ev.Reason)
 			break
@@ -46,8 +133,12 @@ func (p *printer) event(ev reconcile.Event) {
 		p.counts[ev.Action]++
 		fmt.Fprintf(p.w, "[%6.2fs] %-20s %-14s done in %s%s\n", at, ev.Target, ev.Action, ev.Duration.Round(time.Millisecond), reason(ev))
 	case reconcile.Failed:
+		delete(p.running, key)
 		p.failed++
 		fmt.Fprintf(p.w, "[%6.2fs] %-20s %-14s FAILED after %s: %s\n", at, ev.Target, ev.Action, ev.Duration.Round(time.Millisecond), ev.Error)
+	}
+	if live {
+		p.drawLive()
 	}
 	p.printed = true
 }
@@ -59,9 +150,13 @@ func reason(ev reconcile.Event) string {
 	return " (" + ev.Reason + ")"
 }
 
-// summary prints one closing line of what was done.
+// summary stops the live line and prints one closing line of what was done.
 func (p *printer) summary(verb string) {
-	if p.json {
+	if p.stop != nil {
+		close(p.stop)
+		<-p.done
+	}
+	if p.mode == "json" {
 		data, _ := json.Marshal(map[string]any{"summary": verb, "counts": p.counts, "failed": p.failed, "duration_ns": time.Since(p.start)})
 		fmt.Fprintf(p.w, "%s\n", data)
 		return

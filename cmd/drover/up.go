@@ -172,10 +172,10 @@ func (a *app) run(ctx context.Context, s *session, plan reconcile.Plan, dryRun b
 	}
 	pr := a.printer()
 	err := reconcile.Apply(ctx, s.engine, plan, pr.event)
+	pr.summary(verb) // ends the live line before anything else is printed
 	for _, n := range plan.AllNotes() {
 		fmt.Fprintln(a.stderr, n)
 	}
-	pr.summary(verb)
 	return err
 }
 
