@@ -30,9 +30,9 @@ func noEffect(cfg types.ServiceConfig, rs RancherService) []string {
 		out = append(out, "drain_timeout_ms: no effect yet: drover has no load balancer to drain")
 	}
 	if rs.HealthCheck != nil && cfg.HealthCheck == nil {
-		out = append(out, "health_check: not run: Rancher probed from its network agent; give the service a healthcheck: in the compose file, which Docker runs in the container")
+		out = append(out, "health_check: the probe is not run (Rancher ran it from its network agent); give the service a healthcheck: in the compose file, which Docker runs in the container; initializing_timeout bounds the health wait of upgrades")
 	} else if rs.HealthCheck != nil {
-		out = append(out, "health_check: not run: the service's healthcheck: decides health")
+		out = append(out, "health_check: the probe is not run, the service's healthcheck: decides health; initializing_timeout bounds the health wait of upgrades")
 	}
 	if rs.LBConfig != nil {
 		out = append(out, "lb_config: no effect yet: drover has no load balancer")

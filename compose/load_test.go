@@ -206,7 +206,7 @@ func TestRancherEraWarnings(t *testing.T) {
 	for _, want := range []string{
 		`service "web": retain_ip: no effect`,
 		`service "web": drain_timeout_ms: no effect yet`,
-		`service "web": health_check: not run: Rancher probed from its network agent; give the service a healthcheck:`,
+		`service "web": health_check: the probe is not run (Rancher ran it from its network agent); give the service a healthcheck:`,
 		`service "web": metadata: kept in the project, no effect`,
 		`service "web": scale_policy: no effect`,
 		`service "web": label io.rancher.scheduler.affinity:host_label: kept on the containers, no effect on a plain engine`,
@@ -223,6 +223,9 @@ func TestRancherEraWarnings(t *testing.T) {
 	}
 	web, _ := p.Service("web")
 	data, _ := p.Service("web-data")
+	if web.Policy.HealthTimeout != time.Minute {
+		t.Errorf("health timeout %s, want health_check.initializing_timeout (60000 ms)", web.Policy.HealthTimeout)
+	}
 	if !web.PullAlways() || !data.StartOnce() || web.Scale != 2 || !web.Policy.StartFirst {
 		t.Errorf("web pull always %v, web-data start once %v, web scale %d, start-first %v", web.PullAlways(), data.StartOnce(), web.Scale, web.Policy.StartFirst)
 	}

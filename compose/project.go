@@ -86,7 +86,8 @@ func DefaultPolicy() Policy {
 }
 
 // ResolvePolicy applies the precedence rancher-compose.yml
-// upgrade_strategy > deploy.update_config > defaults. Command-line flags are
+// (upgrade_strategy, and health_check.initializing_timeout for the health
+// wait) > deploy.update_config > defaults. Command-line flags are
 // applied on top by the caller.
 func ResolvePolicy(cfg types.ServiceConfig, rs RancherService) Policy {
 	p := DefaultPolicy()
@@ -107,6 +108,10 @@ func ResolvePolicy(cfg types.ServiceConfig, rs RancherService) Policy {
 		if u.Monitor != 0 {
 			p.Monitor = time.Duration(u.Monitor)
 		}
+	}
+	// Rancher gave a new container initializing_timeout to become healthy.
+	if hc := rs.HealthCheck; hc != nil && hc.InitializingTimeout > 0 {
+		p.HealthTimeout = time.Duration(hc.InitializingTimeout) * time.Millisecond
 	}
 	if us := rs.UpgradeStrategy; us != nil {
 		if us.StartFirst != nil {

@@ -35,9 +35,11 @@ type UpgradeOptions struct {
 	Options
 	// Force upgrades these services even when in sync; "*" for all.
 	Force []string
-	// BatchSize and Interval override every service's policy when set.
-	BatchSize int
-	Interval  *time.Duration
+	// BatchSize, Interval and HealthTimeout override every service's
+	// policy when set.
+	BatchSize     int
+	Interval      *time.Duration
+	HealthTimeout time.Duration
 }
 
 func (o UpgradeOptions) forced(service string) bool {
@@ -57,6 +59,9 @@ func (o UpgradeOptions) Policy(svc compose.Service) compose.Policy {
 	}
 	if o.Interval != nil {
 		p.Interval = *o.Interval
+	}
+	if o.HealthTimeout > 0 {
+		p.HealthTimeout = o.HealthTimeout
 	}
 	return p
 }
@@ -156,7 +161,7 @@ func upgradeService(p *compose.Project, svc compose.Service, view ServiceView, o
 		if i > 0 && policy.Interval > 0 {
 			steps = append(steps, Step{Target: svc.Name, Reason: policy.Interval.String(), Action: Sleep{Duration: policy.Interval}})
 		}
-		steps = append(steps, batchSteps(svc, policy, pending[b.From:b.To], i+1, len(batches), target, opts.WaitTimeout)...)
+		steps = append(steps, batchSteps(svc, policy, pending[b.From:b.To], i+1, len(batches), target)...)
 	}
 	// Old containers beyond the scale are stopped and kept with the rest;
 	// new ones beyond it (a scale that went down mid-upgrade) are removed.
@@ -216,7 +221,7 @@ func byNumber(cs []Container, n int) *Container {
 // created and started beside the old one, the batch waits until all are
 // healthy, then the old ones stop. Stop-first: the old ones stop first. The
 // old containers are renamed out of the way and kept, never removed.
-func batchSteps(svc compose.Service, policy compose.Policy, slots []slot, index, total, revision int, timeout time.Duration) []Step {
+func batchSteps(svc compose.Service, policy compose.Policy, slots []slot, index, total, revision int) []Step {
 	var names []string
 	for _, s := range slots {
 		names = append(names, fmt.Sprintf("%s#%d", svc.Name, s.number))
@@ -253,15 +258,8 @@ func batchSteps(svc compose.Service, policy compose.Policy, slots []slot, index,
 	if svc.StartOnce() {
 		until, monitor = Ready, 0 // a run-once container may finish, with status 0
 	}
-	steps = append(steps, Step{Target: svc.Name, Reason: "batch " + strconv.Itoa(index), Action: Wait{Refs: waitRefs, Until: until, Timeout: policyTimeout(policy, timeout), Monitor: monitor}})
+	steps = append(steps, Step{Target: svc.Name, Reason: "batch " + strconv.Itoa(index), Action: Wait{Refs: waitRefs, Until: until, Timeout: policy.HealthTimeout, Monitor: monitor}})
 	return append(steps, inLanes(svc.Name, after...)...)
-}
-
-func policyTimeout(p compose.Policy, wait time.Duration) time.Duration {
-	if p.HealthTimeout > 0 {
-		return p.HealthTimeout
-	}
-	return wait
 }
 
 // KeptName is the name a container of an older revision takes, so that its

@@ -41,7 +41,7 @@ client:
 func TestRancherV1ProjectComesUpAndUpgrades(t *testing.T) {
 	p := newProject(t, fmt.Sprintf(rancherV1Compose, "v1"), rancherV1Rancher)
 	r := p.mustDrover("config")
-	if !strings.Contains(r.stderr, `service "web": health_check: not run`) || !strings.Contains(r.stderr, "io.rancher.scheduler.affinity:host_label: kept on the containers, no effect") {
+	if !strings.Contains(r.stderr, `service "web": health_check: the probe is not run`) || !strings.Contains(r.stderr, "io.rancher.scheduler.affinity:host_label: kept on the containers, no effect") {
 		t.Errorf("config does not explain what has no effect:\n%s", r)
 	}
 	p.mustDrover("up")

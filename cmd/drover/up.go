@@ -24,6 +24,7 @@ type upFlags struct {
 	batchSize                      int
 	interval                       string
 	waitTimeout                    time.Duration
+	waitTimeoutSet                 bool
 }
 
 func upCommand() command {
@@ -36,7 +37,7 @@ func upCommand() command {
 			fs.BoolP("detach", "d", false, "return once the project has converged (drover always does; accepted for docker compose users)")
 			fs.BoolVar(&f.attach, "attach", false, "stream the services' logs once the project has converged")
 			fs.BoolVar(&f.removeOrphans, "remove-orphans", false, "remove containers of services the files no longer define")
-			fs.DurationVar(&f.waitTimeout, "wait-timeout", reconcile.DefaultWaitTimeout, "how long to wait for containers to be running and healthy")
+			fs.DurationVar(&f.waitTimeout, "wait-timeout", reconcile.DefaultWaitTimeout, "how long to wait for containers to be running and healthy (for an upgrade batch: the service's health timeout, 60s unless health_check.initializing_timeout says otherwise)")
 			fs.BoolVar(&f.dryRun, "dry-run", false, "print the plan and change nothing")
 			fs.BoolVarP(&f.upgrade, "upgrade", "u", false, "upgrade the services whose configuration or image changed, in batches (alias --recreate)")
 			fs.BoolVar(&f.upgrade, "recreate", false, "alias of --upgrade, as in rancher-compose")
@@ -48,6 +49,7 @@ func upCommand() command {
 			fs.IntVar(&f.batchSize, "batch-size", 0, "containers upgraded at once (default: the service's policy, else 2)")
 			fs.StringVar(&f.interval, "interval", "", "pause between batches: milliseconds (1500) or a duration (1.5s) (default: the service's policy, else 1000)")
 			return func(ctx context.Context, a *app, args []string) error {
+				f.waitTimeoutSet = fs.Changed("wait-timeout")
 				return a.upCmd(ctx, f, args)
 			}
 		},
@@ -74,6 +76,9 @@ func (a *app) upCmd(ctx context.Context, f upFlags, args []string) error {
 		opts := reconcile.UpgradeOptions{
 			Options:   reconcile.Options{Services: args, RemoveOrphans: f.removeOrphans, WaitTimeout: f.waitTimeout},
 			BatchSize: f.batchSize, Interval: interval,
+		}
+		if f.waitTimeoutSet {
+			opts.HealthTimeout = f.waitTimeout
 		}
 		if f.forceUpgrade {
 			opts.Force = args
