@@ -168,6 +168,25 @@ func TestStopFirstUpgradeKeepsTheOtherBatchRunning(t *testing.T) {
 	if len(serving) != 4 || !strings.Contains(strings.Join(serving, " "), "@v2/running") || strings.Contains(strings.Join(serving, " "), "@v1") {
 		t.Errorf("serving after the upgrade: %v", serving)
 	}
+
+	// -u -c: an upgrade confirmed at once keeps nothing (the upgraded v2
+	// containers from above are confirmed first, then v1 replaces them).
+	p.write("docker-compose.yml", fmt.Sprintf(fourWeb, "v1"))
+	p.mustDrover("up", "-u", "-c", "--interval", "0")
+	rows := p.ps("-a")
+	if kept, _ := byRole(rows, "kept"); len(kept) != 0 || len(rows) != 4 {
+		t.Errorf("after up -u -c: %d containers, kept %v", len(rows), kept)
+	}
+
+	// --force-upgrade replaces containers that are in sync.
+	_, before := byRole(rows, "serving")
+	p.mustDrover("up", "--force-upgrade", "--confirm-upgrade", "--batch-size", "4", "web")
+	_, after := byRole(p.ps(), "serving")
+	for _, id := range after {
+		if strings.Contains(strings.Join(before, " "), id) {
+			t.Errorf("--force-upgrade kept container %s", id)
+		}
+	}
 }
 
 func TestRollbackBringsBackTheSameContainers(t *testing.T) {
