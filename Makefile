@@ -32,6 +32,7 @@ e2e:
 FUZZTIME ?= 20s
 fuzz:
 	$(GO) test ./compose -run '^$$' -fuzz FuzzParseRancher -fuzztime $(FUZZTIME)
+	$(GO) test ./compose -run '^$$' -fuzz FuzzConvertV1 -fuzztime $(FUZZTIME)
 
 demo: build images
 	$(GO) build -o bin/loadgen ./examples/loadgen

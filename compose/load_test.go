@@ -297,3 +297,40 @@ func TestCorpus(t *testing.T) {
 	}
 	t.Logf("awesome-compose: %d of %d samples load, %d refused with a one-line error", loaded, loaded+refused, refused)
 }
+
+func FuzzConvertV1(f *testing.F) {
+	for _, seed := range []string{
+		"web:\n  image: x\n  net: host\n  log_driver: syslog\n  log_opt: {tag: a}\n",
+		"web:\n  build: .\n  dockerfile: D\n",
+		"services:\n  web: {image: x}\n",
+		"version: '2'\n",
+		"web: 3\n",
+		"- a\n",
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		out, err := convertV1(data)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "service ") {
+				t.Errorf("error does not name the service: %v", err)
+			}
+			return
+		}
+		if out == nil {
+			return
+		}
+		services, ok := out["services"].(map[string]any)
+		if !ok || len(out) != 1 {
+			t.Fatalf("converted to %v, want only services:", out)
+		}
+		for name, s := range services {
+			svc := s.(map[string]any)
+			for _, v1 := range []string{"net", "log_driver", "log_opt", "dockerfile"} {
+				if _, left := svc[v1]; left {
+					t.Errorf("service %q: v1 key %s left after conversion", name, v1)
+				}
+			}
+		}
+	})
+}
