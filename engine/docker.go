@@ -73,13 +73,14 @@ func (d *Docker) ListContainers(ctx context.Context, project string) ([]reconcil
 	out := make([]reconcile.Container, 0, len(list))
 	for _, s := range list {
 		c := reconcile.Container{
-			ID:      s.ID,
-			Image:   s.Image,
-			ImageID: s.ImageID,
-			State:   s.State,
-			Health:  reconcile.HealthFromStatus(s.Status),
-			Created: time.Unix(s.Created, 0),
-			Labels:  s.Labels,
+			ID:       s.ID,
+			Image:    s.Image,
+			ImageID:  s.ImageID,
+			State:    s.State,
+			Health:   reconcile.HealthFromStatus(s.Status),
+			ExitCode: reconcile.ExitCodeFromStatus(s.Status),
+			Created:  time.Unix(s.Created, 0),
+			Labels:   s.Labels,
 		}
 		if len(s.Names) > 0 {
 			c.Name = strings.TrimPrefix(s.Names[0], "/")

@@ -42,6 +42,7 @@ type Container struct {
 	Image    string // the reference it was created from
 	ImageID  string
 	State    string // created, running, paused, restarting, exited, dead
+	ExitCode int    // of an exited container
 	Health   string // "", "starting", "healthy", "unhealthy"
 	Created  time.Time
 	Ports    []Port
@@ -67,6 +68,9 @@ func (p Port) String() string {
 func (c Container) Running() bool {
 	return c.State == "running" || c.State == "restarting" || c.State == "paused"
 }
+
+// Completed reports whether the container ran and exited with status 0.
+func (c Container) Completed() bool { return c.State == "exited" && c.ExitCode == 0 }
 
 // Target names a container the way drover prints it: web#2.
 func (c Container) Target() string { return fmt.Sprintf("%s#%d", c.Service, c.Number) }
@@ -136,6 +140,20 @@ func HealthFromStatus(status string) string {
 		return "starting"
 	}
 	return ""
+}
+
+// ExitCodeFromStatus reads the exit status out of the status text of a
+// container list ("Exited (2) 5 seconds ago"); -1 when there is none.
+func ExitCodeFromStatus(status string) int {
+	rest, ok := strings.CutPrefix(status, "Exited (")
+	if !ok {
+		return -1
+	}
+	code, _, ok := strings.Cut(rest, ")")
+	if n, err := strconv.Atoi(code); ok && err == nil {
+		return n
+	}
+	return -1
 }
 
 func sortContainers(cs []Container) {

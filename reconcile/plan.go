@@ -160,11 +160,18 @@ func planService(p *compose.Project, svc compose.Service, obs Observed, opts Opt
 	for n := 1; n <= svc.Scale; n++ {
 		c, exists := bySlot[n]
 		target := fmt.Sprintf("%s#%d", svc.Name, n)
+		var lane []Step
+		if name := ContainerName(p.Name, svc.Config, n); exists && c.Name != name && !nameTaken(obs, name) {
+			// An upgrade stopped between renaming the old container and
+			// creating its replacement: the slot's name comes back.
+			lane = append(lane, Step{Target: target, Reason: "its slot's name is free", Action: RenameContainer{Ref: c.ID, Name: name}})
+		}
 		switch {
 		case exists && !c.Running() && start && !(svc.StartOnce() && c.State == "exited"):
-			lanes = append(lanes, []Step{{Target: target, Reason: "stopped", Action: StartContainer{Ref: c.ID}}})
+			lanes = append(lanes, append(lane, Step{Target: target, Reason: "stopped", Action: StartContainer{Ref: c.ID}}))
 			started = append(started, c.ID)
 		case exists:
+			lanes = append(lanes, lane)
 		case drift != "":
 			sp.Notes = append(sp.Notes, fmt.Sprintf("%s: not created: the service is out of sync, drover up --upgrade creates it", target))
 		default:
@@ -192,6 +199,15 @@ func planService(p *compose.Project, svc compose.Service, obs Observed, opts Opt
 		sp.Steps = append(sp.Steps, Step{Target: svc.Name, Action: Wait{Refs: started, Until: Ready, Timeout: opts.WaitTimeout}})
 	}
 	return sp, warnings, nil
+}
+
+func nameTaken(obs Observed, name string) bool {
+	for _, c := range obs.Containers {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // checkHostPorts refuses a scale above 1 on a service that publishes a

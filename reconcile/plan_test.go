@@ -204,6 +204,13 @@ web: wait-ready web
 `,
 		},
 		{
+			name: "a container left with a kept name gets its slot's name back", compose: twoWeb,
+			world: func(w *world) {
+				w.ctr("web", 1, 1, "running").edit(func(c *Container) { c.Name = KeptName(c.Name, 1) }).ctr("web", 2, 1, "running")
+			},
+			want: "web: rename web#1 (its slot's name is free)\n",
+		},
+		{
 			name: "depends_on conditions become waits before the dependant starts",
 			compose: `
 services:

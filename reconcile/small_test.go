@@ -20,6 +20,15 @@ func TestHealthFromStatus(t *testing.T) {
 	}
 }
 
+func TestExitCodeFromStatus(t *testing.T) {
+	cases := map[string]int{"Exited (0) 2 seconds ago": 0, "Exited (137) 1 hour ago": 137, "Up 3 minutes": -1, "Created": -1, "Exited (x)": -1}
+	for status, want := range cases {
+		if got := ExitCodeFromStatus(status); got != want {
+			t.Errorf("ExitCodeFromStatus(%q) = %d, want %d", status, got, want)
+		}
+	}
+}
+
 func TestKeptNames(t *testing.T) {
 	cases := []struct{ name, canonical string }{
 		{"demo-web-1", "demo-web-1"},

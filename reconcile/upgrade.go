@@ -185,17 +185,20 @@ type slot struct {
 	old     *Container
 	new     *Container     // exists already
 	request *CreateRequest // the new container to create when new is nil
+	runOnce bool           // io.rancher.container.start_once: exit 0 is done
 }
 
-// done: the new container runs and the old one does not.
+// done: the new container runs (or, run once, has completed) and the old
+// one does not run.
 func (s slot) done() bool {
-	return s.new != nil && s.new.Running() && (s.old == nil || !s.old.Running())
+	up := s.new != nil && (s.new.Running() || s.runOnce && s.new.Completed())
+	return up && (s.old == nil || !s.old.Running())
 }
 
 func upgradeSlots(p *compose.Project, svc compose.Service, old, news []Container, target int, apiVersion string) ([]slot, error) {
 	var slots []slot
 	for n := 1; n <= svc.Scale; n++ {
-		s := slot{number: n, old: byNumber(old, n), new: byNumber(news, n)}
+		s := slot{number: n, old: byNumber(old, n), new: byNumber(news, n), runOnce: svc.StartOnce()}
 		if s.new == nil {
 			req, _, err := newCreateRequest(specInput{project: p, service: svc, number: n, revision: target, apiVersion: apiVersion})
 			if err != nil {

@@ -405,3 +405,33 @@ func fmtBatches(b []BatchRange) string {
 	}
 	return "[" + strings.Join(parts, " ") + "]"
 }
+
+func TestUpgradeRunOnce(t *testing.T) {
+	p := load(t, `
+services:
+  job:
+    image: drover-hello:v2
+    scale: 2
+    labels: {io.rancher.container.start_once: "true"}
+`, "job:\n  upgrade_strategy: {batch_size: 1}\n")
+	w := newWorld(p)
+	// Slot 1 is upgraded and its new container has run and exited 0;
+	// slot 2 still runs the old revision.
+	w.ctr("job", 1, 1, "exited").edit(outdated).edit(func(c *Container) { c.Name = KeptName(c.Name, 1) })
+	w.ctr("job", 2, 1, "running").edit(outdated)
+	w.ctr("job", 1, 2, "exited")
+	plan, err := Upgrade(p, w.obs, UpgradeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `job: batch job (1/1: job#2)
+job: stop job#2 (stop-first)
+job: rename job#2 (keep for rollback)
+job: create job#2 (revision 2)
+job: start job#2
+job: wait-ready job (batch 1)
+`
+	if got := plan.String(); got != want {
+		t.Errorf("plan:\n%s\nwant (job#1 has completed: it is done):\n%s", got, want)
+	}
+}
