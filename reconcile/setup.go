@@ -1,0 +1,96 @@
+package reconcile
+
+import (
+	"fmt"
+
+	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/drover/drover/compose"
+)
+
+// setupSteps are the images, networks and volumes that the services about
+// to get new containers need and the engine lacks. An image that is missing
+// and can be neither built nor pulled is an error now, before any change.
+func setupSteps(p *compose.Project, obs Observed, creating []compose.Service) ([]Step, error) {
+	var steps []Step
+	images := map[string]bool{}
+	networks := map[string]bool{}
+	volumes := map[string]bool{}
+	for _, svc := range creating {
+		ref := ImageRef(p.Name, svc.Config)
+		_, present := obs.Images[NormalizeRef(ref)]
+		if (!present || svc.PullAlways() && svc.Config.Build == nil) && !images[ref] {
+			images[ref] = true
+			step, err := imageStep(p, svc, ref)
+			if err != nil {
+				return nil, err
+			}
+			steps = append(steps, step)
+		}
+		if svc.Config.NetworkMode == "" {
+			for key := range svc.Config.Networks {
+				networks[key] = true
+			}
+		}
+		for _, v := range svc.Config.Volumes {
+			if v.Type == "volume" && v.Source != "" {
+				volumes[v.Source] = true
+			}
+		}
+	}
+	for _, key := range sortedKeys(networks) {
+		n := p.Compose.Networks[key]
+		if obs.Networks[n.Name] {
+			continue
+		}
+		if bool(n.External) {
+			return nil, fmt.Errorf("network %q is declared external but the engine has no network %q; create it first (docker network create %s)", key, n.Name, n.Name)
+		}
+		labels := map[string]string{LabelProject: p.Name, LabelNetwork: key, LabelVersion: Version}
+		for k, v := range n.Labels {
+			labels[k] = v
+		}
+		steps = append(steps, Step{Target: n.Name, Reason: "missing", Action: CreateNetwork{Spec: NetworkSpec{
+			Name: n.Name, Driver: n.Driver, Options: n.DriverOpts, Labels: labels,
+			Internal: n.Internal, Attachable: n.Attachable, EnableIPv6: n.EnableIPv6 != nil && *n.EnableIPv6,
+		}}})
+	}
+	for _, key := range sortedKeys(volumes) {
+		v, ok := p.Compose.Volumes[key]
+		if !ok {
+			return nil, fmt.Errorf("volume %q is used but not declared under the top-level volumes:", key)
+		}
+		if obs.Volumes[v.Name] {
+			continue
+		}
+		if bool(v.External) {
+			return nil, fmt.Errorf("volume %q is declared external but the engine has no volume %q; create it first (docker volume create %s)", key, v.Name, v.Name)
+		}
+		labels := map[string]string{LabelProject: p.Name, LabelVolume: key, LabelVersion: Version}
+		for k, val := range v.Labels {
+			labels[k] = val
+		}
+		steps = append(steps, Step{Target: v.Name, Reason: "missing", Action: CreateVolume{Spec: VolumeSpec{
+			Name: v.Name, Driver: v.Driver, Options: v.DriverOpts, Labels: labels,
+		}}})
+	}
+	return steps, nil
+}
+
+func imageStep(p *compose.Project, svc compose.Service, ref string) (Step, error) {
+	cfg := svc.Config
+	if b := cfg.Build; b != nil {
+		return Step{Target: ref, Reason: "missing", Action: BuildImage{Spec: BuildSpec{
+			Tag: ref, Context: b.Context, Dockerfile: b.Dockerfile, Args: b.Args, Target: b.Target,
+			Labels: map[string]string{LabelProject: p.Name, LabelService: svc.Name},
+		}}}, nil
+	}
+	if cfg.PullPolicy == types.PullPolicyNever {
+		return Step{}, fmt.Errorf("service %q: image %s is not on the engine and pull_policy is never", svc.Name, ref)
+	}
+	reason := "missing"
+	if svc.PullAlways() {
+		reason = "pull always"
+	}
+	return Step{Target: ref, Reason: reason, Action: PullImage{Ref: ref}}, nil
+}
