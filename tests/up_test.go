@@ -13,9 +13,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/api/types/volume"
 )
 
 func webAndFront(port int) string {
@@ -186,23 +184,36 @@ networks:
   back: {}
 `, "")
 	p.mustDrover("up")
+	anon := anonymousVolume(t, p.name+"-web-1", "/anon")
 	p.mustDrover("down")
 	left := p.leftovers()
 	if len(left) != 1 || left[0] != "volume "+p.name+"_data" {
 		t.Errorf("after down: %v; want only the named volume", left)
+	}
+	if _, err := docker.VolumeInspect(context.Background(), anon); err == nil {
+		t.Errorf("anonymous volume %s outlived its container", anon)
 	}
 	p.mustDrover("up")
 	p.mustDrover("down", "-v")
 	if left := p.leftovers(); len(left) > 0 {
 		t.Errorf("after down -v: %v left", left)
 	}
-	// The anonymous volume went with its container.
-	vs, _ := docker.VolumeList(context.Background(), volume.ListOptions{Filters: filters.NewArgs(filters.Arg("dangling", "true"))})
-	for _, v := range vs.Volumes {
-		if v.Labels["com.docker.volume.anonymous"] != "" && strings.Contains(v.Name, p.name) {
-			t.Errorf("anonymous volume %s left", v.Name)
+}
+
+// anonymousVolume names the volume mounted at target in a container.
+func anonymousVolume(t *testing.T, ref, target string) string {
+	t.Helper()
+	c, err := docker.ContainerInspect(context.Background(), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range c.Mounts {
+		if m.Destination == target {
+			return m.Name
 		}
 	}
+	t.Fatalf("%s has no volume at %s", ref, target)
+	return ""
 }
 
 func TestPsJSONAndConfig(t *testing.T) {
