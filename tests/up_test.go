@@ -348,9 +348,10 @@ func TestBuildsWhatIsMissing(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(p.dir, "app", "hello"), data, 0o755)
-	os.WriteFile(filepath.Join(p.dir, "app", "junk"), make([]byte, 1<<20), 0o644)
+	os.WriteFile(filepath.Join(p.dir, "app", "junk"), make([]byte, 32<<20), 0o644)
 	p.write("app/.dockerignore", "junk\n")
-	p.write("app/Dockerfile", "FROM scratch\nCOPY hello /hello\nENTRYPOINT [\"/hello\"]\n")
+	// The whole context is copied: only .dockerignore keeps junk out.
+	p.write("app/Dockerfile", "FROM scratch\nCOPY . /\nENTRYPOINT [\"/hello\"]\n")
 	r := p.mustDrover("up")
 	if !strings.Contains(r.stdout, p.name+"-app") || !strings.Contains(r.stdout, "build") {
 		t.Errorf("no build step:\n%s", r)
@@ -358,6 +359,13 @@ func TestBuildsWhatIsMissing(t *testing.T) {
 	cs := p.containers()
 	if len(cs) != 1 || cs[0].Image != p.name+"-app" || cs[0].State != "running" {
 		t.Errorf("containers %+v, want one running %s-app", cs, p.name)
+	}
+	img, err := docker.ImageInspect(context.Background(), p.name+"-app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if limit := int64(len(data)) + 1<<20; img.Size > limit {
+		t.Errorf("image of %d bytes for a %d-byte binary: .dockerignore was not honoured", img.Size, len(data))
 	}
 	// A second up does not build again.
 	if r := p.mustDrover("up"); !strings.Contains(r.stdout, "nothing to do") {
