@@ -29,10 +29,8 @@ func noEffect(cfg types.ServiceConfig, rs RancherService) []string {
 	if rs.DrainTimeoutMs != nil {
 		out = append(out, "drain_timeout_ms: no effect yet: drover has no load balancer to drain")
 	}
-	if rs.HealthCheck != nil && cfg.HealthCheck == nil {
-		out = append(out, "health_check: the probe is not run (Rancher ran it from its network agent); give the service a healthcheck: in the compose file, which Docker runs in the container; initializing_timeout bounds the health wait of upgrades")
-	} else if rs.HealthCheck != nil {
-		out = append(out, "health_check: the probe is not run, the service's healthcheck: decides health; initializing_timeout bounds the health wait of upgrades")
+	if rs.HealthCheck != nil {
+		out = append(out, "health_check: the probe is not run (Rancher ran it from its network agent); health comes from the container's Docker health check (the image's HEALTHCHECK or healthcheck: in the compose file); initializing_timeout bounds the health wait of upgrades")
 	}
 	if rs.LBConfig != nil {
 		out = append(out, "lb_config: no effect yet: drover has no load balancer")

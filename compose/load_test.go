@@ -206,7 +206,7 @@ func TestRancherEraWarnings(t *testing.T) {
 	for _, want := range []string{
 		`service "web": retain_ip: no effect`,
 		`service "web": drain_timeout_ms: no effect yet`,
-		`service "web": health_check: the probe is not run (Rancher ran it from its network agent); give the service a healthcheck:`,
+		`service "web": health_check: the probe is not run (Rancher ran it from its network agent); health comes from the container's Docker health check`,
 		`service "web": metadata: kept in the project, no effect`,
 		`service "web": scale_policy: no effect`,
 		`service "web": label io.rancher.scheduler.affinity:host_label: kept on the containers, no effect on a plain engine`,

@@ -154,8 +154,6 @@ func loadOnly(ctx context.Context, a *app) (*compose.Project, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, w := range p.Warnings {
-		fmt.Fprintf(a.stderr, "warning: %s\n", w)
-	}
+	a.warn(p)
 	return p, nil
 }

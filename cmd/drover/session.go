@@ -50,9 +50,6 @@ func (a *app) open(ctx context.Context, need needFiles, lock bool) (*session, er
 	switch {
 	case err == nil:
 		s.project, s.name = p, p.Name
-		for _, w := range p.Warnings {
-			fmt.Fprintf(a.stderr, "warning: %s\n", w)
-		}
 	case need == filesOptional && noComposeFile(err) && a.projectNameOnly() != "":
 		s.name = a.projectNameOnly()
 	default:
@@ -81,6 +78,14 @@ func (a *app) projectNameOnly() string {
 		return a.files.ProjectName
 	}
 	return os.Getenv("COMPOSE_PROJECT_NAME")
+}
+
+// warn prints what loading the files found worth saying, for the commands
+// that act on the files.
+func (a *app) warn(p *compose.Project) {
+	for _, w := range p.Warnings {
+		fmt.Fprintf(a.stderr, "warning: %s\n", w)
+	}
 }
 
 // openObserved opens a session, observes the project and refuses service

@@ -143,6 +143,7 @@ func (a *app) up(ctx context.Context, opts reconcile.Options, dryRun, attach boo
 		return err
 	}
 	defer s.close()
+	a.warn(s.project)
 	obs, err := s.observe(ctx)
 	if err != nil {
 		return err
@@ -193,6 +194,7 @@ func (a *app) upgrade(ctx context.Context, opts reconcile.UpgradeOptions, f upFl
 		return err
 	}
 	defer s.close()
+	a.warn(s.project)
 	if f.pull && !f.dryRun {
 		if err := a.pullImages(ctx, s, opts.Services); err != nil {
 			return err
