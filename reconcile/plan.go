@@ -160,7 +160,7 @@ func planService(p *compose.Project, svc compose.Service, obs Observed, opts Opt
 		c, exists := bySlot[n]
 		target := fmt.Sprintf("%s#%d", svc.Name, n)
 		var lane []Step
-		if name := ContainerName(p.Name, svc.Config, n); exists && c.Name != name && !nameTaken(obs, name) {
+		if name := ContainerName(p.Name, svc.Config, n); exists && c.Name != name && canonicalName(c.Name) == name && !nameTaken(obs, name) {
 			// An upgrade stopped between renaming the old container and
 			// creating its replacement: the slot's name comes back.
 			lane = append(lane, Step{Target: target, Reason: "its slot's name is free", Action: RenameContainer{Ref: c.ID, Name: name}})

@@ -211,6 +211,13 @@ web: wait-ready web
 			want: "web: rename web#1 (its slot's name is free)\n",
 		},
 		{
+			name: "a container named by docker-compose keeps its name", compose: twoWeb,
+			world: func(w *world) {
+				w.ctr("web", 1, 1, "running").edit(func(c *Container) { c.Name = "demo_web_1" }).ctr("web", 2, 1, "running")
+			},
+			want: "",
+		},
+		{
 			name: "depends_on conditions become waits before the dependant starts",
 			compose: `
 services:
