@@ -440,3 +440,38 @@ func TestCrashWithoutHealthCheckRollsBack(t *testing.T) {
 		t.Errorf("after the failed upgrade: %+v, want the original %v", rows, v1IDs)
 	}
 }
+
+func TestAdoptsADockerComposeProject(t *testing.T) {
+	if _, err := exec.LookPath("docker-compose"); err != nil {
+		t.Skip("docker-compose is not installed")
+	}
+	p := newProject(t, "services:\n  web:\n    image: IMAGE:v1\n", "")
+	cmd := exec.Command("docker-compose", "-p", p.name, "up", "-d")
+	cmd.Dir = p.dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("docker-compose up: %v\n%s", err, out)
+	}
+	composeIDs := p.ids()
+	if st := p.mustDrover("status"); !strings.Contains(st.stdout, "configuration changed") {
+		t.Errorf("status of a docker-compose project:\n%s", st.stdout)
+	}
+	if r := p.mustDrover("up"); fmt.Sprint(p.ids()) != fmt.Sprint(composeIDs) {
+		t.Errorf("a plain up changed docker-compose's containers:\n%s", r)
+	}
+	p.mustDrover("up", "--upgrade")
+	rows := p.ps("-a")
+	if kept, ids := byRole(rows, "kept"); len(kept) != 1 || ids[0] != shortID(composeIDs[p.name+"_web_1"]) {
+		t.Errorf("after the upgrade: %+v; want docker-compose's container kept", rows)
+	}
+	p.mustDrover("up", "--rollback")
+	if fmt.Sprint(p.ids()) != fmt.Sprint(composeIDs) {
+		t.Errorf("after the rollback %v, want docker-compose's container %v", p.ids(), composeIDs)
+	}
+}
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
