@@ -79,7 +79,6 @@ func (d *Docker) ListContainers(ctx context.Context, project string) ([]reconcil
 			State:    s.State,
 			Health:   reconcile.HealthFromStatus(s.Status),
 			ExitCode: reconcile.ExitCodeFromStatus(s.Status),
-			Created:  time.Unix(s.Created, 0),
 			Labels:   s.Labels,
 		}
 		if len(s.Names) > 0 {
@@ -298,7 +297,7 @@ func (d *Docker) InspectContainer(ctx context.Context, ref string) (reconcile.Co
 	if err != nil {
 		return reconcile.ContainerStatus{}, err
 	}
-	st := reconcile.ContainerStatus{ID: info.ID, Name: strings.TrimPrefix(info.Name, "/")}
+	st := reconcile.ContainerStatus{Name: strings.TrimPrefix(info.Name, "/")}
 	if info.State != nil {
 		st.State = info.State.Status
 		st.ExitCode = info.State.ExitCode

@@ -29,7 +29,6 @@ type Engine interface {
 
 // ContainerStatus is the live state of one container.
 type ContainerStatus struct {
-	ID       string
 	Name     string
 	State    string // created, running, exited ...
 	Health   string // "" when the container has no health check

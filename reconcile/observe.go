@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // Labels drover writes on every container. The Compose ones let `docker
@@ -44,7 +43,6 @@ type Container struct {
 	State    string // created, running, paused, restarting, exited, dead
 	ExitCode int    // of an exited container
 	Health   string // "", "starting", "healthy", "unhealthy"
-	Created  time.Time
 	Ports    []Port
 	Labels   map[string]string
 }

@@ -46,10 +46,7 @@ func setupSteps(p *compose.Project, obs Observed, creating []compose.Service) ([
 		if bool(n.External) {
 			return nil, fmt.Errorf("network %q is declared external but the engine has no network %q; create it first (docker network create %s)", key, n.Name, n.Name)
 		}
-		labels := map[string]string{LabelProject: p.Name, LabelNetwork: key, LabelVersion: Version}
-		for k, v := range n.Labels {
-			labels[k] = v
-		}
+		labels := resourceLabels(p.Name, LabelNetwork, key, n.Labels)
 		steps = append(steps, Step{Target: n.Name, Reason: "missing", Action: CreateNetwork{Spec: NetworkSpec{
 			Name: n.Name, Driver: n.Driver, Options: n.DriverOpts, Labels: labels,
 			Internal: n.Internal, Attachable: n.Attachable, EnableIPv6: n.EnableIPv6 != nil && *n.EnableIPv6,
@@ -66,15 +63,22 @@ func setupSteps(p *compose.Project, obs Observed, creating []compose.Service) ([
 		if bool(v.External) {
 			return nil, fmt.Errorf("volume %q is declared external but the engine has no volume %q; create it first (docker volume create %s)", key, v.Name, v.Name)
 		}
-		labels := map[string]string{LabelProject: p.Name, LabelVolume: key, LabelVersion: Version}
-		for k, val := range v.Labels {
-			labels[k] = val
-		}
+		labels := resourceLabels(p.Name, LabelVolume, key, v.Labels)
 		steps = append(steps, Step{Target: v.Name, Reason: "missing", Action: CreateVolume{Spec: VolumeSpec{
 			Name: v.Name, Driver: v.Driver, Options: v.DriverOpts, Labels: labels,
 		}}})
 	}
 	return steps, nil
+}
+
+// resourceLabels are the labels of a network or volume drover creates: the
+// file's own, and the Compose ones that let down find it.
+func resourceLabels(project, kindLabel, key string, own map[string]string) map[string]string {
+	labels := map[string]string{LabelProject: project, kindLabel: key, LabelVersion: Version}
+	for k, v := range own {
+		labels[k] = v
+	}
+	return labels
 }
 
 func imageStep(p *compose.Project, svc compose.Service, ref string) (Step, error) {

@@ -1,6 +1,9 @@
 package reconcile
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // UpgradeState is where a service stands in an upgrade. It is derived from
 // its containers every time, never stored.
@@ -27,6 +30,26 @@ func (s UpgradeState) String() string {
 		return "upgraded"
 	}
 	return fmt.Sprintf("state(%d)", int(s))
+}
+
+// Role is what a container is to its project.
+type Role string
+
+const (
+	Serving Role = "serving" // of its service's newest revision
+	Kept    Role = "kept"    // of an older revision, kept for a rollback
+	Orphan  Role = "orphan"  // of a service the project does not define
+)
+
+// RoleOf tells a container's role; known lists the project's services.
+func RoleOf(c Container, obs Observed, known []string) Role {
+	if !slices.Contains(known, c.Service) {
+		return Orphan
+	}
+	if c.Revision < viewOf(obs.Containers, c.Service, 0).Revision {
+		return Kept
+	}
+	return Serving
 }
 
 // ServiceView is a service's containers sorted by role.

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/drover/drover/compose"
 )
@@ -82,7 +83,7 @@ type ServiceDiff struct {
 func Diff(p *compose.Project, obs Observed, services []string) ([]ServiceDiff, error) {
 	var out []ServiceDiff
 	for _, svc := range p.Services {
-		if len(services) > 0 && !contains(services, svc.Name) {
+		if len(services) > 0 && !slices.Contains(services, svc.Name) {
 			continue
 		}
 		view := viewOf(obs.Containers, svc.Name, svc.Scale)
@@ -108,13 +109,4 @@ func Diff(p *compose.Project, obs Observed, services []string) ([]ServiceDiff, e
 		}
 	}
 	return out, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

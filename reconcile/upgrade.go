@@ -17,12 +17,9 @@ type (
 	}
 	// Sleep is the interval between batches.
 	Sleep struct{ Duration time.Duration }
-	// Batch marks the start of a batch; it makes no engine call, so that
-	// progress and dry runs show the batches.
-	Batch struct {
-		Index, Total int
-		Slots        []string
-	}
+	// Batch marks the start of a batch (its step's reason says which); it
+	// makes no engine call, so that progress and dry runs show the batches.
+	Batch struct{}
 )
 
 func (RenameContainer) Kind() string { return "rename" }
@@ -228,7 +225,7 @@ func batchSteps(svc compose.Service, policy compose.Policy, slots []slot, index,
 	for _, s := range slots {
 		names = append(names, fmt.Sprintf("%s#%d", svc.Name, s.number))
 	}
-	steps := []Step{{Target: svc.Name, Reason: fmt.Sprintf("%d/%d: %s", index, total, strings.Join(names, ", ")), Action: Batch{Index: index, Total: total, Slots: names}}}
+	steps := []Step{{Target: svc.Name, Reason: fmt.Sprintf("%d/%d: %s", index, total, strings.Join(names, ", ")), Action: Batch{}}}
 	var before, after [][]Step
 	var waitRefs []string
 	for i, s := range slots {

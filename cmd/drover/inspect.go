@@ -56,16 +56,6 @@ func psCommand() command {
 }
 
 func psRows(obs reconcile.Observed, known []string, services []string, all bool) []psRow {
-	newest := map[string]int{}
-	for _, c := range obs.Containers {
-		if c.Revision > newest[c.Service] {
-			newest[c.Service] = c.Revision
-		}
-	}
-	isKnown := map[string]bool{}
-	for _, k := range known {
-		isKnown[k] = true
-	}
 	want := map[string]bool{}
 	for _, s := range services {
 		want[s] = true
@@ -75,17 +65,11 @@ func psRows(obs reconcile.Observed, known []string, services []string, all bool)
 		if len(want) > 0 && !want[c.Service] {
 			continue
 		}
-		role := "serving"
-		switch {
-		case !isKnown[c.Service]:
-			role = "orphan"
-		case c.Revision < newest[c.Service]:
-			role = "kept"
-		}
-		if role == "kept" && !all {
+		role := reconcile.RoleOf(c, obs, known)
+		if role == reconcile.Kept && !all {
 			continue
 		}
-		r := psRow{Name: c.Name, Service: c.Service, Number: c.Number, Revision: c.Revision, Role: role,
+		r := psRow{Name: c.Name, Service: c.Service, Number: c.Number, Revision: c.Revision, Role: string(role),
 			State: c.State, Health: c.Health, Image: c.Image, ID: shortID(c.ID), Ports: []string{}}
 		for _, p := range c.Ports {
 			r.Ports = append(r.Ports, p.String())
