@@ -1,6 +1,7 @@
 package compose
 
 import (
+	"reflect"
 	"testing"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -64,12 +65,24 @@ func TestHash(t *testing.T) {
 }
 
 func TestHashLeavesInputAlone(t *testing.T) {
-	n := 3
-	s := types.ServiceConfig{Name: "web", Scale: &n, Deploy: &types.DeployConfig{Replicas: &n}}
+	// Hash gets the config by value, but what its pointers, maps and slices
+	// reach is the caller's: none of it may change.
+	config := func() types.ServiceConfig {
+		n, par, one := 3, uint64(1), "1"
+		s := types.ServiceConfig{Name: "web", Scale: &n, Profiles: []string{"p"}, Extensions: types.Extensions{"x-a": 1},
+			Deploy: &types.DeployConfig{Replicas: &n, UpdateConfig: &types.UpdateConfig{Parallelism: &par},
+				RollbackConfig: &types.UpdateConfig{Parallelism: &par}, Extensions: types.Extensions{"x-b": 2}}}
+		s.Image = "x"
+		s.Environment = types.MappingWithEquals{"A": &one}
+		s.DependsOn = types.DependsOnConfig{"db": {Condition: "service_started"}}
+		s.Build = &types.BuildConfig{Context: "."}
+		return s
+	}
+	s := config()
 	if _, _, err := Hash(s); err != nil {
 		t.Fatal(err)
 	}
-	if s.Deploy.Replicas == nil || s.Scale == nil {
-		t.Error("Hash changed the config it was given")
+	if want := config(); !reflect.DeepEqual(s, want) {
+		t.Error("Hash changed something the config it was given points to")
 	}
 }
