@@ -23,6 +23,7 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
+	"github.com/docker/docker/errdefs"
 	"github.com/docker/docker/pkg/jsonmessage"
 	archive "github.com/moby/go-archive"
 	"github.com/moby/patternmatcher/ignorefile"
@@ -88,6 +89,17 @@ func (d *Docker) ListContainers(ctx context.Context, project string) ([]reconcil
 			c.Ports = append(c.Ports, reconcile.Port{HostIP: p.IP, HostPort: p.PublicPort, Port: p.PrivatePort, Protocol: p.Type})
 		}
 		reconcile.ContainerFromLabels(&c)
+		if _, ok := c.Labels[reconcile.LabelRestart]; !ok {
+			// Made by docker compose or an older drover: the policy is
+			// only in the container's host config.
+			info, err := d.c.ContainerInspect(ctx, s.ID)
+			if err != nil && !errdefs.IsNotFound(err) {
+				return nil, fmt.Errorf("inspecting %s: %w", c.Name, err)
+			}
+			if err == nil && info.HostConfig != nil {
+				c.RestartPolicy = reconcile.FormatRestartPolicy(info.HostConfig.RestartPolicy)
+			}
+		}
 		out = append(out, c)
 	}
 	return out, nil
@@ -218,16 +230,54 @@ func readDockerignore(dir string) ([]string, error) {
 	return ignorefile.ReadAll(f)
 }
 
+// PullImage pulls ref. Its error does not repeat the reference: the step
+// that called it names the image ("pull web:v2: ...").
 func (d *Docker) PullImage(ctx context.Context, ref string) error {
 	rc, err := d.c.ImagePull(ctx, ref, image.PullOptions{})
-	if err != nil {
-		return fmt.Errorf("pulling %s: %w", ref, err)
+	if err == nil {
+		err = jsonStreamError(rc)
+		rc.Close()
 	}
-	defer rc.Close()
-	if err := jsonStreamError(rc); err != nil {
-		return fmt.Errorf("pulling %s: %w", ref, err)
+	if err != nil {
+		return d.pullError(ctx, ref, err)
 	}
 	return nil
+}
+
+// pullError says, in one line, whether the image is on this machine and
+// whether a registry answered: "not on this machine, and no registry
+// answered" is the common case of an image that was never built or pulled
+// here, and the daemon's own words come after it, for the detail.
+func (d *Docker) pullError(ctx context.Context, ref string, err error) error {
+	cause := strings.TrimPrefix(err.Error(), "Error response from daemon: ")
+	registry := "the registry refused it"
+	if unreachable(cause) {
+		registry = "no registry answered"
+	} else if notFound(cause) {
+		registry = "the registry does not have it (or wants a login)"
+	}
+	if _, ierr := d.c.ImageInspect(ctx, ref); ierr == nil {
+		return fmt.Errorf("%s: %s", registry, cause)
+	}
+	return fmt.Errorf("not on this machine, and %s: %s", registry, cause)
+}
+
+func unreachable(msg string) bool {
+	for _, s := range []string{"dial tcp", "no such host", "connection refused", "i/o timeout", "TLS handshake timeout", "network is unreachable", "Client.Timeout"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func notFound(msg string) bool {
+	for _, s := range []string{"manifest unknown", "not found", "pull access denied", "repository does not exist"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // jsonStreamError drains a build or pull progress stream and returns the
@@ -290,6 +340,11 @@ func (d *Docker) RemoveContainer(ctx context.Context, ref string, volumes bool) 
 
 func (d *Docker) RenameContainer(ctx context.Context, ref, name string) error {
 	return d.c.ContainerRename(ctx, ref, name)
+}
+
+func (d *Docker) SetRestartPolicy(ctx context.Context, ref, policy string) error {
+	_, err := d.c.ContainerUpdate(ctx, ref, container.UpdateConfig{RestartPolicy: reconcile.ParseRestartPolicy(policy)})
+	return err
 }
 
 func (d *Docker) InspectContainer(ctx context.Context, ref string) (reconcile.ContainerStatus, error) {

@@ -189,6 +189,8 @@ func (r *runner) do(ctx context.Context, a Action) error {
 		return e.RemoveContainer(call, a.Ref, a.Volumes)
 	case RenameContainer:
 		return e.RenameContainer(call, a.Ref, a.Name)
+	case SetRestartPolicy:
+		return e.SetRestartPolicy(call, a.Ref, a.Policy)
 	case Batch:
 		return nil
 	case Sleep:

@@ -77,6 +77,8 @@ func newCreateRequest(in specInput) (CreateRequest, []string, error) {
 	labels[LabelRevision] = strconv.Itoa(in.revision)
 	labels[LabelSpec] = string(in.service.Spec)
 	labels[LabelVersion] = Version
+	labels[LabelScale] = strconv.Itoa(in.service.Scale)
+	labels[LabelRestart] = FormatRestartPolicy(restartPolicy(s))
 
 	cfg := &container.Config{
 		Image:        ImageRef(p.Name, s),
@@ -215,11 +217,31 @@ func versionAtLeast(v string, major, minor int) bool {
 	return ma > major || (ma == major && mi >= minor)
 }
 
+// FormatRestartPolicy writes a policy the way compose files do: no,
+// always, unless-stopped, on-failure, on-failure:3.
+func FormatRestartPolicy(p container.RestartPolicy) string {
+	switch {
+	case p.Name == "":
+		return "no"
+	case p.MaximumRetryCount > 0:
+		return fmt.Sprintf("%s:%d", p.Name, p.MaximumRetryCount)
+	}
+	return string(p.Name)
+}
+
+// ParseRestartPolicy reads what FormatRestartPolicy wrote.
+func ParseRestartPolicy(s string) container.RestartPolicy {
+	name, count, _ := strings.Cut(s, ":")
+	n, _ := strconv.Atoi(count)
+	if name == "" {
+		name = "no"
+	}
+	return container.RestartPolicy{Name: container.RestartPolicyMode(name), MaximumRetryCount: n}
+}
+
 func restartPolicy(s types.ServiceConfig) container.RestartPolicy {
 	if s.Restart != "" {
-		name, count, _ := strings.Cut(s.Restart, ":")
-		n, _ := strconv.Atoi(count)
-		return container.RestartPolicy{Name: container.RestartPolicyMode(name), MaximumRetryCount: n}
+		return ParseRestartPolicy(s.Restart)
 	}
 	if s.Deploy != nil && s.Deploy.RestartPolicy != nil {
 		rp := s.Deploy.RestartPolicy

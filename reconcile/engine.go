@@ -22,6 +22,9 @@ type Engine interface {
 	StopContainer(ctx context.Context, ref string, timeout *time.Duration) error
 	RemoveContainer(ctx context.Context, ref string, volumes bool) error
 	RenameContainer(ctx context.Context, ref, name string) error
+	// SetRestartPolicy changes a container's restart policy in place
+	// (no, always, unless-stopped, on-failure[:N]).
+	SetRestartPolicy(ctx context.Context, ref, policy string) error
 	InspectContainer(ctx context.Context, ref string) (ContainerStatus, error)
 	RemoveNetwork(ctx context.Context, name string) error
 	RemoveVolume(ctx context.Context, name string) error

@@ -28,6 +28,17 @@ const (
 	LabelRevision    = "io.drover.revision"
 	LabelSpec        = "io.drover.spec"
 	LabelVersion     = "io.drover.version"
+	// LabelScale is the service's scale when the container was made: how
+	// many new containers an upgrade needs, for commands run without files.
+	LabelScale = "io.drover.scale"
+	// LabelRestart is the restart policy the container was made with
+	// (always, on-failure:3): a kept container runs with policy "no", and
+	// a rollback gives it this one back.
+	LabelRestart = "io.drover.restart"
+	// LabelReplacesRestart is, on a new container, the restart policy of the
+	// old container of its slot, for old containers that carry no
+	// LabelRestart (made by docker compose, or by an older drover).
+	LabelReplacesRestart = "io.drover.replaces-restart"
 )
 
 // Container is one container as a single list call shows it.
@@ -45,6 +56,10 @@ type Container struct {
 	Health   string // "", "starting", "healthy", "unhealthy"
 	Ports    []Port
 	Labels   map[string]string
+	// RestartPolicy is the policy the container was made with (its
+	// LabelRestart, or what the engine reported for a container without
+	// it); "" when unknown.
+	RestartPolicy string
 }
 
 // Port is a published port of a container.
@@ -124,6 +139,9 @@ func ContainerFromLabels(c *Container) {
 		c.Revision = 1 // a container made by docker compose: its first revision
 	}
 	c.Hash = c.Labels[LabelConfigHash]
+	if p, ok := c.Labels[LabelRestart]; ok {
+		c.RestartPolicy = p
+	}
 }
 
 // HealthFromStatus reads the health out of the status text of a container

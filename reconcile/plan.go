@@ -43,6 +43,7 @@ func Up(p *compose.Project, obs Observed, opts Options) (Plan, error) {
 		}
 	}
 	plan := Plan{Project: p.Name}
+	groups := byService(obs.Containers)
 	var creating []compose.Service
 	for _, svc := range p.Services {
 		if !selected[svc.Name] {
@@ -54,7 +55,7 @@ func Up(p *compose.Project, obs Observed, opts Options) (Plan, error) {
 		if err := checkHostPorts(svc); err != nil {
 			return Plan{}, err
 		}
-		sp, warnings, err := planService(p, svc, obs, opts)
+		sp, warnings, err := planService(p, svc, viewOf(groups[svc.Name], svc.Scale), obs, opts)
 		if err != nil {
 			return Plan{}, err
 		}
@@ -128,11 +129,16 @@ func selection(p *compose.Project, names []string) (map[string]bool, error) {
 }
 
 // planService plans one service of a plain up.
-func planService(p *compose.Project, svc compose.Service, obs Observed, opts Options) (sp ServicePlan, warnings []string, err error) {
+func planService(p *compose.Project, svc compose.Service, view ServiceView, obs Observed, opts Options) (sp ServicePlan, warnings []string, err error) {
 	sp.Service = svc.Name
-	view := viewOf(obs.Containers, svc.Name, svc.Scale)
-	if view.State == Upgrading {
-		sp.Notes = append(sp.Notes, fmt.Sprintf("%s: upgrading to revision %d, not finished; run drover up --upgrade to go on or drover up --rollback to go back", svc.Name, view.Revision))
+	switch view.State {
+	case Upgrading:
+		sp.Left = "upgrading, not finished"
+		sp.Notes = append(sp.Notes, fmt.Sprintf("%s: upgrading to revision %d, not finished; %s", svc.Name, view.Revision, nextStep(svc.Name, view)))
+		return sp, nil, nil
+	case UpgradeFailed:
+		sp.Left = "upgrade failed"
+		sp.Notes = append(sp.Notes, fmt.Sprintf("%s: the upgrade to revision %d failed: %s %s; %s", svc.Name, view.Revision, view.Bad.Name, badReason(*view.Bad), nextStep(svc.Name, view)))
 		return sp, nil, nil
 	}
 	revision := view.Revision
@@ -141,6 +147,7 @@ func planService(p *compose.Project, svc compose.Service, obs Observed, opts Opt
 	}
 	drift := outOfSync(p, svc, view.Current, obs.Images)
 	if drift != "" {
+		sp.Left = "out of sync (" + drift + ")"
 		sp.Notes = append(sp.Notes, fmt.Sprintf("%s: out of sync: %s; run drover up --upgrade", svc.Name, drift))
 	}
 

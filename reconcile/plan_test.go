@@ -53,7 +53,8 @@ func (w *world) ctr(service string, n, rev int, state string) *world {
 		ID: service + "-" + strconv.Itoa(n) + "-r" + strconv.Itoa(rev), Name: "demo-" + service + "-" + strconv.Itoa(n),
 		Service: service, Number: n, Revision: rev, Hash: svc.Hash, State: state,
 		Image: svc.Config.Image, ImageID: w.obs.Images[svc.Config.Image],
-		Labels: map[string]string{LabelSpec: string(svc.Spec)},
+		Labels:        map[string]string{LabelSpec: string(svc.Spec), LabelRestart: "no"},
+		RestartPolicy: "no",
 	}
 	w.obs.Containers = append(w.obs.Containers, c)
 	return w
@@ -185,7 +186,7 @@ teardown: remove old#1 (orphan: service not in the project)
 			world: func(w *world) {
 				w.ctr("web", 1, 1, "running").ctr("web", 2, 1, "exited").ctr("web", 2, 2, "running")
 			},
-			want: "note: web: upgrading to revision 2, not finished; run drover up --upgrade to go on or drover up --rollback to go back\n",
+			want: "note: web: upgrading to revision 2, not finished; drover up --upgrade web (go on to revision 2) or drover up --rollback web (back to revision 1)\n",
 		},
 		{
 			name: "upgraded service: kept containers stay stopped", compose: twoWeb,
@@ -386,6 +387,17 @@ func TestUpErrors(t *testing.T) {
 // simulate carries out a plan on an observation, as a perfect engine would.
 func simulate(t *testing.T, obs Observed, plan Plan) Observed {
 	t.Helper()
+	out, _ := simulateSteps(t, obs, plan, -1, "")
+	return out
+}
+
+// simulateSteps carries out the first limit steps of a plan (all when limit
+// is negative), in the order flatten gives, as a run killed after them
+// would leave the engine. A container of image bad exits with status 1 as
+// soon as it starts, and a wait on it fails: the run stops there, and
+// failed is true.
+func simulateSteps(t *testing.T, obs Observed, plan Plan, limit int, bad string) (_ Observed, failed bool) {
+	t.Helper()
 	out := obs
 	out.Containers = append([]Container(nil), obs.Containers...)
 	out.Networks = copyMap(obs.Networks)
@@ -409,8 +421,18 @@ func simulate(t *testing.T, obs Observed, plan Plan) Observed {
 		steps = append(steps, sp.Steps...)
 	}
 	steps = append(steps, plan.Teardown...)
-	for _, s := range flatten(steps) {
+	for n, s := range flatten(steps) {
+		if n == limit {
+			break
+		}
 		switch a := s.Action.(type) {
+		case Wait:
+			for _, ref := range a.Refs {
+				if c := out.Containers[find(ref)]; c.Image == bad && c.State != "running" {
+					sortContainers(out.Containers)
+					return out, true
+				}
+			}
 		case CreateNetwork:
 			out.Networks[a.Spec.Name] = true
 		case CreateVolume:
@@ -428,6 +450,12 @@ func simulate(t *testing.T, obs Observed, plan Plan) Observed {
 			c := Container{ID: a.Request.Name + "@" + a.Request.Config.Labels[LabelRevision], Name: a.Request.Name, State: "created", Labels: a.Request.Config.Labels,
 				Image: a.Request.Config.Image, ImageID: out.Images[NormalizeRef(a.Request.Config.Image)]}
 			ContainerFromLabels(&c)
+			for port, bindings := range a.Request.HostConfig.PortBindings {
+				for _, b := range bindings {
+					hp, _ := strconv.Atoi(b.HostPort)
+					c.Ports = append(c.Ports, Port{HostIP: b.HostIP, HostPort: uint16(hp), Port: uint16(port.Int()), Protocol: port.Proto()})
+				}
+			}
 			out.Containers = append(out.Containers, c)
 		case StartContainer:
 			i := find(a.Ref)
@@ -441,11 +469,22 @@ func simulate(t *testing.T, obs Observed, plan Plan) Observed {
 				}
 			}
 			out.Containers[i].State = "running"
+			if out.Containers[i].Image == bad {
+				out.Containers[i].State, out.Containers[i].ExitCode = "exited", 1
+			}
 		case StopContainer:
 			out.Containers[find(a.Ref)].State = "exited"
 		case RemoveContainer:
 			i := find(a.Ref)
 			out.Containers = append(out.Containers[:i], out.Containers[i+1:]...)
+		case SetRestartPolicy:
+			i := find(a.Ref)
+			labels := map[string]string{}
+			for k, v := range out.Containers[i].Labels {
+				labels[k] = v
+			}
+			labels[liveRestart] = a.Policy
+			out.Containers[i].Labels = labels
 		case RenameContainer:
 			for _, c := range out.Containers {
 				if c.Name == a.Name {
@@ -456,8 +495,13 @@ func simulate(t *testing.T, obs Observed, plan Plan) Observed {
 		}
 	}
 	sortContainers(out.Containers)
-	return out
+	return out, false
 }
+
+// liveRestart is where simulate keeps a container's restart policy as the
+// engine would have it now (the Container type holds only the one it was
+// made with).
+const liveRestart = "test.live-restart"
 
 func copyMap(m map[string]bool) map[string]bool {
 	out := map[string]bool{}

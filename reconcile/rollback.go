@@ -4,29 +4,47 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/drover/drover/compose"
 )
 
 // ErrNothingKept is returned for a rollback of a service without kept
 // containers.
 var ErrNothingKept = errors.New("nothing to roll back to: no containers are kept from an earlier revision")
 
+// RollbackOptions shape a rollback.
+type RollbackOptions struct {
+	// Services to roll back; all that have kept containers when empty.
+	Services []string
+	// Timeout bounds the wait for the kept containers to be healthy again.
+	Timeout time.Duration
+	// Monitor is how long a kept container without a health check must
+	// keep running once started: the same gate as an upgrade's.
+	Monitor time.Duration
+}
+
 // Rollback plans going back to the kept revision of the named services (all
 // that have kept containers when none is named): the kept containers get
-// their names back and start (the same containers, not new ones), and once
-// they are ready the new ones are stopped and removed. Where the new
-// containers publish host ports they stop first, since the kept ones need
-// the same ports. It needs no compose file: everything is in the labels.
-func Rollback(obs Observed, services []string, timeout time.Duration) (Plan, error) {
+// their names and restart policies back and start (the same containers, not
+// new ones), and once they pass the health gate the new ones are stopped and
+// removed. Where the new containers publish host ports they stop first, since
+// the kept ones need the same ports. It needs no compose file: everything is
+// in the labels. It works from every state an upgrade can leave, since an
+// upgrade creates its new containers before it touches an old one.
+func Rollback(obs Observed, opts RollbackOptions) (Plan, error) {
 	plan := Plan{Project: obs.Project}
-	for _, name := range serviceNames(obs, services) {
-		view := viewOf(obs.Containers, name, 0)
+	groups := byService(obs.Containers)
+	for _, name := range serviceNames(obs, opts.Services) {
+		view := viewOf(groups[name], 0)
 		if len(view.Kept) == 0 {
-			if len(services) == 0 {
+			if len(opts.Services) == 0 {
 				continue
 			}
 			return Plan{}, fmt.Errorf("service %q: %w", name, ErrNothingKept)
 		}
-		plan.Services = append(plan.Services, rollbackService(name, view, timeout))
+		sp, notes := rollbackService(name, view, opts)
+		plan.Services = append(plan.Services, sp)
+		plan.Notes = append(plan.Notes, notes...)
 	}
 	if len(plan.Services) == 0 {
 		return Plan{}, ErrNothingKept
@@ -34,12 +52,10 @@ func Rollback(obs Observed, services []string, timeout time.Duration) (Plan, err
 	return plan, nil
 }
 
-func rollbackService(name string, view ServiceView, timeout time.Duration) ServicePlan {
+func rollbackService(name string, view ServiceView, opts RollbackOptions) (ServicePlan, []string) {
 	sp := ServicePlan{Service: name}
-	keptRev := 0
-	for _, c := range view.Kept {
-		keptRev = max(keptRev, c.Revision)
-	}
+	var notes []string
+	keptRev := view.KeptRevision()
 	portsFirst := false
 	for _, c := range view.Current {
 		for _, p := range c.Ports {
@@ -56,8 +72,12 @@ func rollbackService(name string, view ServiceView, timeout time.Duration) Servi
 		sp.Steps = inLanes(name, stops...)
 	}
 	holders := map[string]Container{}
+	replaces := map[int]string{}
 	for _, c := range view.Current {
 		holders[c.Name] = c
+		if p := c.Labels[LabelReplacesRestart]; p != "" {
+			replaces[c.Number] = p
+		}
 	}
 	var back [][]Step
 	var refs []string
@@ -73,6 +93,15 @@ func rollbackService(name string, view ServiceView, timeout time.Duration) Servi
 		if k.Name != canonical {
 			lane = append(lane, Step{Target: k.Target(), Reason: fmt.Sprintf("back to revision %d", keptRev), Action: RenameContainer{Ref: k.ID, Name: canonical}})
 		}
+		policy := k.RestartPolicy
+		if k.Labels[LabelRestart] == "" && replaces[k.Number] != "" {
+			policy = replaces[k.Number] // what the engine said before drover changed it
+		}
+		if policy != "" {
+			lane = append(lane, Step{Target: k.Target(), Reason: "its own restart policy", Action: SetRestartPolicy{Ref: k.ID, Policy: policy}})
+		} else {
+			notes = append(notes, fmt.Sprintf("%s: its restart policy before the upgrade is not known; it keeps policy \"no\"", k.Name))
+		}
 		if !k.Running() {
 			lane = append(lane, Step{Target: k.Target(), Reason: fmt.Sprintf("revision %d", keptRev), Action: StartContainer{Ref: k.ID}})
 		}
@@ -80,7 +109,7 @@ func rollbackService(name string, view ServiceView, timeout time.Duration) Servi
 		refs = append(refs, k.ID)
 	}
 	sp.Steps = append(sp.Steps, inLanes(name, back...)...)
-	sp.Steps = append(sp.Steps, Step{Target: name, Reason: fmt.Sprintf("revision %d", keptRev), Action: Wait{Refs: refs, Until: Healthy, Timeout: timeout}})
+	sp.Steps = append(sp.Steps, Step{Target: name, Reason: fmt.Sprintf("revision %d", keptRev), Action: Wait{Refs: refs, Until: Healthy, Timeout: opts.Timeout, Monitor: opts.Monitor}})
 	var gone [][]Step
 	for _, c := range view.Current {
 		reason := fmt.Sprintf("rolled back from revision %d", c.Revision)
@@ -91,20 +120,23 @@ func rollbackService(name string, view ServiceView, timeout time.Duration) Servi
 		gone = append(gone, removeSteps(c, reason, nil))
 	}
 	sp.Steps = append(sp.Steps, inLanes(name, gone...)...)
-	return sp
+	return sp, notes
 }
 
 // Confirm plans the removal of the kept containers of upgraded services (the
-// named ones, or all). A service still upgrading cannot be confirmed.
-func Confirm(obs Observed, services []string) (Plan, error) {
+// named ones, or all). A service whose new revision has not passed its
+// health gate, or has failed since, is refused unless force is set: its kept
+// containers are the only ones known to work.
+func Confirm(obs Observed, services []string, force bool) (Plan, error) {
 	plan := Plan{Project: obs.Project}
+	groups := byService(obs.Containers)
 	for _, name := range serviceNames(obs, services) {
-		view := viewOf(obs.Containers, name, 0)
+		view := viewOf(groups[name], 0)
 		if len(view.Kept) == 0 {
 			continue
 		}
-		if view.State == Upgrading {
-			return Plan{}, fmt.Errorf("service %q: the upgrade to revision %d is not finished; go on with drover up --upgrade or back with drover up --rollback", name, view.Revision)
+		if err := confirmable(name, view); err != nil && !force {
+			return Plan{}, err
 		}
 		var removes [][]Step
 		for _, c := range view.Kept {
@@ -113,6 +145,33 @@ func Confirm(obs Observed, services []string) (Plan, error) {
 		plan.Services = append(plan.Services, ServicePlan{Service: name, Steps: inLanes(name, removes...)})
 	}
 	return plan, nil
+}
+
+// confirmable says why a service's upgrade cannot be confirmed, nil when it
+// can: every new container passed its health gate and runs.
+func confirmable(name string, view ServiceView) error {
+	switch view.State {
+	case UpgradeFailed:
+		return fmt.Errorf("service %q: revision %d has failed (%s %s); confirming would remove revision %d, the one known to work: go back with drover up --rollback %s, try again with drover up --upgrade %s, or confirm anyway with --force", name, view.Revision, view.Bad.Name, badReason(*view.Bad), view.KeptRevision(), name, name)
+	case Upgrading:
+		return fmt.Errorf("service %q: the upgrade to revision %d is not finished (not every new container has passed its health gate); go on with drover up --upgrade %s or back with drover up --rollback %s, or confirm anyway with --force", name, view.Revision, name, name)
+	}
+	for _, c := range view.Current {
+		if !c.Running() && !(c.Completed() && c.Labels[compose.LabelStartOnce] == "true") {
+			return fmt.Errorf("service %q: %s is %s; start it (drover start %s) or go back with drover up --rollback %s, or confirm anyway with --force", name, c.Name, c.State, name, name)
+		}
+	}
+	return nil
+}
+
+func badReason(c Container) string {
+	switch {
+	case c.State == "exited":
+		return fmt.Sprintf("exited with status %d", c.ExitCode)
+	case c.Health == "unhealthy":
+		return "is unhealthy"
+	}
+	return "is " + c.State
 }
 
 func anyRunning(cs []Container) bool {

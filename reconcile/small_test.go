@@ -67,13 +67,14 @@ func TestDiffSpecs(t *testing.T) {
 	}
 }
 
-func TestRoleOf(t *testing.T) {
+func TestRoles(t *testing.T) {
 	p := load(t, twoWeb, "")
 	w := newWorld(p).ctr("web", 1, 1, "exited").ctr("web", 1, 2, "running")
 	w.obs.Containers = append(w.obs.Containers, Container{ID: "o", Service: "old", Revision: 1})
 	want := []Role{Kept, Serving, Orphan}
+	roles := Roles(w.obs, []string{"web"})
 	for i, c := range w.obs.Containers {
-		if got := RoleOf(c, w.obs, []string{"web"}); got != want[i] {
+		if got := roles[c.ID]; got != want[i] {
 			t.Errorf("%s r%d: role %s, want %s", c.Service, c.Revision, got, want[i])
 		}
 	}

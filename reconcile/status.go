@@ -33,6 +33,7 @@ func Status(p *compose.Project, obs Observed) []ServiceStatus {
 			names = append(names, s.Name)
 		}
 	}
+	groups := byService(obs.Containers)
 	for _, name := range names {
 		st := ServiceStatus{Service: name}
 		scale := 0
@@ -41,7 +42,7 @@ func Status(p *compose.Project, obs Observed) []ServiceStatus {
 			svc, _ = p.Service(name)
 			scale, st.Scale = svc.Scale, svc.Scale
 		}
-		view := viewOf(obs.Containers, name, scale)
+		view := viewOf(groups[name], scale)
 		st.State, st.Revision, st.Kept = view.State.String(), view.Revision, len(view.Kept)
 		for _, c := range view.Current {
 			if c.Running() {
@@ -54,10 +55,8 @@ func Status(p *compose.Project, obs Observed) []ServiceStatus {
 		switch {
 		case view.Revision == 0:
 			st.State, st.Next = "absent", "drover up"
-		case view.State == Upgrading:
-			st.Next = fmt.Sprintf("drover up --upgrade %s (go on) or drover up --rollback %s", name, name)
-		case view.State == Upgraded:
-			st.Next = fmt.Sprintf("drover up --confirm-upgrade %s or drover up --rollback %s", name, name)
+		case view.State != Active:
+			st.Next = nextStep(name, view)
 		case st.OutOfSync != "":
 			st.Next = fmt.Sprintf("drover up --upgrade %s", name)
 		case p != nil && st.Serving < scale:
@@ -66,6 +65,21 @@ func Status(p *compose.Project, obs Observed) []ServiceStatus {
 		out = append(out, st)
 	}
 	return out
+}
+
+// nextStep is the advice for a service in the middle of an upgrade: the
+// commands that are right in its state, and only those.
+func nextStep(name string, view ServiceView) string {
+	back := fmt.Sprintf("drover up --rollback %s (back to revision %d)", name, view.KeptRevision())
+	switch view.State {
+	case Upgrading:
+		return fmt.Sprintf("drover up --upgrade %s (go on to revision %d) or %s", name, view.Revision, back)
+	case Upgraded:
+		return fmt.Sprintf("drover up --confirm-upgrade %s (drop revision %d) or %s", name, view.KeptRevision(), back)
+	case UpgradeFailed:
+		return fmt.Sprintf("%s, or drover up --upgrade %s (try revision %d again)", back, name, view.Revision)
+	}
+	return ""
 }
 
 // ServiceDiff is what differs between the files and a service's newest
@@ -82,11 +96,12 @@ type ServiceDiff struct {
 // its newest containers were made from.
 func Diff(p *compose.Project, obs Observed, services []string) ([]ServiceDiff, error) {
 	var out []ServiceDiff
+	groups := byService(obs.Containers)
 	for _, svc := range p.Services {
 		if len(services) > 0 && !slices.Contains(services, svc.Name) {
 			continue
 		}
-		view := viewOf(obs.Containers, svc.Name, svc.Scale)
+		view := viewOf(groups[svc.Name], svc.Scale)
 		d := ServiceDiff{Service: svc.Name}
 		if len(view.Current) == 0 {
 			d.Changes = []Change{{Key: "containers", New: fmt.Sprintf("%d to create", svc.Scale)}}

@@ -181,6 +181,20 @@ type ServicePlan struct {
 	After   []string
 	Steps   []Step
 	Notes   []string
+	// Left says why a plain up leaves the service as it is ("out of sync",
+	// "upgrading", "upgrade-failed"); empty when it brings it in step.
+	Left string
+}
+
+// Left lists the services the plan leaves out of step, with the reason.
+func (p Plan) Left() []string {
+	var out []string
+	for _, sp := range p.Services {
+		if sp.Left != "" {
+			out = append(out, sp.Service+": "+sp.Left)
+		}
+	}
+	return out
 }
 
 // Empty reports whether the plan changes nothing.

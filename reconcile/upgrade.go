@@ -20,11 +20,18 @@ type (
 	// Batch marks the start of a batch (its step's reason says which); it
 	// makes no engine call, so that progress and dry runs show the batches.
 	Batch struct{}
+	// SetRestartPolicy changes a container's restart policy (no, always,
+	// on-failure:3) in place.
+	SetRestartPolicy struct {
+		Ref    string
+		Policy string
+	}
 )
 
-func (RenameContainer) Kind() string { return "rename" }
-func (Sleep) Kind() string           { return "wait-interval" }
-func (Batch) Kind() string           { return "batch" }
+func (RenameContainer) Kind() string  { return "rename" }
+func (Sleep) Kind() string            { return "wait-interval" }
+func (Batch) Kind() string            { return "batch" }
+func (SetRestartPolicy) Kind() string { return "set-restart" }
 
 // UpgradeOptions are the command-line choices of up --upgrade.
 type UpgradeOptions struct {
@@ -63,25 +70,26 @@ func (o UpgradeOptions) Policy(svc compose.Service) compose.Policy {
 }
 
 // Upgrade plans up --upgrade: services out of sync (or forced, or with an
-// upgrade under way) are upgraded in batches; the others converge as in a
-// plain up. A service still upgraded from an earlier run has that upgrade
-// confirmed first when it needs a new one.
+// upgrade under way or failed) are upgraded in batches; the others converge
+// as in a plain up. A service still upgraded from an earlier run has that
+// upgrade confirmed first when it needs a new one.
 func Upgrade(p *compose.Project, obs Observed, opts UpgradeOptions) (Plan, error) {
 	plan, err := Up(p, obs, opts.Options)
 	if err != nil {
 		return Plan{}, err
 	}
+	groups := byService(obs.Containers)
 	for i, sp := range plan.Services {
 		svc, _ := p.Service(sp.Service)
 		if n, ok := opts.Scale[svc.Name]; ok {
 			svc.Scale = n
 		}
-		view := viewOf(obs.Containers, svc.Name, svc.Scale)
+		view := viewOf(groups[svc.Name], svc.Scale)
 		if view.Revision == 0 {
 			continue // nothing runs: the plain up creates it
 		}
-		drift := outOfSync(p, svc, view.Current, obs.Images)
-		if drift == "" && view.State != Upgrading && !opts.forced(svc.Name) {
+		settled := view.State == Active || view.State == Upgraded
+		if settled && !opts.forced(svc.Name) && outOfSync(p, svc, view.Current, obs.Images) == "" {
 			continue
 		}
 		steps, err := upgradeService(p, svc, view, obs, opts)
@@ -113,7 +121,7 @@ func upgrading(p *compose.Project, plan Plan) []compose.Service {
 
 // upgradeService plans the upgrade of one service to the files' config. It
 // works slot by slot from what exists, so that it also finishes an upgrade
-// that was interrupted at any point.
+// that was interrupted at any point, or tries again one that failed.
 func upgradeService(p *compose.Project, svc compose.Service, view ServiceView, obs Observed, opts UpgradeOptions) ([]Step, error) {
 	policy := opts.Policy(svc)
 	if policy.StartFirst {
@@ -126,11 +134,21 @@ func upgradeService(p *compose.Project, svc compose.Service, view ServiceView, o
 	var steps []Step
 	old, target := view.Current, view.Revision+1
 	switch view.State {
-	case Upgrading:
+	case Upgrading, UpgradeFailed:
 		if view.Current[0].Hash != svc.Hash {
 			return nil, fmt.Errorf("service %q: an upgrade to revision %d is under way, and the files have changed since; finish it with the files it started from, or roll it back (drover up --rollback %s) and upgrade again", svc.Name, view.Revision, svc.Name)
 		}
-		old, target = view.Kept, view.Revision
+		target = view.Revision
+		old = nil
+		rev := view.KeptRevision()
+		for _, c := range view.Kept {
+			if c.Revision == rev {
+				old = append(old, c)
+				continue
+			}
+			// Kept from an even older revision: only one way back is kept.
+			steps = append(steps, removeSteps(c, fmt.Sprintf("older than revision %d", rev), stopTimeout(svc))...)
+		}
 	case Upgraded:
 		// Confirm the pending upgrade: its kept containers go, the
 		// current ones become the old revision.
@@ -159,11 +177,11 @@ func upgradeService(p *compose.Project, svc compose.Service, view ServiceView, o
 		}
 		steps = append(steps, batchSteps(svc, policy, pending[b.From:b.To], i+1, len(batches), target)...)
 	}
-	// Old containers beyond the scale are stopped and kept with the rest;
-	// new ones beyond it (a scale that went down mid-upgrade) are removed.
+	// Old containers beyond the scale are kept with the rest; new ones
+	// beyond it (a scale that went down mid-upgrade) are removed.
 	for _, c := range old {
-		if c.Number > svc.Scale && c.Running() {
-			steps = append(steps, Step{Target: c.Target(), Reason: "keep for rollback", Action: StopContainer{Ref: c.ID, Timeout: stopTimeout(svc)}})
+		if c.Number > svc.Scale {
+			steps = append(steps, keepSteps(svc, c, c.Target())...)
 		}
 	}
 	for _, c := range news {
@@ -178,27 +196,39 @@ func upgradeService(p *compose.Project, svc compose.Service, view ServiceView, o
 // container (if any) and the new one (if already made, or to be made).
 type slot struct {
 	number  int
+	name    string // the slot's name, which the new container takes once it passes
 	old     *Container
 	new     *Container     // exists already
 	request *CreateRequest // the new container to create when new is nil
 	runOnce bool           // io.rancher.container.start_once: exit 0 is done
 }
 
-// done: the new container runs (or, run once, has completed) and the old
-// one does not run.
+// done: the new container has passed its health gate and runs (or, run
+// once, has completed), and the old one is kept: stopped and renamed.
 func (s slot) done() bool {
-	up := s.new != nil && (s.new.Running() || s.runOnce && s.new.Completed())
-	return up && (s.old == nil || !s.old.Running())
+	up := s.new != nil && Passed(*s.new) && (s.new.Running() || s.runOnce && s.new.Completed())
+	return up && (s.old == nil || isKept(*s.old))
+}
+
+// isKept: stopped and under its kept name, the last of the keep steps.
+func isKept(c Container) bool {
+	return !c.Running() && c.Name == KeptName(c.Name, c.Revision)
 }
 
 func upgradeSlots(p *compose.Project, svc compose.Service, old, news []Container, target int, apiVersion string) ([]slot, error) {
 	var slots []slot
 	for n := 1; n <= svc.Scale; n++ {
-		s := slot{number: n, old: byNumber(old, n), new: byNumber(news, n), runOnce: svc.StartOnce()}
+		s := slot{number: n, name: ContainerName(p.Name, svc.Config, n), old: byNumber(old, n), new: byNumber(news, n), runOnce: svc.StartOnce()}
 		if s.new == nil {
 			req, _, err := newCreateRequest(specInput{project: p, service: svc, number: n, revision: target, apiVersion: apiVersion})
 			if err != nil {
 				return nil, err
+			}
+			// The new container is created under its pending name and
+			// takes the slot's name once it passes its health gate.
+			req.Name = PendingName(req.Name, target)
+			if s.old != nil && s.old.RestartPolicy != "" {
+				req.Config.Labels[LabelReplacesRestart] = s.old.RestartPolicy
 			}
 			s.request = &req
 		}
@@ -216,10 +246,14 @@ func byNumber(cs []Container, n int) *Container {
 	return nil
 }
 
-// batchSteps are the steps of one batch. Start-first: each new container is
-// created and started beside the old one, the batch waits until all are
-// healthy, then the old ones stop. Stop-first: the old ones stop first. The
-// old containers are renamed out of the way and kept, never removed.
+// batchSteps are the steps of one batch. Every new container is created
+// first, under its pending name, so that from the first change on the
+// engine shows that an upgrade began. Start-first: the new containers start
+// beside the old ones, the batch waits until all are healthy, then the old
+// ones are kept. Stop-first: the old ones are kept first. Kept means: restart
+// policy "no" (so that an engine restart does not start it again), stopped,
+// renamed out of the slot's name; never removed. Last, each new container
+// takes its slot's name: the record that it passed.
 func batchSteps(svc compose.Service, policy compose.Policy, slots []slot, index, total, revision int) []Step {
 	var names []string
 	for _, s := range slots {
@@ -230,27 +264,33 @@ func batchSteps(svc compose.Service, policy compose.Policy, slots []slot, index,
 	var waitRefs []string
 	for i, s := range slots {
 		var lane []Step
-		if s.old != nil && s.old.Running() && !policy.StartFirst {
-			lane = append(lane, Step{Target: names[i], Reason: "stop-first", Action: StopContainer{Ref: s.old.ID, Timeout: stopTimeout(svc)}})
+		ref := ""
+		if s.new == nil {
+			lane = append(lane, Step{Target: names[i], Reason: fmt.Sprintf("revision %d", revision), Action: CreateContainer{Request: *s.request}})
+			ref = s.request.Name
+		} else {
+			ref = s.new.ID
 		}
-		switch {
-		case s.new == nil:
-			if s.old != nil && s.old.Name == s.request.Name {
-				lane = append(lane, Step{Target: names[i], Reason: "keep for rollback", Action: RenameContainer{Ref: s.old.ID, Name: KeptName(s.old.Name, s.old.Revision)}})
+		if s.old != nil && !policy.StartFirst {
+			lane = append(lane, keepSteps(svc, *s.old, names[i])...)
+		}
+		if s.new == nil || !s.new.Running() {
+			reason := ""
+			if s.new != nil {
+				reason = "interrupted upgrade"
 			}
-			lane = append(lane, Step{Target: names[i], Reason: fmt.Sprintf("revision %d", revision), Action: CreateContainer{Request: *s.request}},
-				Step{Target: names[i], Action: StartContainer{Ref: s.request.Name}})
-			waitRefs = append(waitRefs, s.request.Name)
-		case !s.new.Running():
-			lane = append(lane, Step{Target: names[i], Reason: "interrupted upgrade", Action: StartContainer{Ref: s.new.ID}})
-			waitRefs = append(waitRefs, s.new.ID)
-		default:
-			waitRefs = append(waitRefs, s.new.ID)
+			lane = append(lane, Step{Target: names[i], Reason: reason, Action: StartContainer{Ref: ref}})
 		}
+		waitRefs = append(waitRefs, ref)
 		before = append(before, lane)
-		if s.old != nil && s.old.Running() && policy.StartFirst {
-			after = append(after, []Step{{Target: names[i], Reason: "keep for rollback", Action: StopContainer{Ref: s.old.ID, Timeout: stopTimeout(svc)}}})
+		var last []Step
+		if s.old != nil && policy.StartFirst {
+			last = keepSteps(svc, *s.old, names[i])
 		}
+		if s.new == nil || s.new.Name != s.name {
+			last = append(last, Step{Target: names[i], Reason: "passed its health gate", Action: RenameContainer{Ref: ref, Name: s.name}})
+		}
+		after = append(after, last)
 	}
 	steps = append(steps, inLanes(svc.Name, before...)...)
 	until, monitor := Healthy, policy.Monitor
@@ -261,23 +301,27 @@ func batchSteps(svc compose.Service, policy compose.Policy, slots []slot, index,
 	return append(steps, inLanes(svc.Name, after...)...)
 }
 
-// KeptName is the name a container of an older revision takes, so that its
-// slot's name is free for the new revision: web-1 of revision 3 becomes
-// web-1-r3.
-func KeptName(name string, revision int) string {
-	return fmt.Sprintf("%s-r%d", canonicalName(name), revision)
-}
-
-// canonicalName strips a kept suffix (-r3) from a container name.
-func canonicalName(name string) string {
-	i := strings.LastIndex(name, "-r")
-	if i < 0 {
-		return name
+// keepSteps keep an old container for a rollback: restart policy "no" (an
+// engine restart would otherwise start it beside the new one), stopped,
+// renamed out of its slot's name. A step an interrupted run already did is
+// left out; the policy is set again unless the rename, which comes after
+// it, shows that it was done.
+func keepSteps(svc compose.Service, c Container, target string) []Step {
+	if isKept(c) {
+		return nil
 	}
-	if _, err := strconv.Atoi(name[i+2:]); err != nil {
-		return name
+	kept := KeptName(c.Name, c.Revision)
+	var steps []Step
+	if c.Name != kept {
+		steps = append(steps, Step{Target: target, Reason: "keep for rollback", Action: SetRestartPolicy{Ref: c.ID, Policy: "no"}})
 	}
-	return name[:i]
+	if c.Running() {
+		steps = append(steps, Step{Target: target, Reason: "keep for rollback", Action: StopContainer{Ref: c.ID, Timeout: stopTimeout(svc)}})
+	}
+	if c.Name != kept {
+		steps = append(steps, Step{Target: target, Reason: "keep for rollback", Action: RenameContainer{Ref: c.ID, Name: kept}})
+	}
+	return steps
 }
 
 // BatchRange is a half-open range of slot indexes.

@@ -14,6 +14,10 @@ services:
     scale: 4
 `
 
+// pending gives a new container its pending name: created, not yet past
+// its health gate.
+func pending(c *Container) { c.Name = PendingName(c.Name, c.Revision) }
+
 // outdated marks the last container as made from an older config (v1).
 func outdated(c *Container) {
 	c.Hash = "old"
@@ -45,26 +49,34 @@ func TestUpgrade(t *testing.T) {
 			name: "out of sync, start-first, batches of 2", rancher: "web:\n  upgrade_strategy: {start_first: true, batch_size: 2, interval_millis: 500}\n",
 			world: func(w *world) { v1(w, "running", 1, 2, 3, 4) },
 			want: `web: batch web (1/2: web#1, web#2)
-web: rename web#1 (keep for rollback)
 web: create web#1 (revision 2)
 web: start web#1
-web: rename web#2 (keep for rollback)
 web: create web#2 (revision 2)
 web: start web#2
 web: wait-healthy web (batch 1)
+web: set-restart web#1 (keep for rollback)
 web: stop web#1 (keep for rollback)
+web: rename web#1 (keep for rollback)
+web: rename web#1 (passed its health gate)
+web: set-restart web#2 (keep for rollback)
 web: stop web#2 (keep for rollback)
+web: rename web#2 (keep for rollback)
+web: rename web#2 (passed its health gate)
 web: wait-interval web (500ms)
 web: batch web (2/2: web#3, web#4)
-web: rename web#3 (keep for rollback)
 web: create web#3 (revision 2)
 web: start web#3
-web: rename web#4 (keep for rollback)
 web: create web#4 (revision 2)
 web: start web#4
 web: wait-healthy web (batch 2)
+web: set-restart web#3 (keep for rollback)
 web: stop web#3 (keep for rollback)
+web: rename web#3 (keep for rollback)
+web: rename web#3 (passed its health gate)
+web: set-restart web#4 (keep for rollback)
 web: stop web#4 (keep for rollback)
+web: rename web#4 (keep for rollback)
+web: rename web#4 (passed its health gate)
 `,
 		},
 		{
@@ -72,25 +84,33 @@ web: stop web#4 (keep for rollback)
 			world: func(w *world) { v1(w, "running", 1, 2, 3, 4) },
 			opts:  UpgradeOptions{BatchSize: 3, Interval: durationp(0)},
 			want: `web: batch web (1/2: web#1, web#2, web#3)
-web: stop web#1 (stop-first)
-web: rename web#1 (keep for rollback)
 web: create web#1 (revision 2)
+web: set-restart web#1 (keep for rollback)
+web: stop web#1 (keep for rollback)
+web: rename web#1 (keep for rollback)
 web: start web#1
-web: stop web#2 (stop-first)
-web: rename web#2 (keep for rollback)
 web: create web#2 (revision 2)
+web: set-restart web#2 (keep for rollback)
+web: stop web#2 (keep for rollback)
+web: rename web#2 (keep for rollback)
 web: start web#2
-web: stop web#3 (stop-first)
-web: rename web#3 (keep for rollback)
 web: create web#3 (revision 2)
+web: set-restart web#3 (keep for rollback)
+web: stop web#3 (keep for rollback)
+web: rename web#3 (keep for rollback)
 web: start web#3
 web: wait-healthy web (batch 1)
+web: rename web#1 (passed its health gate)
+web: rename web#2 (passed its health gate)
+web: rename web#3 (passed its health gate)
 web: batch web (2/2: web#4)
-web: stop web#4 (stop-first)
-web: rename web#4 (keep for rollback)
 web: create web#4 (revision 2)
+web: set-restart web#4 (keep for rollback)
+web: stop web#4 (keep for rollback)
+web: rename web#4 (keep for rollback)
 web: start web#4
 web: wait-healthy web (batch 2)
+web: rename web#4 (passed its health gate)
 `,
 		},
 		{
@@ -98,36 +118,42 @@ web: wait-healthy web (batch 2)
 			world: func(w *world) { w.ctr("web", 1, 1, "running") },
 			opts:  UpgradeOptions{Force: []string{"web"}},
 			want: `web: batch web (1/1: web#1)
-web: stop web#1 (stop-first)
-web: rename web#1 (keep for rollback)
 web: create web#1 (revision 2)
+web: set-restart web#1 (keep for rollback)
+web: stop web#1 (keep for rollback)
+web: rename web#1 (keep for rollback)
 web: start web#1
 web: wait-healthy web (batch 1)
+web: rename web#1 (passed its health gate)
 `,
 		},
 		{
 			name: "interrupted upgrade goes on from where it stopped", rancher: "web:\n  upgrade_strategy: {start_first: true, batch_size: 4}\n",
 			world: func(w *world) {
-				// #1 done; #2 renamed, its new container created but not
-				// started; #3 renamed only; #4 untouched.
+				// #1 done; #2's new container runs, in its health
+				// wait; #3's is created, not started; #4 untouched.
 				v1(w, "exited", 1)
+				w.obs.Containers[0].Name = KeptName(w.obs.Containers[0].Name, 1)
 				v1(w, "running", 2, 3, 4)
-				for i := range w.obs.Containers[:3] {
-					w.obs.Containers[i].Name = KeptName(w.obs.Containers[i].Name, 1)
-				}
-				w.ctr("web", 1, 2, "running").ctr("web", 2, 2, "created")
+				w.ctr("web", 1, 2, "running").ctr("web", 2, 2, "running").edit(pending).ctr("web", 3, 2, "created").edit(pending)
 			},
 			want: `web: batch web (1/1: web#2, web#3, web#4)
-web: start web#2 (interrupted upgrade)
-web: create web#3 (revision 2)
-web: start web#3
-web: rename web#4 (keep for rollback)
+web: start web#3 (interrupted upgrade)
 web: create web#4 (revision 2)
 web: start web#4
 web: wait-healthy web (batch 1)
+web: set-restart web#2 (keep for rollback)
 web: stop web#2 (keep for rollback)
+web: rename web#2 (keep for rollback)
+web: rename web#2 (passed its health gate)
+web: set-restart web#3 (keep for rollback)
 web: stop web#3 (keep for rollback)
+web: rename web#3 (keep for rollback)
+web: rename web#3 (passed its health gate)
+web: set-restart web#4 (keep for rollback)
 web: stop web#4 (keep for rollback)
+web: rename web#4 (keep for rollback)
+web: rename web#4 (passed its health gate)
 `,
 		},
 		{
@@ -148,23 +174,29 @@ web: stop web#4 (keep for rollback)
 			},
 			want: `web: remove web#1 (confirm revision 2)
 web: batch web (1/1: web#1)
-web: stop web#1 (stop-first)
-web: rename web#1 (keep for rollback)
 web: create web#1 (revision 3)
+web: set-restart web#1 (keep for rollback)
+web: stop web#1 (keep for rollback)
+web: rename web#1 (keep for rollback)
 web: start web#1
 web: wait-healthy web (batch 1)
+web: rename web#1 (passed its health gate)
 `,
 		},
 		{
 			name: "scale down during an upgrade keeps the surplus old containers", rancher: "web:\n  scale: 1\n",
 			world: func(w *world) { v1(w, "running", 1, 2) },
 			want: `web: batch web (1/1: web#1)
-web: stop web#1 (stop-first)
-web: rename web#1 (keep for rollback)
 web: create web#1 (revision 2)
+web: set-restart web#1 (keep for rollback)
+web: stop web#1 (keep for rollback)
+web: rename web#1 (keep for rollback)
 web: start web#1
 web: wait-healthy web (batch 1)
+web: rename web#1 (passed its health gate)
+web: set-restart web#2 (keep for rollback)
 web: stop web#2 (keep for rollback)
+web: rename web#2 (keep for rollback)
 `,
 		},
 	}
@@ -191,7 +223,7 @@ web: stop web#2 (keep for rollback)
 				t.Errorf("upgrading again after the upgrade:\n%s", again)
 			}
 			svc, _ := p.Service("web")
-			if v := viewOf(after.Containers, "web", svc.Scale); v.State == Upgrading {
+			if v := viewOf(byService(after.Containers)["web"], svc.Scale); v.State == Upgrading {
 				t.Errorf("after the upgrade the service is still upgrading")
 			}
 		})
@@ -249,15 +281,19 @@ func TestRollback(t *testing.T) {
 			world: func(t *testing.T) *world { return upgraded(t, false) },
 			want: `web: rename web#1 (frees its name)
 web: rename web#1 (back to revision 1)
+web: set-restart web#1 (its own restart policy)
 web: start web#1 (revision 1)
 web: rename web#2 (frees its name)
 web: rename web#2 (back to revision 1)
+web: set-restart web#2 (its own restart policy)
 web: start web#2 (revision 1)
 web: rename web#3 (frees its name)
 web: rename web#3 (back to revision 1)
+web: set-restart web#3 (its own restart policy)
 web: start web#3 (revision 1)
 web: rename web#4 (frees its name)
 web: rename web#4 (back to revision 1)
+web: set-restart web#4 (its own restart policy)
 web: start web#4 (revision 1)
 web: wait-healthy web (revision 1)
 web: stop web#1 (rolled back from revision 2)
@@ -286,6 +322,7 @@ web: remove web#4 (rolled back from revision 2)
 			want: `web: stop web#1 (frees its host ports)
 web: rename web#1 (frees its name)
 web: rename web#1 (back to revision 1)
+web: set-restart web#1 (its own restart policy)
 web: start web#1 (revision 1)
 web: wait-healthy web (revision 1)
 web: remove web#1 (rolled back from revision 2)
@@ -303,7 +340,9 @@ web: remove web#1 (rolled back from revision 2)
 			},
 			want: `web: rename web#1 (frees its name)
 web: rename web#1 (back to revision 1)
+web: set-restart web#1 (its own restart policy)
 web: start web#1 (revision 1)
+web: set-restart web#2 (its own restart policy)
 web: wait-healthy web (revision 1)
 web: stop web#1 (rolled back from revision 2)
 web: remove web#1 (rolled back from revision 2)
@@ -319,7 +358,7 @@ web: remove web#1 (rolled back from revision 2)
 					before[c.ID] = canonicalName(c.Name)
 				}
 			}
-			plan, err := Rollback(w.obs, nil, time.Minute)
+			plan, err := Rollback(w.obs, RollbackOptions{Timeout: time.Minute})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -344,17 +383,17 @@ web: remove web#1 (rolled back from revision 2)
 func TestRollbackNothingKept(t *testing.T) {
 	p := load(t, fourWeb, "")
 	w := newWorld(p).ctr("web", 1, 1, "running")
-	if _, err := Rollback(w.obs, []string{"web"}, time.Minute); err == nil || !strings.Contains(err.Error(), `service "web": nothing to roll back to`) {
+	if _, err := Rollback(w.obs, RollbackOptions{Services: []string{"web"}, Timeout: time.Minute}); err == nil || !strings.Contains(err.Error(), `service "web": nothing to roll back to`) {
 		t.Errorf("error %v", err)
 	}
-	if _, err := Rollback(w.obs, nil, time.Minute); err != ErrNothingKept {
+	if _, err := Rollback(w.obs, RollbackOptions{Timeout: time.Minute}); err != ErrNothingKept {
 		t.Errorf("error %v, want ErrNothingKept", err)
 	}
 }
 
 func TestConfirm(t *testing.T) {
 	w := upgraded(t, false)
-	plan, err := Confirm(w.obs, nil)
+	plan, err := Confirm(w.obs, nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -379,7 +418,7 @@ web: remove web#4 (confirm revision 2)
 			break
 		}
 	}
-	if _, err := Confirm(w.obs, nil); err == nil || !strings.Contains(err.Error(), "the upgrade to revision 2 is not finished") {
+	if _, err := Confirm(w.obs, nil, false); err == nil || !strings.Contains(err.Error(), "the upgrade to revision 2 is not finished") {
 		t.Errorf("confirm while upgrading: %v", err)
 	}
 }
@@ -425,11 +464,13 @@ services:
 		t.Fatal(err)
 	}
 	want := `job: batch job (1/1: job#2)
-job: stop job#2 (stop-first)
-job: rename job#2 (keep for rollback)
 job: create job#2 (revision 2)
+job: set-restart job#2 (keep for rollback)
+job: stop job#2 (keep for rollback)
+job: rename job#2 (keep for rollback)
 job: start job#2
 job: wait-ready job (batch 1)
+job: rename job#2 (passed its health gate)
 `
 	if got := plan.String(); got != want {
 		t.Errorf("plan:\n%s\nwant (job#1 has completed: it is done):\n%s", got, want)

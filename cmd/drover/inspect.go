@@ -61,11 +61,12 @@ func psRows(obs reconcile.Observed, known []string, services []string, all bool)
 		want[s] = true
 	}
 	rows := []psRow{}
+	roles := reconcile.Roles(obs, known)
 	for _, c := range obs.Containers {
 		if len(want) > 0 && !want[c.Service] {
 			continue
 		}
-		role := reconcile.RoleOf(c, obs, known)
+		role := roles[c.ID]
 		if role == reconcile.Kept && !all {
 			continue
 		}

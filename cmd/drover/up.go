@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -20,7 +21,7 @@ import (
 type upFlags struct {
 	attach, removeOrphans, dryRun  bool
 	upgrade, forceUpgrade, confirm bool
-	rollback, pull                 bool
+	rollback, pull, force          bool
 	batchSize                      int
 	interval                       string
 	waitTimeout                    time.Duration
@@ -45,6 +46,7 @@ func upCommand() command {
 			fs.BoolVar(&f.forceUpgrade, "force-recreate", false, "alias of --force-upgrade")
 			fs.BoolVarP(&f.confirm, "confirm-upgrade", "c", false, "remove the containers kept for a rollback of upgraded services (with --upgrade: upgrade, then confirm)")
 			fs.BoolVarP(&f.rollback, "rollback", "r", false, "bring the kept containers back and remove the new ones")
+			fs.BoolVar(&f.force, "force", false, "with --confirm-upgrade: confirm even when the new revision has not passed its health gate or has failed since")
 			fs.BoolVar(&f.pull, "pull", false, "pull the images first, then upgrade where the image changed")
 			fs.IntVar(&f.batchSize, "batch-size", 0, "containers upgraded at once (default: the service's policy, else 2)")
 			fs.StringVar(&f.interval, "interval", "", "pause between batches: milliseconds (1500) or a duration (1.5s) (default: the service's policy, else 1000)")
@@ -60,6 +62,9 @@ func (a *app) upCmd(ctx context.Context, f upFlags, args []string) error {
 	if f.rollback && (f.upgrade || f.forceUpgrade || f.confirm) {
 		return usageError{"--rollback goes with no other upgrade flag"}
 	}
+	if f.force && !f.confirm {
+		return usageError{"--force goes with --confirm-upgrade"}
+	}
 	if f.batchSize < 0 {
 		return usageError{"--batch-size must be at least 1"}
 	}
@@ -71,7 +76,7 @@ func (a *app) upCmd(ctx context.Context, f upFlags, args []string) error {
 	case f.rollback:
 		return a.rollback(ctx, args, f.waitTimeout, f.dryRun)
 	case f.confirm && !f.upgrade && !f.forceUpgrade:
-		return a.confirm(ctx, args, f.dryRun)
+		return a.confirm(ctx, args, f.force, f.dryRun)
 	case f.upgrade || f.forceUpgrade:
 		opts := reconcile.UpgradeOptions{
 			Options:   reconcile.Options{Services: args, RemoveOrphans: f.removeOrphans, WaitTimeout: f.waitTimeout},
@@ -153,7 +158,14 @@ func (a *app) up(ctx context.Context, opts reconcile.Options, dryRun, attach boo
 		return err
 	}
 	if err := a.run(ctx, s, plan, dryRun, verb); err != nil {
+		if ctx.Err() != nil {
+			a.adviseAfterInterrupt(ctx, s)
+			return interrupted{err}
+		}
 		return err
+	}
+	if left := plan.Left(); len(left) > 0 && !dryRun {
+		return notConverged{left}
 	}
 	if attach && !dryRun {
 		if obs, err = s.observe(ctx); err != nil {
@@ -222,7 +234,7 @@ func (a *app) upgrade(ctx context.Context, opts reconcile.UpgradeOptions, f upFl
 	if err != nil {
 		return err
 	}
-	confirm, err := reconcile.Confirm(obs, opts.Services)
+	confirm, err := reconcile.Confirm(obs, opts.Services, f.force)
 	if err != nil {
 		return err
 	}
@@ -234,10 +246,11 @@ func (a *app) upgrade(ctx context.Context, opts reconcile.UpgradeOptions, f upFl
 // reason and the failing container's last lines are printed either way.
 func (a *app) afterFailure(ctx context.Context, s *session, opts reconcile.UpgradeOptions, applyErr error) error {
 	failed := reconcile.FailedServices(applyErr)
-	if len(failed) == 0 || ctx.Err() != nil {
-		if ctx.Err() != nil {
-			fmt.Fprintln(a.stderr, "interrupted: run drover up --upgrade to go on, or drover up --rollback to go back")
-		}
+	if ctx.Err() != nil {
+		a.adviseAfterInterrupt(ctx, s)
+		return interrupted{applyErr}
+	}
+	if len(failed) == 0 {
 		return applyErr
 	}
 	var rollback []string
@@ -258,7 +271,7 @@ func (a *app) afterFailure(ctx context.Context, s *session, opts reconcile.Upgra
 		if err != nil {
 			return errors.Join(applyErr, err)
 		}
-		plan, err := reconcile.Rollback(obs, rollback, opts.WaitTimeout)
+		plan, err := reconcile.Rollback(obs, reconcile.RollbackOptions{Services: rollback, Timeout: opts.WaitTimeout, Monitor: a.monitor(s, rollback)})
 		if errors.Is(err, reconcile.ErrNothingKept) {
 			return applyErr // nothing had changed yet
 		}
@@ -314,20 +327,66 @@ func (a *app) rollback(ctx context.Context, services []string, wait time.Duratio
 		return err
 	}
 	defer s.close()
-	plan, err := reconcile.Rollback(obs, services, wait)
+	plan, err := reconcile.Rollback(obs, reconcile.RollbackOptions{Services: services, Timeout: wait, Monitor: a.monitor(s, services)})
 	if err != nil {
 		return err
 	}
-	return a.run(ctx, s, plan, dryRun, "rollback")
+	err = a.run(ctx, s, plan, dryRun, "rollback")
+	if err != nil && ctx.Err() != nil {
+		a.adviseAfterInterrupt(ctx, s)
+		return interrupted{err}
+	}
+	return err
 }
 
-func (a *app) confirm(ctx context.Context, services []string, dryRun bool) error {
+// monitor is the monitor period a rollback gives kept containers without a
+// health check: the longest of the services' policies, as an upgrade would
+// give them, or the default without files.
+func (a *app) monitor(s *session, services []string) time.Duration {
+	m := compose.DefaultPolicy().Monitor
+	if s.project == nil {
+		return m
+	}
+	for _, svc := range s.project.Services {
+		if len(services) == 0 || slices.Contains(services, svc.Name) {
+			m = max(m, svc.Policy.Monitor)
+		}
+	}
+	return m
+}
+
+// adviseAfterInterrupt prints, for each service left between revisions,
+// what is right to run next in the state the interruption left. The
+// command's own context is cancelled by then, so it reads with one that is
+// not, for a few seconds.
+func (a *app) adviseAfterInterrupt(ctx context.Context, s *session) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	obs, err := s.observe(rctx)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "interrupted; the state could not be read (%v): run drover status\n", err)
+		return
+	}
+	said := false
+	for _, st := range reconcile.Status(s.project, obs) {
+		if st.State == reconcile.Active.String() || st.Next == "" {
+			continue
+		}
+		fmt.Fprintf(a.stderr, "interrupted: %s is %s; next: %s\n", st.Service, st.State, st.Next)
+		said = true
+	}
+	if !said {
+		fmt.Fprintln(a.stderr, "interrupted before anything changed an upgrade's state; run the same command again")
+	}
+}
+
+func (a *app) confirm(ctx context.Context, services []string, force, dryRun bool) error {
 	s, obs, err := a.openObserved(ctx, filesOptional, !dryRun, services)
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	plan, err := reconcile.Confirm(obs, services)
+	plan, err := reconcile.Confirm(obs, services, force)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,218 @@
+package reconcile
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/drover/drover/compose"
+)
+
+// TestUpgradeIsATransaction stops an upgrade after every step (as a kill
+// would: a prefix of the plan carried out) and checks, from the state left,
+// that the advice drover gives is right and that both ways out work: an
+// up --upgrade finishes the upgrade (good image) or fails and rolls back
+// (crashing image), and a rollback brings back the original containers
+// under their own names with their own restart policy.
+func TestUpgradeIsATransaction(t *testing.T) {
+	modes := []struct {
+		name, compose, rancher string
+		scale                  int
+		ports                  bool
+	}{
+		{"stop-first, scale 1, host port", "services:\n  web:\n    image: drover-hello:%s\n    restart: always\n    ports: ['127.0.0.1:8991:80']\n", "web:\n  upgrade_strategy: {start_first: false}\n", 1, true},
+		{"stop-first, scale 4", "services:\n  web:\n    image: drover-hello:%s\n    restart: unless-stopped\n    scale: 4\n", "web:\n  upgrade_strategy: {start_first: false, batch_size: 2}\n", 4, false},
+		{"start-first, scale 4", "services:\n  web:\n    image: drover-hello:%s\n    restart: always\n    scale: 4\n", "web:\n  upgrade_strategy: {start_first: true, batch_size: 3}\n", 4, false},
+	}
+	for _, m := range modes {
+		for _, image := range []string{"v2", "broken"} {
+			t.Run(m.name+", "+image, func(t *testing.T) {
+				p1 := load(t, fmt.Sprintf(m.compose, "v1"), m.rancher)
+				// The revision that runs: made by a plain up of v1.
+				w := newWorld(p1)
+				up, err := Up(p1, w.obs, Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				start := simulate(t, w.obs, up)
+				original := map[string]string{} // ID -> name
+				for _, c := range start.Containers {
+					original[c.ID] = c.Name
+				}
+				p2 := load(t, fmt.Sprintf(m.compose, image), m.rancher)
+				bad := ""
+				if image == "broken" {
+					bad = "drover-hello:broken"
+					start.Images[bad] = "sha256:bad"
+				}
+				plan, err := Upgrade(p2, start, UpgradeOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				steps := len(flatten(plan.Services[0].Steps))
+				if steps < 4 {
+					t.Fatalf("upgrade plan of %d steps:\n%s", steps, plan)
+				}
+				for k := 0; k <= steps; k++ {
+					left, failed := simulateSteps(t, start, plan, k, bad)
+					if failed && k < steps {
+						// A run stops at a failed wait: later steps are
+						// never reached.
+						if _, f := simulateSteps(t, start, plan, k-1, bad); f {
+							continue
+						}
+					}
+					changed := slices.ContainsFunc(flatten(plan.Services[0].Steps)[:k], changes)
+					where := fmt.Sprintf("after step %d of %d", k, steps)
+					checkInvariants(t, where, left, m.scale, original)
+					checkAdvice(t, where, left, changed)
+					finish(t, where, p2, left, bad, m.scale, original)
+					back(t, where, left, changed, original)
+				}
+			})
+		}
+	}
+}
+
+// checkInvariants: every slot has a container of the old revision or a
+// new one that holds or will take its name; the containers are the original
+// ones and the new revision's, nothing else; a kept container has restart
+// policy "no".
+func checkInvariants(t *testing.T, where string, obs Observed, scale int, original map[string]string) {
+	t.Helper()
+	slots := map[int]int{}
+	for _, c := range obs.Containers {
+		slots[c.Number]++
+		if _, ok := original[c.ID]; !ok && c.Revision != 2 {
+			t.Errorf("%s: %s is neither an original container nor of revision 2", where, c.Name)
+		}
+		if c.Revision == 1 && c.Name != original[c.ID] && c.Labels[liveRestart] != "no" {
+			t.Errorf("%s: %s left its slot's name but keeps restart policy %q", where, c.Name, c.Labels[liveRestart])
+		}
+	}
+	for n := 1; n <= scale; n++ {
+		if slots[n] == 0 || slots[n] > 2 {
+			t.Errorf("%s: slot %d has %d containers", where, n, slots[n])
+		}
+	}
+}
+
+// checkAdvice: the next step status gives names only commands that work,
+// and confirm is refused unless every new container passed.
+func checkAdvice(t *testing.T, where string, obs Observed, changed bool) {
+	t.Helper()
+	view := viewOf(byService(obs.Containers)["web"], 0)
+	next := nextStep("web", view)
+	if changed && view.State == Active {
+		t.Errorf("%s: the service is active, but the upgrade changed the engine", where)
+	}
+	if view.State != Active && !strings.Contains(next, "--rollback web") {
+		t.Errorf("%s (%s): advice %q does not offer the rollback", where, view.State, next)
+	}
+	_, err := Confirm(obs, []string{"web"}, false)
+	if view.State == Upgraded && err != nil {
+		t.Errorf("%s: confirm of an upgraded service refused: %v", where, err)
+	}
+	if (view.State == Upgrading || view.State == UpgradeFailed) && err == nil {
+		t.Errorf("%s: confirm of a %s service accepted", where, view.State)
+	}
+	if strings.Contains(next, "--confirm-upgrade") && view.State != Upgraded {
+		t.Errorf("%s: advice %q offers a confirm in state %s", where, next, view.State)
+	}
+}
+
+// finish runs up --upgrade from the state left, and on failure the failure
+// action (rollback), as cmd/drover does.
+func finish(t *testing.T, where string, p2 *compose.Project, obs Observed, bad string, scale int, original map[string]string) {
+	t.Helper()
+	plan, err := Upgrade(p2, obs, UpgradeOptions{})
+	if err != nil {
+		t.Errorf("%s: up --upgrade: %v", where, err)
+		return
+	}
+	after, failed := simulateSteps(t, obs, plan, -1, bad)
+	if bad == "" {
+		view := viewOf(byService(after.Containers)["web"], scale)
+		if failed || view.State != Upgraded || len(view.Current) != scale {
+			t.Errorf("%s: up --upgrade left the service %s with %d new containers (failed %v)", where, view.State, len(view.Current), failed)
+		}
+		for _, c := range view.Current {
+			if !c.Running() || !Passed(c) {
+				t.Errorf("%s: after up --upgrade, %s is %s", where, c.Name, c.State)
+			}
+		}
+		for _, c := range view.Kept {
+			if _, ok := original[c.ID]; !ok || c.Running() || c.Labels[liveRestart] != "no" {
+				t.Errorf("%s: after up --upgrade, kept %s (%s, policy %q) is not an original container kept stopped with policy no", where, c.Name, c.State, c.Labels[liveRestart])
+			}
+		}
+		if again, err := Upgrade(p2, after, UpgradeOptions{}); err != nil || !again.Empty() {
+			t.Errorf("%s: upgrading again after finishing: %v\n%s", where, err, again)
+		}
+		return
+	}
+	if !failed {
+		t.Errorf("%s: up --upgrade of a crashing image did not fail", where)
+		return
+	}
+	rb, err := Rollback(after, RollbackOptions{Services: []string{"web"}, Timeout: time.Minute})
+	if err != nil {
+		t.Errorf("%s: the failure action's rollback: %v", where, err)
+		return
+	}
+	checkOriginal(t, where+", up --upgrade failed and rolled back", simulate(t, after, rb), original)
+}
+
+// back runs up --rollback from the state left.
+func back(t *testing.T, where string, obs Observed, changed bool, original map[string]string) {
+	t.Helper()
+	plan, err := Rollback(obs, RollbackOptions{Timeout: time.Minute})
+	if !changed {
+		if !errors.Is(err, ErrNothingKept) {
+			t.Errorf("%s: rollback before any change: %v", where, err)
+		}
+		return
+	}
+	if err != nil {
+		t.Errorf("%s: rollback: %v", where, err)
+		return
+	}
+	checkOriginal(t, where+", rolled back", simulate(t, obs, plan), original)
+}
+
+// checkOriginal: exactly the original containers, running, under their
+// own names, with their own restart policy.
+func checkOriginal(t *testing.T, where string, obs Observed, original map[string]string) {
+	t.Helper()
+	var ids []string
+	for _, c := range obs.Containers {
+		ids = append(ids, c.ID)
+		name, ok := original[c.ID]
+		switch {
+		case !ok:
+			t.Errorf("%s: %s (revision %d) is left", where, c.Name, c.Revision)
+		case c.Name != name || !c.Running():
+			t.Errorf("%s: %s is %s under the name %s", where, name, c.State, c.Name)
+		case c.Labels[liveRestart] != "" && c.Labels[liveRestart] != c.RestartPolicy:
+			t.Errorf("%s: %s has restart policy %q, not its own %q", where, name, c.Labels[liveRestart], c.RestartPolicy)
+		}
+	}
+	if len(ids) != len(original) {
+		t.Errorf("%s: %d containers, want the %d original ones", where, len(ids), len(original))
+	}
+	if view := viewOf(byService(obs.Containers)["web"], 0); view.State != Active || slices.ContainsFunc(obs.Containers, func(c Container) bool { return c.Revision != 1 }) {
+		t.Errorf("%s: state %s", where, view.State)
+	}
+}
+
+// changes reports whether a step changes the engine.
+func changes(s Step) bool {
+	switch s.Action.(type) {
+	case Batch, Wait, Sleep:
+		return false
+	}
+	return true
+}
