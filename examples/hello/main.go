@@ -1,6 +1,6 @@
 // Command hello is the tiny HTTP server drover's examples and tests run: it
 // answers with its version, serves /healthz, and can be told to start slowly
-// or to fail its health check. Built static, it runs in a FROM scratch image,
+// or to fail its health check (FAIL_HEALTH) or crash (CRASH_AFTER=1s). Built static, it runs in a FROM scratch image,
 // where it is also its own health probe (hello -probe), since such an image
 // has no shell and no curl.
 package main
@@ -34,6 +34,14 @@ func main() {
 		time.Sleep(d)
 	}
 	failHealth := os.Getenv("FAIL_HEALTH") != "" || version == "broken"
+	if d, err := time.ParseDuration(os.Getenv("CRASH_AFTER")); err == nil {
+		// A release that starts, serves, then dies: what a monitor period
+		// exists to catch.
+		time.AfterFunc(d, func() {
+			log.Printf("hello %s: crashing after %s (CRASH_AFTER)", version, d)
+			os.Exit(3)
+		})
+	}
 	host, _ := os.Hostname()
 
 	mux := http.NewServeMux()
