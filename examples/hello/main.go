@@ -1,8 +1,9 @@
 // Command hello is the tiny HTTP server drover's examples and tests run: it
 // answers with its version, serves /healthz, and can be told to start slowly
-// or to fail its health check (FAIL_HEALTH) or crash (CRASH_AFTER=1s). Built static, it runs in a FROM scratch image,
-// where it is also its own health probe (hello -probe), since such an image
-// has no shell and no curl.
+// (SLOW_START), to fail its health check (FAIL_HEALTH) or to crash
+// (CRASH_AFTER=1s). Built static, it runs in a FROM scratch image, where it
+// is also its own health probe (hello -probe), since such an image has no
+// shell and no curl.
 package main
 
 import (
