@@ -33,6 +33,7 @@ FUZZTIME ?= 20s
 fuzz:
 	$(GO) test ./compose -run '^$$' -fuzz FuzzParseRancher -fuzztime $(FUZZTIME)
 	$(GO) test ./compose -run '^$$' -fuzz FuzzConvertV1 -fuzztime $(FUZZTIME)
+	$(GO) test ./compose -run '^$$' -fuzz FuzzComposeErrors -fuzztime $(FUZZTIME)
 
 demo: build images
 	$(GO) build -o bin/loadgen ./examples/loadgen

@@ -30,7 +30,7 @@ func noEffect(cfg types.ServiceConfig, rs RancherService) []string {
 		out = append(out, "drain_timeout_ms: no effect yet: drover has no load balancer to drain")
 	}
 	if rs.HealthCheck != nil {
-		out = append(out, "health_check: the probe is not run (Rancher ran it from its network agent); health comes from the container's Docker health check (the image's HEALTHCHECK or healthcheck: in the compose file); initializing_timeout bounds the health wait of upgrades")
+		out = append(out, "health_check: the probe is not run; health comes from the container's Docker health check")
 	}
 	if rs.LBConfig != nil {
 		out = append(out, "lb_config: no effect yet: drover has no load balancer")
@@ -71,4 +71,29 @@ func (s Service) PullAlways() bool {
 // StartOnce reports whether the service's containers run once.
 func (s Service) StartOnce() bool {
 	return s.Config.Labels[LabelStartOnce] == "true"
+}
+
+// noEffectWarnings says each no-effect note once, naming the services it is
+// about, so that ten services with a health_check make one line, not ten.
+func noEffectWarnings(services []Service) []string {
+	var notes []string
+	about := map[string][]string{}
+	for _, s := range services {
+		for _, n := range s.NoEffect {
+			if len(about[n]) == 0 {
+				notes = append(notes, n)
+			}
+			about[n] = append(about[n], fmt.Sprintf("%q", s.Name))
+		}
+	}
+	out := make([]string, 0, len(notes))
+	for _, n := range notes {
+		names := about[n]
+		if len(names) == 1 {
+			out = append(out, fmt.Sprintf("service %s: %s", names[0], n))
+			continue
+		}
+		out = append(out, fmt.Sprintf("services %s: %s", strings.Join(names, ", "), n))
+	}
+	return out
 }

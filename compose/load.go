@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -29,7 +30,7 @@ type Options struct {
 // Load reads and validates a project. Every problem found in the files is
 // reported here, before anything touches an engine.
 func Load(ctx context.Context, o Options) (*Project, error) {
-	cp, err := loadCompose(ctx, o)
+	cp, srcs, err := loadCompose(ctx, o)
 	if err != nil {
 		return nil, err
 	}
@@ -52,22 +53,20 @@ func Load(ctx context.Context, o Options) (*Project, error) {
 			_, disabled := cp.DisabledServices[name]
 			return ok || disabled
 		}); err != nil {
-			return nil, err
+			return nil, relativeFile(err)
 		}
 	} else {
 		rf = &RancherFile{}
 	}
 
 	for _, name := range dependencyOrder(cp) {
-		s, err := newService(cp.Services[name], rf.Services[name])
+		s, err := newService(cp.Services[name], rf.Services[name], srcs)
 		if err != nil {
 			return nil, err
 		}
 		p.Services = append(p.Services, s)
-		for _, n := range s.NoEffect {
-			p.Warnings = append(p.Warnings, fmt.Sprintf("service %q: %s", s.Name, n))
-		}
 	}
+	p.Warnings = noEffectWarnings(p.Services)
 	if rf.Catalog {
 		p.Warnings = append(p.Warnings, fmt.Sprintf("%s: the catalog section (questions, version, description) is for the Rancher catalog UI: ignored", rf.Path))
 	}
@@ -78,7 +77,7 @@ func Load(ctx context.Context, o Options) (*Project, error) {
 // the v1 layout first. It reads the files itself (compose-go would refuse a
 // v1 file while parsing it), so it applies the name precedence compose-go's
 // own project loading would: -p, COMPOSE_PROJECT_NAME, name:, the directory.
-func loadCompose(ctx context.Context, o Options) (*types.Project, error) {
+func loadCompose(ctx context.Context, o Options) (*types.Project, sources, error) {
 	popts, err := cli.NewProjectOptions(o.Files,
 		cli.WithWorkingDirectory(o.ProjectDir),
 		cli.WithOsEnv,
@@ -88,31 +87,28 @@ func loadCompose(ctx context.Context, o Options) (*types.Project, error) {
 		cli.WithDefaultConfigPath,
 	)
 	if err != nil {
-		return nil, loadError(err)
+		return nil, nil, loadError(err)
 	}
 	workingDir, err := popts.GetWorkingDir()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	details, err := popts.ReadConfigFiles(ctx, workingDir, popts)
 	if err != nil {
-		return nil, loadError(err)
+		return nil, nil, loadError(err)
 	}
 	named := false
 	for i, f := range details.ConfigFiles {
 		v1, err := convertV1(f.Content)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", f.Filename, err)
+			return nil, nil, v1FileError(f, err)
 		}
 		if v1 != nil {
 			details.ConfigFiles[i].Config = v1
 		}
-		var top struct {
-			Name string `yaml:"name"`
-		}
-		_ = yaml.Unmarshal(f.Content, &top)
-		named = named || top.Name != ""
+		named = named || fileName(f.Content) != ""
 	}
+	srcs := newSources(details.ConfigFiles)
 	details.Environment = popts.Environment
 	profiles := o.Profiles
 	if len(profiles) == 0 && popts.Environment["COMPOSE_PROFILES"] != "" {
@@ -130,24 +126,53 @@ func loadCompose(ctx context.Context, o Options) (*types.Project, error) {
 		}
 	})
 	if err != nil {
-		return nil, withFiles(err, popts.ConfigPaths)
+		return nil, nil, srcs.locateError(err)
 	}
 	for _, f := range details.ConfigFiles {
 		cp.ComposeFiles = append(cp.ComposeFiles, f.Filename)
 	}
-	return cp, nil
+	return cp, srcs, nil
 }
 
-func newService(cfg types.ServiceConfig, rs RancherService) (Service, error) {
+// fileName returns the name: key of a compose file, "" when it has none. A
+// file that is not valid YAML is searched for a top-level name: line.
+func fileName(content []byte) string {
+	var top struct {
+		Name string `yaml:"name"`
+	}
+	if err := yaml.Unmarshal(content, &top); err != nil {
+		if m := reNameLine.FindSubmatch(content); m != nil {
+			return string(m[1])
+		}
+	}
+	return top.Name
+}
+
+var reNameLine = regexp.MustCompile(`(?m)^name:[ \t]*["']?([A-Za-z0-9_.-]+)["']?[ \t]*(?:#.*)?$`)
+
+// v1FileError places an error of the v1 conversion in its file.
+func v1FileError(f types.ConfigFile, err error) error {
+	var fe *FileError
+	if !errors.As(err, &fe) {
+		return fmt.Errorf("%s: %w", displayPath(f.Filename), err)
+	}
+	located := *fe
+	located.File = displayPath(f.Filename)
+	// The conversion read the file as the v1 layout: services at the top.
+	located.Line = newSources([]types.ConfigFile{f})[0].find(fe.path).line
+	return &located
+}
+
+func newService(cfg types.ServiceConfig, rs RancherService, srcs sources) (Service, error) {
 	bad, err := unsupportedKeys(cfg)
 	if err != nil {
 		return Service{}, fmt.Errorf("service %q: %w", cfg.Name, err)
 	}
 	if len(bad) > 0 {
-		return Service{}, unsupportedError(cfg.Name, bad)
+		return Service{}, unsupportedError(cfg.Name, bad, srcs)
 	}
 	if cfg.Image == "" && cfg.Build == nil {
-		return Service{}, fmt.Errorf("service %q: neither image nor build is set", cfg.Name)
+		return Service{}, srcs.at(cfg.Name, "", "neither image nor build is set")
 	}
 	s := Service{
 		Name:     cfg.Name,
@@ -158,7 +183,7 @@ func newService(cfg types.ServiceConfig, rs RancherService) (Service, error) {
 		NoEffect: noEffect(cfg, rs),
 	}
 	if cfg.ContainerName != "" && s.Scale > 1 {
-		return Service{}, fmt.Errorf("service %q: container_name %q needs scale 1, but scale is %d", cfg.Name, cfg.ContainerName, s.Scale)
+		return Service{}, srcs.at(cfg.Name, "container_name", fmt.Sprintf("container_name %q needs scale 1, but scale is %d", cfg.ContainerName, s.Scale))
 	}
 	if s.Hash, s.Spec, err = Hash(cfg); err != nil {
 		return Service{}, err
@@ -183,7 +208,7 @@ func readRancherFile(named string, composeFiles []string) (*RancherFile, error) 
 	if err != nil {
 		var fe *FileError
 		if errors.As(err, &fe) {
-			return nil, err
+			return nil, relativeFile(err)
 		}
 		return nil, fmt.Errorf("rancher-compose file: %w", err)
 	}
@@ -224,18 +249,14 @@ func dependencyOrder(p *types.Project) []string {
 	return order
 }
 
-// withFiles names the compose files in an error that names none (YAML
-// syntax errors from compose-go do not).
-func withFiles(err error, files []string) error {
-	for _, f := range files {
-		if strings.Contains(err.Error(), filepath.Base(f)) {
-			return err
-		}
+// relativeFile shows the file of a FileError as the user would name it
+// from the current directory.
+func relativeFile(err error) error {
+	var fe *FileError
+	if errors.As(err, &fe) {
+		fe.File = displayPath(fe.File)
 	}
-	if len(files) == 0 {
-		return err
-	}
-	return fmt.Errorf("%s: %w", strings.Join(files, ", "), err)
+	return err
 }
 
 // loadError turns compose-go's errors into one line that names the file.
@@ -245,4 +266,51 @@ func loadError(err error) error {
 		return errors.New("no compose file found: looked for compose.yaml, compose.yml, docker-compose.yml, docker-compose.yaml in this directory and its parents; use -f FILE")
 	}
 	return err
+}
+
+// FallbackName is the name a project would have had, for the commands that
+// go on from the containers' labels when the files do not load: -p,
+// COMPOSE_PROJECT_NAME (from the environment or .env), a name: key read
+// without validating the files, else the project directory, normalised as
+// compose does. It is "" when there is neither a name nor a compose file.
+func FallbackName(o Options) string {
+	if o.ProjectName != "" {
+		return o.ProjectName
+	}
+	popts, err := cli.NewProjectOptions(o.Files,
+		cli.WithWorkingDirectory(o.ProjectDir),
+		cli.WithOsEnv,
+		cli.WithEnvFiles(o.EnvFiles...),
+		cli.WithDotEnv,
+		cli.WithConfigFileEnv,
+		cli.WithDefaultConfigPath,
+	)
+	if err != nil {
+		return os.Getenv("COMPOSE_PROJECT_NAME")
+	}
+	if env := popts.Environment["COMPOSE_PROJECT_NAME"]; env != "" {
+		return env
+	}
+	name := ""
+	for _, f := range popts.ConfigPaths {
+		content, err := os.ReadFile(f)
+		if err != nil {
+			// A file named with -f that is not there is a mistake to
+			// report, not a reason to guess a project.
+			return ""
+		}
+		// A later file's name: overrides an earlier one's; one that needs
+		// interpolation is left to compose-go, which could not load.
+		if n := fileName(content); n != "" && !strings.Contains(n, "$") {
+			name = n
+		}
+	}
+	if name != "" {
+		return loader.NormalizeProjectName(name)
+	}
+	dir, err := popts.GetWorkingDir()
+	if err != nil {
+		return ""
+	}
+	return loader.NormalizeProjectName(filepath.Base(dir))
 }

@@ -154,7 +154,7 @@ func TestLoadErrors(t *testing.T) {
 			`service "web": keys ["ipc" "pid"] are not supported by drover yet`},
 		{"swarm placement", "services:\n  web:\n    image: x\n    deploy:\n      placement:\n        constraints: [node.role==manager]\n", "",
 			`service "web": key "deploy.placement" is not supported by drover yet`},
-		{"no image", "services:\n  web:\n    command: x\n", "", `service "web" has neither an image nor a build context specified`},
+		{"no image", "services:\n  web:\n    command: x\n", "", `docker-compose.yml:2: service "web": has neither an image nor a build context specified`},
 		{"container_name and scale", "services:\n  web:\n    image: x\n    container_name: one\n    scale: 2\n", "",
 			`can't set container_name and web as container name must be unique`},
 		{"container_name and rancher scale", "services:\n  web:\n    image: x\n    container_name: one\n", "services:\n  web:\n    scale: 2\n",
@@ -206,7 +206,7 @@ func TestRancherEraWarnings(t *testing.T) {
 	for _, want := range []string{
 		`service "web": retain_ip: no effect`,
 		`service "web": drain_timeout_ms: no effect yet`,
-		`service "web": health_check: the probe is not run (Rancher ran it from its network agent); health comes from the container's Docker health check`,
+		`service "web": health_check: the probe is not run; health comes from the container's Docker health check`,
 		`service "web": metadata: kept in the project, no effect`,
 		`service "web": scale_policy: no effect`,
 		`service "web": label io.rancher.scheduler.affinity:host_label: kept on the containers, no effect on a plain engine`,

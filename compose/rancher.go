@@ -95,22 +95,30 @@ type FileError struct {
 	Service string
 	Key     string
 	Msg     string
+	// path is where in the file the error is ("web.dockerfile"), for the
+	// loader to find its line when the error was made without one.
+	path string
 }
 
+// Error reads "file:line: service "web": key: message", leaving out the
+// parts that are not known (a file is not known yet while the v1 layout is
+// converted).
 func (e *FileError) Error() string {
-	var b strings.Builder
-	b.WriteString(e.File)
-	if e.Line > 0 {
-		fmt.Fprintf(&b, ":%d", e.Line)
+	var parts []string
+	if e.File != "" {
+		where := e.File
+		if e.Line > 0 {
+			where += fmt.Sprintf(":%d", e.Line)
+		}
+		parts = append(parts, where)
 	}
 	if e.Service != "" {
-		fmt.Fprintf(&b, ": service %q", e.Service)
+		parts = append(parts, fmt.Sprintf("service %q", e.Service))
 	}
 	if e.Key != "" {
-		fmt.Fprintf(&b, ": %s", e.Key)
+		parts = append(parts, e.Key)
 	}
-	b.WriteString(": " + e.Msg)
-	return b.String()
+	return strings.Join(append(parts, e.Msg), ": ")
 }
 
 // ReadRancherFile reads and parses a rancher-compose.yml.
@@ -187,6 +195,12 @@ func ParseRancher(path string, data []byte) (*RancherFile, error) {
 
 type rancherParser struct{ file string }
 
+// rancherKeys are the keys of a rancher-compose service, for "did you mean".
+var rancherKeys = []string{
+	"scale", "start_on_create", "retain_ip", "drain_timeout_ms", "upgrade_strategy",
+	"health_check", "lb_config", "metadata", "scale_policy", "external_ips", "hostname",
+}
+
 type keyValue struct{ key, value *yaml.Node }
 
 func pairs(m *yaml.Node) []keyValue {
@@ -257,7 +271,7 @@ func (p *rancherParser) service(name string, n *yaml.Node) (RancherService, erro
 		case "hostname":
 			s.Hostname, err = p.str(v, name, key)
 		default:
-			err = p.errAt(kv.key, name, key, "unknown rancher-compose key")
+			err = p.errAt(kv.key, name, key, "unknown rancher-compose key"+didYouMean(key, rancherKeys))
 		}
 		if err != nil {
 			return s, err

@@ -73,7 +73,7 @@ func TestParseRancherErrors(t *testing.T) {
 		name, text, want string
 	}{
 		{"unknown key", "version: '2'\nservices:\n  web:\n    scael: 2\n",
-			`r.yml:4: service "web": scael: unknown rancher-compose key`},
+			`r.yml:4: service "web": scael: unknown rancher-compose key (did you mean "scale"?)`},
 		{"scale not a number", "services:\n  web:\n    scale: many\n",
 			`r.yml:3: service "web": scale: expected an integer, got "many"`},
 		{"scale negative", "services:\n  web:\n    scale: -1\n",

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
 )
@@ -82,9 +83,23 @@ func isEmptyJSON(v json.RawMessage) bool {
 	return false
 }
 
-func unsupportedError(service string, keys []string) error {
+// unsupportedError refuses the keys drover does not apply, at the line of
+// the first of them in the files.
+func unsupportedError(service string, keys []string, srcs sources) error {
+	msg := fmt.Sprintf("keys %q are not supported by drover yet; remove them or run this service with docker compose", keys)
 	if len(keys) == 1 {
-		return fmt.Errorf("service %q: key %q is not supported by drover yet; remove it or run this service with docker compose", service, keys[0])
+		msg = fmt.Sprintf("key %q is not supported by drover yet; remove it or run this service with docker compose", keys[0])
 	}
-	return fmt.Errorf("service %q: keys %q are not supported by drover yet; remove them or run this service with docker compose", service, keys)
+	var first match
+	for _, k := range keys {
+		path, _, _ := strings.Cut(k, ":") // "deploy.mode: global"
+		m := srcs.locate("services."+service+"."+path, "")
+		if m.complete && (first.line == 0 || m.line < first.line) {
+			first = m
+		}
+	}
+	if first.file == "" {
+		return srcs.at(service, "", msg)
+	}
+	return errorAt(first.file, first.line, []string{"services", service}, msg)
 }

@@ -2,6 +2,7 @@ package compose
 
 import (
 	"fmt"
+	"strings"
 
 	"go.yaml.in/yaml/v4"
 )
@@ -22,19 +23,53 @@ func convertV1(content []byte) (map[string]any, error) {
 	if _, ok := top["version"]; ok {
 		return nil, nil
 	}
+	for name := range top {
+		// Keys that v1 never had (an override file with only networks:)
+		// mean the current layout; compose-go reads it as it is.
+		if currentTopLevel[name] || strings.HasPrefix(name, "x-") {
+			return nil, nil
+		}
+	}
 	services := map[string]any{}
 	for name, v := range top {
+		if looksLikeServices(name, v) {
+			return nil, &FileError{path: name, Msg: fmt.Sprintf("unknown top-level key %q (did you mean \"services\"?)", name)}
+		}
 		svc, ok := v.(map[string]any)
 		if !ok {
-			return nil, fmt.Errorf("service %q: expected a mapping of keys (this file has the v1 layout: every top-level key is a service)", name)
+			return nil, &FileError{path: name, Service: name, Msg: "expected a mapping of keys (this file has the v1 layout: every top-level key is a service)"}
 		}
 		converted, err := convertV1Service(svc)
 		if err != nil {
-			return nil, fmt.Errorf("service %q: %w", name, err)
+			return nil, &FileError{path: name + ".dockerfile", Service: name, Key: "dockerfile", Msg: err.Error()}
 		}
 		services[name] = converted
 	}
 	return map[string]any{"services": services}, nil
+}
+
+// currentTopLevel are the top-level keys of today's layout that v1 did not
+// have.
+var currentTopLevel = map[string]bool{
+	"name": true, "networks": true, "volumes": true, "secrets": true,
+	"configs": true, "include": true, "models": true,
+}
+
+// looksLikeServices tells a misspelt services: ("servics:") from a v1
+// service: its name is a typo of services and every value under it is a
+// mapping, as services are, where a v1 service has at least one plain value
+// (an image, a command).
+func looksLikeServices(name string, v any) bool {
+	m, ok := v.(map[string]any)
+	if !ok || len(m) == 0 || didYouMean(name, []string{"services"}) == "" {
+		return false
+	}
+	for _, sv := range m {
+		if _, ok := sv.(map[string]any); !ok && sv != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // convertV1Service maps the keys that v1 named differently.
@@ -65,7 +100,7 @@ func convertV1Service(svc map[string]any) (map[string]any, error) {
 		delete(out, "dockerfile")
 		context, ok := out["build"].(string)
 		if !ok {
-			return nil, fmt.Errorf("dockerfile: needs build: to be a path, as in the v1 layout")
+			return nil, fmt.Errorf("needs build: to be a path, as in the v1 layout")
 		}
 		out["build"] = map[string]any{"context": context, "dockerfile": dockerfile}
 	}

@@ -89,6 +89,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	rest := global.Args()
+	if f, v := commandTakenAsValue(global, args); f != nil && len(rest) == 0 && !*help {
+		fmt.Fprintf(stderr, "drover: flag %s needs a value: it took %q, the command, as its value%s\nRun 'drover --help' for usage.\n", flagName(f), v, commandFlagHint(f, v))
+		return 2
+	}
 	if *help || len(rest) == 0 {
 		printUsage(stdout, global)
 		if len(rest) == 0 && !*help {
@@ -172,9 +176,9 @@ func printUsage(w io.Writer, global *pflag.FlagSet) {
 	for _, c := range cmds {
 		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintf(w, "\nOptions:\n%s\nRun 'drover help COMMAND' for a command's options and an example.\n", global.FlagUsages())
+	fmt.Fprintf(w, "\nOptions:\n%s\nRun 'drover help COMMAND' for a command's options and an example.\n", flagUsages(global))
 }
 
 func printCommandUsage(w io.Writer, c command, fs *pflag.FlagSet) {
-	fmt.Fprintf(w, "Usage: drover [OPTIONS] %s [FLAGS] %s\n\n%s\n\nFlags:\n%s\nExample:\n%s\n", c.name, c.args, c.summary, fs.FlagUsages(), c.example)
+	fmt.Fprintf(w, "Usage: drover [OPTIONS] %s [FLAGS] %s\n\n%s\n\nFlags:\n%s\nExample:\n%s\n", c.name, c.args, c.summary, flagUsages(fs), c.example)
 }

@@ -52,6 +52,11 @@ func (a *app) open(ctx context.Context, need needFiles, lock bool) (*session, er
 		s.project, s.name = p, p.Name
 	case need == filesOptional && noComposeFile(err) && a.projectNameOnly() != "":
 		s.name = a.projectNameOnly()
+	case need == filesOptional && !noComposeFile(err) && compose.FallbackName(a.files) != "":
+		// The containers' labels are enough for this command: a broken
+		// file must not keep the user from seeing or removing what runs.
+		s.name = compose.FallbackName(a.files)
+		fmt.Fprintf(a.stderr, "warning: %s; going on without the files, for project %q\n", oneLine(err), s.name)
 	default:
 		return nil, err
 	}
@@ -65,6 +70,11 @@ func (a *app) open(ctx context.Context, need needFiles, lock bool) (*session, er
 		}
 	}
 	return s, nil
+}
+
+// oneLine joins the lines of an error that spans several.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
 }
 
 func noComposeFile(err error) bool {
