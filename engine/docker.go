@@ -352,7 +352,7 @@ func (d *Docker) InspectContainer(ctx context.Context, ref string) (reconcile.Co
 	if err != nil {
 		return reconcile.ContainerStatus{}, err
 	}
-	st := reconcile.ContainerStatus{Name: strings.TrimPrefix(info.Name, "/")}
+	st := reconcile.ContainerStatus{Name: strings.TrimPrefix(info.Name, "/"), RestartCount: info.RestartCount}
 	if info.State != nil {
 		st.State = info.State.Status
 		st.ExitCode = info.State.ExitCode

@@ -217,13 +217,14 @@ func wait(ctx context.Context, e Engine, w Wait) error {
 	ctx, cancel := context.WithTimeout(ctx, w.Timeout+w.Monitor)
 	defer cancel()
 	pending := w.Refs
+	restarts := map[string]int{}
 	for {
-		still, err := unmet(ctx, e, pending, w.Until)
+		still, err := unmet(ctx, e, pending, w.Until, restarts)
 		switch {
 		case err != nil && ctx.Err() == nil:
 			return err
 		case err == nil && len(still) == 0:
-			return monitor(ctx, e, w)
+			return monitor(ctx, e, w, restarts)
 		case err == nil:
 			pending = still
 		}
@@ -236,7 +237,7 @@ func wait(ctx context.Context, e Engine, w Wait) error {
 // monitor checks, through the monitor period, that the containers without a
 // health check keep running: for them, running is all "healthy" can mean,
 // and a process that crashes a second after its start must not pass.
-func monitor(ctx context.Context, e Engine, w Wait) error {
+func monitor(ctx context.Context, e Engine, w Wait, restarts map[string]int) error {
 	if w.Monitor <= 0 {
 		return nil
 	}
@@ -255,7 +256,7 @@ func monitor(ctx context.Context, e Engine, w Wait) error {
 		if err := pause(ctx, PollInterval); err != nil {
 			return waitError(err, w, watched)
 		}
-		if _, err := unmet(ctx, e, watched, w.Until); err != nil {
+		if _, err := unmet(ctx, e, watched, w.Until, restarts); err != nil {
 			return err
 		}
 	}
@@ -279,12 +280,20 @@ func waitError(err error, w Wait, pending []string) error {
 }
 
 // unmet returns the containers that do not meet the condition yet.
-func unmet(ctx context.Context, e Engine, refs []string, c Condition) ([]string, error) {
+// restarts holds each container's restart count when first seen: a
+// container that the engine restarted since (its restart policy brought it
+// back after it exited) has failed, although it may be running now.
+func unmet(ctx context.Context, e Engine, refs []string, c Condition, restarts map[string]int) ([]string, error) {
 	var still []string
 	for _, ref := range refs {
 		st, err := e.InspectContainer(ctx, ref)
 		if err != nil {
 			return nil, &ContainerError{Ref: ref, Err: err}
+		}
+		if first, seen := restarts[ref]; !seen {
+			restarts[ref] = st.RestartCount
+		} else if st.RestartCount > first {
+			return nil, &ContainerError{Ref: ref, Name: st.Name, Err: fmt.Errorf("exited and was restarted by its restart policy (%d times)", st.RestartCount-first)}
 		}
 		met, err := meets(st, c)
 		if err != nil {

@@ -36,6 +36,9 @@ type ContainerStatus struct {
 	State    string // created, running, exited ...
 	Health   string // "" when the container has no health check
 	ExitCode int
+	// RestartCount is how many times the engine restarted it by its
+	// restart policy.
+	RestartCount int
 	// HealthLog is the output of the last failed health probe, if any.
 	HealthLog string
 }

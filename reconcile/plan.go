@@ -170,6 +170,11 @@ func planService(p *compose.Project, svc compose.Service, view ServiceView, obs 
 		if name := ContainerName(p.Name, svc.Config, n); exists && c.Name != name && canonicalName(c.Name) == name && !nameTaken(obs, name) {
 			// An upgrade stopped between renaming the old container and
 			// creating its replacement: the slot's name comes back.
+			if c.RestartPolicy != "" && c.RestartPolicy != "no" {
+				// It may have been a new container that never passed:
+				// those run with policy "no" until they do.
+				lane = append(lane, Step{Target: target, Reason: "its own restart policy", Action: SetRestartPolicy{Ref: c.ID, Policy: c.RestartPolicy}})
+			}
 			lane = append(lane, Step{Target: target, Reason: "its slot's name is free", Action: RenameContainer{Ref: c.ID, Name: name}})
 		}
 		switch {

@@ -447,7 +447,11 @@ func simulateSteps(t *testing.T, obs Observed, plan Plan, limit int, bad string)
 					t.Fatalf("create %q: the name is taken", a.Request.Name)
 				}
 			}
-			c := Container{ID: a.Request.Name + "@" + a.Request.Config.Labels[LabelRevision], Name: a.Request.Name, State: "created", Labels: a.Request.Config.Labels,
+			labels := map[string]string{liveRestart: FormatRestartPolicy(a.Request.HostConfig.RestartPolicy)}
+			for k, v := range a.Request.Config.Labels {
+				labels[k] = v
+			}
+			c := Container{ID: a.Request.Name + "@" + a.Request.Config.Labels[LabelRevision], Name: a.Request.Name, State: "created", Labels: labels,
 				Image: a.Request.Config.Image, ImageID: out.Images[NormalizeRef(a.Request.Config.Image)]}
 			ContainerFromLabels(&c)
 			for port, bindings := range a.Request.HostConfig.PortBindings {

@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 	"strings"
@@ -215,6 +216,14 @@ func isKept(c Container) bool {
 	return !c.Running() && c.Name == KeptName(c.Name, c.Revision)
 }
 
+// restartPolicy is the policy the new container gets once it passes.
+func (s slot) restartPolicy() string {
+	if s.new != nil {
+		return cmp.Or(s.new.RestartPolicy, "no")
+	}
+	return cmp.Or(s.request.Config.Labels[LabelRestart], "no")
+}
+
 func upgradeSlots(p *compose.Project, svc compose.Service, old, news []Container, target int, apiVersion string) ([]slot, error) {
 	var slots []slot
 	for n := 1; n <= svc.Scale; n++ {
@@ -227,6 +236,10 @@ func upgradeSlots(p *compose.Project, svc compose.Service, old, news []Container
 			// The new container is created under its pending name and
 			// takes the slot's name once it passes its health gate.
 			req.Name = PendingName(req.Name, target)
+			// Until it passes, the engine must not restart it: a crash
+			// must show as one, and an engine restart must not bring
+			// back a container that never passed.
+			req.HostConfig.RestartPolicy = ParseRestartPolicy("no")
 			if s.old != nil && s.old.RestartPolicy != "" {
 				req.Config.Labels[LabelReplacesRestart] = s.old.RestartPolicy
 			}
@@ -288,6 +301,9 @@ func batchSteps(svc compose.Service, policy compose.Policy, slots []slot, index,
 			last = keepSteps(svc, *s.old, names[i])
 		}
 		if s.new == nil || s.new.Name != s.name {
+			if policy := s.restartPolicy(); policy != "no" {
+				last = append(last, Step{Target: names[i], Reason: "passed its health gate", Action: SetRestartPolicy{Ref: ref, Policy: policy}})
+			}
 			last = append(last, Step{Target: names[i], Reason: "passed its health gate", Action: RenameContainer{Ref: ref, Name: s.name}})
 		}
 		after = append(after, last)
