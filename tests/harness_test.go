@@ -257,6 +257,15 @@ func (p *project) leftovers() []string {
 	return out
 }
 
+// needDockerCompose skips a test that checks drover against docker-compose
+// when it is not installed. .ci/run installs it, so CI runs these tests.
+func needDockerCompose(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("docker-compose"); err != nil {
+		t.Skip("docker-compose is not installed (Debian's docker-compose package, Compose 1.29; .ci/run installs it): " + err.Error())
+	}
+}
+
 // freePort finds a loopback port nobody listens on.
 func freePort(t *testing.T) int {
 	t.Helper()

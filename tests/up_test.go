@@ -64,7 +64,8 @@ func TestUpFromNothing(t *testing.T) {
 		t.Errorf("front was created before web:\n%s", r.stdout)
 	}
 	// docker-compose (v1, Python) sees drover's containers through the labels.
-	if _, err := exec.LookPath("docker-compose"); err == nil {
+	t.Run("docker-compose ps", func(t *testing.T) {
+		needDockerCompose(t)
 		cmd := exec.Command("docker-compose", "-p", p.name, "ps", "-q")
 		cmd.Dir = p.dir
 		out, err := cmd.Output()
@@ -73,7 +74,7 @@ func TestUpFromNothing(t *testing.T) {
 		} else if n := len(strings.Fields(string(out))); n != 3 {
 			t.Errorf("docker-compose ps lists %d containers, want 3", n)
 		}
-	}
+	})
 }
 
 func TestSecondUpChangesNothing(t *testing.T) {
@@ -330,8 +331,14 @@ services:
 	if err != nil {
 		t.Fatal(err)
 	}
-	dbStart, _ := time.Parse(time.RFC3339Nano, db.State.StartedAt)
-	webStart, _ := time.Parse(time.RFC3339Nano, web.State.StartedAt)
+	dbStart, err := time.Parse(time.RFC3339Nano, db.State.StartedAt)
+	if err != nil {
+		t.Fatalf("db's start time: %v", err)
+	}
+	webStart, err := time.Parse(time.RFC3339Nano, web.State.StartedAt)
+	if err != nil {
+		t.Fatalf("web's start time: %v", err)
+	}
 	// db needs 2s before it listens, then a passing probe: web may not
 	// start before that.
 	if webStart.Sub(dbStart) < 2*time.Second {

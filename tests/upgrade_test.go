@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -25,15 +26,24 @@ func fourWebRancher(startFirst bool, batch int) string {
 }
 
 // sampler watches a project's containers while an upgrade runs and keeps
-// the fewest running (and running healthy) it saw.
+// the fewest running (and running healthy) it saw. A minimum over no samples
+// says nothing: done fails the test when a list call failed or fewer than
+// minSamples samples were taken.
 type sampler struct {
+	t                               *testing.T
 	minRunning, minHealthy, samples int
+	err                             error // the first list error; sampling stops there
 	stop                            chan struct{}
 	wg                              sync.WaitGroup
 }
 
+// minSamples is the fewest samples a watched upgrade must give: at one
+// sample every 20 ms or so, the upgrades watched here (a health wait of a
+// second or more per batch) give about 200.
+const minSamples = 20
+
 func watch(p *project) *sampler {
-	s := &sampler{minRunning: 1 << 30, minHealthy: 1 << 30, stop: make(chan struct{})}
+	s := &sampler{t: p.t, minRunning: 1 << 30, minHealthy: 1 << 30, stop: make(chan struct{})}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -45,26 +55,39 @@ func watch(p *project) *sampler {
 			default:
 			}
 			cs, err := docker.ContainerList(context.Background(), container.ListOptions{All: true, Filters: args})
-			if err == nil {
-				running, healthy := 0, 0
-				for _, c := range cs {
-					if c.State == "running" {
-						running++
-						if strings.Contains(c.Status, "(healthy)") {
-							healthy++
-						}
+			if err != nil {
+				s.err = err
+				return
+			}
+			running, healthy := 0, 0
+			for _, c := range cs {
+				if c.State == "running" {
+					running++
+					if strings.Contains(c.Status, "(healthy)") {
+						healthy++
 					}
 				}
-				s.minRunning, s.minHealthy = min(s.minRunning, running), min(s.minHealthy, healthy)
-				s.samples++
 			}
+			s.minRunning, s.minHealthy = min(s.minRunning, running), min(s.minHealthy, healthy)
+			s.samples++
 			time.Sleep(20 * time.Millisecond)
 		}
 	}()
 	return s
 }
 
-func (s *sampler) done() { close(s.stop); s.wg.Wait() }
+// done stops sampling and fails the test unless the samples can be trusted.
+func (s *sampler) done() {
+	s.t.Helper()
+	close(s.stop)
+	s.wg.Wait()
+	if s.err != nil {
+		s.t.Errorf("sampling the containers: %v (after %d samples)", s.err, s.samples)
+	}
+	if s.samples < minSamples {
+		s.t.Errorf("%d samples of the containers during the upgrade; want at least %d", s.samples, minSamples)
+	}
+}
 
 // psRow is a line of ps --format json.
 type psRow struct {
@@ -165,9 +188,7 @@ func TestStopFirstUpgradeKeepsTheOtherBatchRunning(t *testing.T) {
 		t.Errorf("during the stop-first upgrade only %d containers were running; want at least 2 (4 minus a batch of 2)", s.minRunning)
 	}
 	serving, _ := byRole(p.ps(), "serving")
-	if len(serving) != 4 || !strings.Contains(strings.Join(serving, " "), "@v2/running") || strings.Contains(strings.Join(serving, " "), "@v1") {
-		t.Errorf("serving after the upgrade: %v", serving)
-	}
+	wantAll(t, "serving after the upgrade", serving, 4, "@v2/running")
 
 	// -u -c: an upgrade confirmed at once keeps nothing (the upgraded v2
 	// containers from above are confirmed first, then v1 replaces them).
@@ -179,13 +200,32 @@ func TestStopFirstUpgradeKeepsTheOtherBatchRunning(t *testing.T) {
 	}
 
 	// --force-upgrade replaces containers that are in sync.
-	_, before := byRole(rows, "serving")
+	serving, before := byRole(rows, "serving")
+	wantAll(t, "serving before --force-upgrade", serving, 4, "@v1/running")
 	p.mustDrover("up", "--force-upgrade", "--confirm-upgrade", "--batch-size", "4", "web")
-	_, after := byRole(p.ps(), "serving")
+	rows = p.ps("-a")
+	serving, after := byRole(rows, "serving")
+	wantAll(t, "serving after --force-upgrade", serving, 4, "@v1/running")
+	if len(rows) != 4 {
+		t.Errorf("after --force-upgrade --confirm-upgrade: %d containers, want the 4 new ones", len(rows))
+	}
 	for _, id := range after {
-		if strings.Contains(strings.Join(before, " "), id) {
+		if slices.Contains(before, id) {
 			t.Errorf("--force-upgrade kept container %s", id)
 		}
+	}
+}
+
+// wantAll fails the test unless names (from byRole) holds n containers and
+// each ends with suffix, such as "@v2/running".
+func wantAll(t *testing.T, what string, names []string, n int, suffix string) {
+	t.Helper()
+	bad := len(names) != n
+	for _, name := range names {
+		bad = bad || !strings.HasSuffix(name, suffix)
+	}
+	if bad {
+		t.Errorf("%s: %v; want %d containers, each %s", what, names, n, suffix)
 	}
 }
 
@@ -264,7 +304,7 @@ func TestBrokenUpgradeRollsBackByDefault(t *testing.T) {
 	if r.code == 0 {
 		t.Fatalf("an upgrade to a broken image succeeded:\n%s", r)
 	}
-	for _, want := range []string{"container " + p.name + "-web-1: unhealthy", "last lines of " + p.name + "-web-1", "hello broken: listening", "rolling back web"} {
+	for _, want := range []string{"container " + p.name + "-web-1-r2: unhealthy", "last lines of " + p.name + "-web-1", "hello broken: listening", "rolling back web"} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, r)
 		}
@@ -286,8 +326,13 @@ func TestBrokenUpgradeWithPauseWaitsForTheUser(t *testing.T) {
 	if r.code == 0 || !strings.Contains(r.stderr, "paused (failure_action: pause)") {
 		t.Fatalf("paused upgrade:\n%s", r)
 	}
-	if st := p.mustDrover("status"); !strings.Contains(st.stdout, "upgrading") {
+	// The new container is unhealthy: the upgrade failed, and only the
+	// rollback or another upgrade is offered, never a confirm.
+	if st := p.mustDrover("status"); !strings.Contains(st.stdout, "upgrade-failed") || !strings.Contains(st.stdout, "drover up --rollback web (back to revision 1), or drover up --upgrade web (try revision 2 again)") {
 		t.Errorf("status after the pause:\n%s", st.stdout)
+	}
+	if r := p.drover("up", "--confirm-upgrade"); r.code != 1 || !strings.Contains(r.stderr, "revision 2 has failed") {
+		t.Errorf("confirm of a failed upgrade:\n%s", r)
 	}
 	p.mustDrover("up", "--rollback")
 	rows := p.ps("-a")
@@ -353,15 +398,35 @@ func TestKilledUpgradeIsFinishedByUpgrade(t *testing.T) {
 
 func TestKilledUpgradeIsUndoneByRollback(t *testing.T) {
 	p, v1IDs := killMidUpgrade(t)
+	var newIDs []string // what the killed upgrade made
+	for _, c := range p.containers() {
+		if !slices.Contains(v1IDs, shortID(c.ID)) {
+			newIDs = append(newIDs, c.ID)
+		}
+	}
+	if len(newIDs) == 0 {
+		t.Fatalf("the killed upgrade made no container; v1 %v", v1IDs)
+	}
 	p.mustDrover("up", "--rollback")
 	rows := p.ps("-a")
 	serving, ids := byRole(rows, "serving")
-	if len(rows) != 4 || fmt.Sprint(ids) != fmt.Sprint(v1IDs) || strings.Contains(fmt.Sprint(serving), "@v2") {
-		t.Errorf("after the rollback: %v %v, want the original %v", serving, ids, v1IDs)
+	wantAll(t, "serving after the rollback", serving, 4, "@v1/running")
+	if len(rows) != 4 || fmt.Sprint(ids) != fmt.Sprint(v1IDs) {
+		t.Errorf("after the rollback: %d containers, serving %v %v, want the original %v", len(rows), serving, ids, v1IDs)
 	}
+	numbers := map[int]bool{}
 	for _, r := range rows {
-		if r.State != "running" || r.Name != fmt.Sprintf("%s-web-%d", p.name, r.Number) {
+		numbers[r.Number] = true
+		if r.State != "running" || r.Revision != 1 || r.Name != fmt.Sprintf("%s-web-%d", p.name, r.Number) {
 			t.Errorf("%+v", r)
+		}
+	}
+	if fmt.Sprint(numbers) != "map[1:true 2:true 3:true 4:true]" {
+		t.Errorf("slots %v after the rollback, want 1 to 4", numbers)
+	}
+	for _, id := range newIDs {
+		if _, err := docker.ContainerInspect(context.Background(), id); err == nil {
+			t.Errorf("container %s of the killed upgrade still exists after the rollback", shortID(id))
 		}
 	}
 }
@@ -413,7 +478,7 @@ func TestCtrlCStopsBetweenSteps(t *testing.T) {
 	if err == nil {
 		t.Fatalf("an interrupted upgrade exited 0")
 	}
-	if !strings.Contains(stderr.String(), "interrupted: run drover up --upgrade to go on, or drover up --rollback to go back") {
+	if !strings.Contains(stderr.String(), "interrupted: web is upgrading; next: drover up --upgrade web (go on to revision 2) or drover up --rollback web (back to revision 1)") || cmd.ProcessState.ExitCode() != 130 {
 		t.Errorf("stderr:\n%s", stderr.String())
 	}
 	// Nothing was half done: the next run finishes the upgrade.
@@ -442,9 +507,7 @@ func TestCrashWithoutHealthCheckRollsBack(t *testing.T) {
 }
 
 func TestAdoptsADockerComposeProject(t *testing.T) {
-	if _, err := exec.LookPath("docker-compose"); err != nil {
-		t.Skip("docker-compose is not installed")
-	}
+	needDockerCompose(t)
 	p := newProject(t, "services:\n  web:\n    image: IMAGE:v1\n", "")
 	cmd := exec.Command("docker-compose", "-p", p.name, "up", "-d")
 	cmd.Dir = p.dir
@@ -455,8 +518,10 @@ func TestAdoptsADockerComposeProject(t *testing.T) {
 	if st := p.mustDrover("status"); !strings.Contains(st.stdout, "configuration changed") {
 		t.Errorf("status of a docker-compose project:\n%s", st.stdout)
 	}
-	if r := p.mustDrover("up"); fmt.Sprint(p.ids()) != fmt.Sprint(composeIDs) {
-		t.Errorf("a plain up changed docker-compose's containers:\n%s", r)
+	// A plain up changes nothing and says, with exit status 3, that the
+	// project is not in step.
+	if r := p.drover("up"); r.code != 3 || fmt.Sprint(p.ids()) != fmt.Sprint(composeIDs) {
+		t.Errorf("a plain up of an adopted project exited %d or changed docker-compose's containers:\n%s", r.code, r)
 	}
 	p.mustDrover("up", "--upgrade")
 	rows := p.ps("-a")
