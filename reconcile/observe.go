@@ -98,6 +98,10 @@ type Observed struct {
 	Volumes  map[string]bool
 	// APIVersion is the engine API version the client negotiated.
 	APIVersion string
+	// Warnings are about containers that carry the project's label but
+	// that drover cannot account for: they are left out of Containers, so
+	// that no plan ever touches them.
+	Warnings []string
 }
 
 // Observer is the part of an Engine that reads.
@@ -117,6 +121,7 @@ func Observe(ctx context.Context, e Observer, project string) (Observed, error) 
 	if o.Containers, err = e.ListContainers(ctx, project); err != nil {
 		return o, fmt.Errorf("listing containers of project %q: %w", project, err)
 	}
+	o.Containers, o.Warnings = accountable(o.Containers)
 	sortContainers(o.Containers)
 	if o.Images, err = e.ListImages(ctx); err != nil {
 		return o, fmt.Errorf("listing images: %w", err)
@@ -130,12 +135,64 @@ func Observe(ctx context.Context, e Observer, project string) (Observed, error) 
 	return o, nil
 }
 
+// accountable keeps the containers drover or docker compose made for a
+// service, and says why each other one is left out: a container with the
+// project's label but no service, no slot number, or a revision that is not
+// a positive integer was made by something else (another tool reusing the
+// project name, or a hand-made container), and drover neither counts nor
+// touches it. One-off containers (docker compose run) hold no slot and are
+// left out without a word.
+func accountable(cs []Container) ([]Container, []string) {
+	var out []Container
+	var warnings []string
+	for _, c := range cs {
+		why := ""
+		rev, hasRev := c.Labels[LabelRevision]
+		n, numErr := strconv.Atoi(c.Labels[LabelNumber])
+		switch {
+		case c.Labels[LabelOneOff] == "True":
+			continue // a one-off run (compose run) holds no slot
+		case c.Service == "":
+			why = "it has no " + LabelService + " label"
+		case numErr != nil || n < 1:
+			why = fmt.Sprintf("its %s label %q is not a slot number", LabelNumber, c.Labels[LabelNumber])
+		case hasRev && c.Revision < 1:
+			why = fmt.Sprintf("its %s label %q is not a revision", LabelRevision, rev)
+		}
+		if why != "" {
+			warnings = append(warnings, fmt.Sprintf("container %s carries the project's label but %s: drover leaves it alone", c.Name, why))
+			continue
+		}
+		out = append(out, c)
+	}
+	return out, warnings
+}
+
+// slotConflict refuses a service whose containers claim one slot of one
+// revision twice: which of them to keep is the user's call, not drover's.
+func slotConflict(service string, cs []Container) error {
+	seen := map[[2]int]string{}
+	for _, c := range cs {
+		key := [2]int{c.Number, c.Revision}
+		if other, dup := seen[key]; dup {
+			return fmt.Errorf("service %q: containers %s and %s both claim slot %d of revision %d; remove the one that should not be there (docker rm), then run drover again", service, other, c.Name, c.Number, c.Revision)
+		}
+		seen[key] = c.Name
+	}
+	return nil
+}
+
 // ContainerFromLabels fills the fields drover derives from labels.
 func ContainerFromLabels(c *Container) {
 	c.Service = c.Labels[LabelService]
 	c.Number, _ = strconv.Atoi(c.Labels[LabelNumber])
-	c.Revision, _ = strconv.Atoi(c.Labels[LabelRevision])
-	if c.Revision == 0 {
+	if rev, ok := c.Labels[LabelRevision]; ok {
+		if n, err := strconv.Atoi(rev); err == nil && n > 0 {
+			c.Revision = n
+		} else {
+			c.Revision = -1 // garbage: accountable leaves it out
+		}
+	} else {
 		c.Revision = 1 // a container made by docker compose: its first revision
 	}
 	c.Hash = c.Labels[LabelConfigHash]

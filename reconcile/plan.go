@@ -55,6 +55,9 @@ func Up(p *compose.Project, obs Observed, opts Options) (Plan, error) {
 		if err := checkHostPorts(svc); err != nil {
 			return Plan{}, err
 		}
+		if err := slotConflict(svc.Name, groups[svc.Name]); err != nil {
+			return Plan{}, err
+		}
 		sp, warnings, err := planService(p, svc, viewOf(groups[svc.Name], svc.Scale), obs, opts)
 		if err != nil {
 			return Plan{}, err

@@ -35,6 +35,9 @@ func Rollback(obs Observed, opts RollbackOptions) (Plan, error) {
 	plan := Plan{Project: obs.Project}
 	groups := byService(obs.Containers)
 	for _, name := range serviceNames(obs, opts.Services) {
+		if err := slotConflict(name, groups[name]); err != nil {
+			return Plan{}, err
+		}
 		view := viewOf(groups[name], 0)
 		if len(view.Kept) == 0 {
 			if len(opts.Services) == 0 {
@@ -131,6 +134,9 @@ func Confirm(obs Observed, services []string, force bool) (Plan, error) {
 	plan := Plan{Project: obs.Project}
 	groups := byService(obs.Containers)
 	for _, name := range serviceNames(obs, services) {
+		if err := slotConflict(name, groups[name]); err != nil {
+			return Plan{}, err
+		}
 		view := viewOf(groups[name], 0)
 		if len(view.Kept) == 0 {
 			continue
