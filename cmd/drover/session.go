@@ -64,7 +64,7 @@ func (a *app) open(ctx context.Context, need needFiles, lock bool) (*session, er
 		return nil, err
 	}
 	if lock {
-		if s.release, err = lockProject(s.engine.Host(), s.name); err != nil {
+		if s.release, err = a.takeLease(ctx, s.engine, s.name); err != nil {
 			s.engine.Close()
 			return nil, err
 		}
