@@ -66,6 +66,7 @@ func Load(ctx context.Context, o Options) (*Project, error) {
 		}
 		p.Services = append(p.Services, s)
 	}
+	p.index()
 	p.Warnings = noEffectWarnings(p.Services)
 	if rf.Catalog {
 		p.Warnings = append(p.Warnings, fmt.Sprintf("%s: the catalog section (questions, version, description) is for the Rancher catalog UI: ignored", rf.Path))

@@ -24,6 +24,16 @@ type Project struct {
 	// depends on, ties broken by name.
 	Services []Service
 	Warnings []string
+	// byName indexes Services, so that planning a project of many services
+	// looks each one up in constant time; nil in a Project made by hand.
+	byName map[string]int
+}
+
+func (p *Project) index() {
+	p.byName = make(map[string]int, len(p.Services))
+	for i, s := range p.Services {
+		p.byName[s.Name] = i
+	}
 }
 
 // Service is one service with everything drover decided about it.
@@ -44,6 +54,9 @@ type Service struct {
 
 // Service returns the named service, and whether it exists.
 func (p *Project) Service(name string) (Service, bool) {
+	if i, ok := p.byName[name]; ok && i < len(p.Services) && p.Services[i].Name == name {
+		return p.Services[i], true
+	}
 	for _, s := range p.Services {
 		if s.Name == name {
 			return s, true
