@@ -43,6 +43,7 @@ demo: build images
 bench: build images
 	$(GO) test -run '^$$' -bench . -benchmem ./reconcile/ ./compose/
 	bench/compare.sh $(BIN)
+	bench/scale.sh $(BIN)
 
 clean:
 	rm -rf bin

@@ -295,16 +295,36 @@ func outOfSync(p *compose.Project, svc compose.Service, current []Container, ima
 	}
 	c := current[0]
 	if c.Hash != svc.Hash {
-		if d := DiffSpecs([]byte(c.Labels[LabelSpec]), svc.Spec); len(d) > 0 {
-			return strings.Join(summaries(d), ", ")
-		}
-		return "configuration changed"
+		return strings.Join(summaries(specChanges(p, svc, c)), ", ")
 	}
 	want := images[NormalizeRef(ImageRef(p.Name, svc.Config))]
 	if want != "" && c.ImageID != "" && c.ImageID != want {
 		return fmt.Sprintf("image %s now points at %s, the containers run %s", ImageRef(p.Name, svc.Config), shortID(want), shortID(c.ImageID))
 	}
 	return ""
+}
+
+// specChanges says, key by key, how a container whose config hash differs
+// from the service's was made differently: from its io.drover.spec label,
+// or, for a container without one (made by docker compose, whose hash
+// drover's never equals), from what its labels and the list call show. One
+// function, so that status, up and diff never disagree.
+func specChanges(p *compose.Project, svc compose.Service, c Container) []Change {
+	if spec, ok := c.Labels[LabelSpec]; ok {
+		if d := DiffSpecs([]byte(spec), svc.Spec); len(d) > 0 {
+			return d
+		}
+		return []Change{{Key: "config-hash", Old: shortID(c.Hash), New: shortID(svc.Hash)}}
+	}
+	made := "another tool"
+	if c.Labels[LabelVersion] == "" && c.Labels["com.docker.compose.version"] != "" {
+		made = "docker compose " + c.Labels["com.docker.compose.version"]
+	}
+	changes := []Change{{Key: "made by", Old: made, New: "drover"}, {Key: "config-hash", Old: shortID(c.Hash), New: shortID(svc.Hash)}}
+	if want := ImageRef(p.Name, svc.Config); NormalizeRef(c.Image) != NormalizeRef(want) {
+		changes = append(changes, Change{Key: "image", Old: c.Image, New: want})
+	}
+	return changes
 }
 
 func shortID(id string) string {

@@ -152,7 +152,7 @@ services:
 		{
 			name: "out of sync: a missing slot waits for the upgrade", compose: twoWeb,
 			world: func(w *world) { w.ctr("web", 1, 1, "running").edit(func(c *Container) { c.Hash = "old" }) },
-			want: `note: web: out of sync: configuration changed; run drover up --upgrade
+			want: `note: web: out of sync: config-hash old → e8d72e0667bc; run drover up --upgrade
 note: web#2: not created: the service is out of sync, drover up --upgrade creates it
 `,
 		},

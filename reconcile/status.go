@@ -110,7 +110,7 @@ func Diff(p *compose.Project, obs Observed, services []string) ([]ServiceDiff, e
 		}
 		c := view.Current[0]
 		if c.Hash != svc.Hash {
-			d.Changes = DiffSpecs([]byte(c.Labels[LabelSpec]), svc.Spec)
+			d.Changes = specChanges(p, svc, c)
 		}
 		want := obs.Images[NormalizeRef(ImageRef(p.Name, svc.Config))]
 		if c.Hash == svc.Hash && want != "" && c.ImageID != "" && want != c.ImageID {

@@ -515,8 +515,13 @@ func TestAdoptsADockerComposeProject(t *testing.T) {
 		t.Fatalf("docker-compose up: %v\n%s", err, out)
 	}
 	composeIDs := p.ids()
-	if st := p.mustDrover("status"); !strings.Contains(st.stdout, "configuration changed") {
+	// status and diff come from one decision: both say who made the
+	// container and that its config hash is not drover's.
+	if st := p.mustDrover("status"); !strings.Contains(st.stdout, "made by docker compose 1.29") || !strings.Contains(st.stdout, "config-hash") {
 		t.Errorf("status of a docker-compose project:\n%s", st.stdout)
+	}
+	if d := p.mustDrover("diff"); !strings.Contains(d.stdout, "made by\n    - docker compose 1.29") || !strings.Contains(d.stdout, "config-hash") || strings.Contains(d.stdout, "in sync") {
+		t.Errorf("diff of a docker-compose project:\n%s", d.stdout)
 	}
 	// A plain up changes nothing and says, with exit status 3, that the
 	// project is not in step.

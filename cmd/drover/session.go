@@ -19,6 +19,10 @@ type session struct {
 	name    string
 	engine  *engine.Docker
 	release func()
+	// stderr gets the warnings about what the engine holds, each once
+	// however often the command observes.
+	stderr io.Writer
+	warned map[string]bool
 }
 
 func (s *session) close() {
@@ -45,7 +49,7 @@ const (
 // anything, takes the project lock. Files are read and checked before the
 // engine is reached, so bad input never changes anything.
 func (a *app) open(ctx context.Context, need needFiles, lock bool) (*session, error) {
-	s := &session{}
+	s := &session{stderr: a.stderr, warned: map[string]bool{}}
 	p, err := compose.Load(ctx, a.files)
 	switch {
 	case err == nil:
@@ -125,7 +129,14 @@ func writeJSON(w io.Writer, v any) error {
 }
 
 func (s *session) observe(ctx context.Context) (reconcile.Observed, error) {
-	return reconcile.Observe(ctx, s.engine, s.name)
+	obs, err := reconcile.Observe(ctx, s.engine, s.name)
+	for _, w := range obs.Warnings {
+		if !s.warned[w] {
+			s.warned[w] = true
+			fmt.Fprintf(s.stderr, "warning: %s\n", w)
+		}
+	}
+	return obs, err
 }
 
 // serviceOrder is the project's services in dependency order, or, without
