@@ -159,8 +159,8 @@ func TestLeaseTwoRunsAtOnceOneProceeds(t *testing.T) {
 	if rb.code == 0 {
 		winner, loser, winnerPID = rb, ra, b.pid()
 	}
-	if winner.code != 0 || loser.code == 0 {
-		t.Fatalf("want exactly one run to succeed:\n--- run A\n%s\n--- run B\n%s", ra, rb)
+	if winner.code != 0 || loser.code != 4 {
+		t.Fatalf("want exactly one run to succeed and the other to exit 4 (held):\n--- run A\n%s\n--- run B\n%s", ra, rb)
 	}
 	t.Logf("the refused run said:\n%s", loser.stderr)
 	host, _ := os.Hostname()
@@ -196,8 +196,8 @@ func TestLeaseOfAKilledRunExpires(t *testing.T) {
 
 	// At once: the lease was renewed under a second ago, so it holds.
 	r := p.droverEnv(otherMachine(t, env...), "-p", p.name, "up", "--upgrade")
-	if r.code == 0 {
-		t.Fatalf("a run right after the kill proceeded; the lease should still hold:\n%s", r)
+	if r.code != 4 {
+		t.Fatalf("a run right after the kill did not exit 4 (held); the lease should still hold:\n%s", r)
 	}
 	mustContain(t, "the refused run's stderr", r.stderr, "pid "+strconv.Itoa(holder.pid()), "expires in")
 	if time.Since(killed) >= ttl {
@@ -258,8 +258,8 @@ func TestLeaseIsRenewedThroughALongUpgrade(t *testing.T) {
 		t.Errorf("heartbeat %s after %s of holding it: the lease is not being renewed", beat, 3*ttl)
 	}
 	r := p.droverEnv(otherMachine(t, env...), "-p", p.name, "up", "--upgrade")
-	if r.code == 0 {
-		t.Fatalf("a second run proceeded during a renewed upgrade:\n%s", r)
+	if r.code != 4 {
+		t.Fatalf("a second run during a renewed upgrade did not exit 4 (held):\n%s", r)
 	}
 	mustContain(t, "the refused run's stderr", r.stderr, "pid "+strconv.Itoa(holder.pid()), "last renewed")
 	if strings.Contains(r.stderr, "stale") {

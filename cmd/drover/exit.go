@@ -30,3 +30,13 @@ func (e notConverged) Error() string {
 	return fmt.Sprintf("not in step with the files: %s", strings.Join(e.left, "; "))
 }
 func (notConverged) ExitCode() int { return exitNotConverged }
+
+// exitHeld: another run holds the project's lease; nothing was changed.
+const exitHeld = 4
+
+// held marks a refusal because another run holds the project's lease.
+type held struct{ err error }
+
+func (e held) Error() string { return e.err.Error() }
+func (e held) Unwrap() error { return e.err }
+func (held) ExitCode() int   { return exitHeld }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"os/user"
@@ -32,6 +33,10 @@ func (a *app) takeLease(ctx context.Context, d *engine.Docker, project string) (
 	taken, err := lease.Acquire(ctx, st, lease.Request{Project: project, Holder: holder(), TTL: ttl, ExitedHere: local.recorded()})
 	if err != nil {
 		local.close()
+		var he *lease.HeldError
+		if errors.As(err, &he) {
+			return nil, held{err}
+		}
 		return nil, err
 	}
 	local.record(taken.ID)
