@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -28,6 +29,12 @@ func downCommand() command {
 					return usageError{"down takes no service names: it removes the whole project"}
 				}
 				s, obs, err := a.openObserved(ctx, filesOptional, true, nil)
+				var none *reconcile.NoProjectError
+				if errors.As(err, &none) {
+					// As docker compose down: nothing to remove is done.
+					fmt.Fprintf(a.stderr, "%v: nothing to remove\n", err)
+					return nil
+				}
 				if err != nil {
 					return err
 				}

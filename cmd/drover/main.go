@@ -62,7 +62,7 @@ func commands() []command {
 	return []command{
 		upCommand(), psCommand(), configCommand(), downCommand(),
 		stopCommand(), startCommand(), restartCommand(), scaleCommand(),
-		logsCommand(), pullCommand(), statusCommand(), diffCommand(), versionCommand(), unlockCommand(),
+		logsCommand(), pullCommand(), statusCommand(), diffCommand(), versionCommand(), unlockCommand(), lsCommand(),
 	}
 }
 

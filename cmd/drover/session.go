@@ -111,6 +111,9 @@ func (a *app) openObserved(ctx context.Context, need needFiles, lock bool, servi
 	}
 	obs, err := s.observe(ctx)
 	if err == nil {
+		err = a.checkProjectExists(ctx, s, obs)
+	}
+	if err == nil {
 		err = reconcile.CheckServices(obs, s.serviceOrder(obs), services)
 	}
 	if err != nil {
