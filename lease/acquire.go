@@ -65,9 +65,15 @@ type Request struct {
 }
 
 // maxAttempts bounds Acquire's loop: each turn either takes the lease, is
-// refused, or saw the lease change hands (released, or broken by another
-// run) between two calls.
-const maxAttempts = 5
+// refused, or saw the lease in transit between two calls: released, broken
+// by another run, or still being created (the engine reserves the name
+// before the container can be read by it, so a create can be refused on a
+// name that an inspect does not find yet). After a turn that saw it in
+// transit, the next one waits a little: 20ms, doubling, at most a second,
+// about four seconds in all.
+const maxAttempts = 10
+
+func backoff(turn int) time.Duration { return min(20*time.Millisecond<<turn, time.Second) }
 
 // Acquire takes the project's lease for the request's holder. A lease held
 // and not breakable is a *HeldError; a breakable one is removed (by its ID,
@@ -75,7 +81,14 @@ const maxAttempts = 5
 // again.
 func Acquire(ctx context.Context, st Store, r Request) (Taken, error) {
 	t := Taken{Project: r.Project, TTL: r.TTL}
-	for range maxAttempts {
+	for turn := range maxAttempts {
+		if turn > 0 {
+			select {
+			case <-ctx.Done():
+				return Taken{}, ctx.Err()
+			case <-time.After(backoff(turn - 1)):
+			}
+		}
 		t.Base = time.Now()
 		id, err := st.Create(ctx, r.Project, Labels(r.Project, r.Holder, r.TTL, t.Base))
 		if err == nil {
@@ -87,7 +100,7 @@ func Acquire(ctx context.Context, st Store, r Request) (Taken, error) {
 		}
 		cur, err := st.Inspect(ctx, r.Project)
 		if errors.Is(err, ErrGone) {
-			continue // released between the two calls
+			continue // released, or not yet readable: in transit
 		}
 		if err != nil {
 			return Taken{}, fmt.Errorf("reading the lease of project %q: %w", r.Project, err)
@@ -109,7 +122,7 @@ func Acquire(ctx context.Context, st Store, r Request) (Taken, error) {
 			return Taken{}, fmt.Errorf("breaking the lease of project %q: %w", r.Project, err)
 		}
 	}
-	return Taken{}, fmt.Errorf("the lease of project %q changed hands %d times while this run asked for it; run the command again", r.Project, maxAttempts)
+	return Taken{}, fmt.Errorf("the lease of project %q was being taken, released or broken by other runs all the while this run asked for it (%d tries); run the command again", r.Project, maxAttempts)
 }
 
 // Keeper renews a lease while its run works.

@@ -164,6 +164,7 @@ type fakeStore struct {
 	nextID    int
 	renewals  []time.Duration
 	onInspect func() // runs after Inspect read the lease, before it returns
+	hideFor   *int   // when set, that many Inspects more find nothing
 	removed   []string
 }
 
@@ -188,6 +189,10 @@ func (f *fakeStore) Create(_ context.Context, project string, labels map[string]
 func (f *fakeStore) Inspect(_ context.Context, project string) (Lease, error) {
 	f.mu.Lock()
 	l, ok := f.byName[project]
+	if f.hideFor != nil && *f.hideFor > 0 {
+		*f.hideFor--
+		ok = false
+	}
 	f.mu.Unlock()
 	if !ok {
 		return Lease{}, ErrGone
@@ -286,6 +291,28 @@ func TestAcquire(t *testing.T) {
 		}
 		if msg := BrokeMessage(got.Broken[0].Lease, got.Broken[0].Now, Exited); !strings.Contains(msg, "has exited") || !strings.Contains(msg, "pid 11") {
 			t.Errorf("message: %s", msg)
+		}
+	})
+	t.Run("still being created: its name is taken before it can be read; refused once it can", func(t *testing.T) {
+		st := newFakeStore()
+		mustAcquire(t, st, alice, ttl)
+		hidden := 3 // the engine has reserved the name, the container is not registered yet
+		st.hideFor = &hidden
+		_, err := Acquire(ctx, st, Request{Project: "web", Holder: bob, TTL: ttl})
+		var held *HeldError
+		if !errors.As(err, &held) || held.Lease.Holder != alice {
+			t.Fatalf("Acquire = %v, want a HeldError naming alice", err)
+		}
+	})
+	t.Run("in transit for ever: gives up, says so", func(t *testing.T) {
+		st := newFakeStore()
+		mustAcquire(t, st, alice, ttl)
+		hidden := 1 << 30
+		st.hideFor = &hidden
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if _, err := Acquire(ctx, st, Request{Project: "web", Holder: bob, TTL: ttl}); err == nil || !strings.Contains(err.Error(), "run the command again") {
+			t.Fatalf("Acquire = %v, want a give-up", err)
 		}
 	})
 	t.Run("released between create and inspect: taken on the next turn", func(t *testing.T) {
