@@ -38,9 +38,14 @@ type Docker struct {
 }
 
 // Connect makes a client from the environment (DOCKER_HOST and friends),
-// negotiates the API version and checks that the engine answers.
+// negotiates the API version and checks that the engine answers. Each call
+// is bounded in time and the safe ones are repeated (transport.go).
 func Connect(ctx context.Context) (*Docker, error) {
-	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	timeout, err := EngineTimeout()
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation(), withFaultTolerance(timeout))
 	if err != nil {
 		return nil, fmt.Errorf("docker client: %w", err)
 	}
