@@ -205,3 +205,38 @@ func serviceNames(obs Observed, services []string) []string {
 	}
 	return out
 }
+
+// Forward plans the way back from a rollback that failed (a kept container
+// that would not start, or did not pass its gate): the kept containers are
+// kept again and the new revision serves again, gated like an upgrade, so
+// that a bad rollback never leaves a service with nothing serving. Like
+// Rollback it needs no files.
+func Forward(obs Observed, opts RollbackOptions) (Plan, error) {
+	plan := Plan{Project: obs.Project}
+	groups := byService(obs.Containers)
+	for _, name := range serviceNames(obs, opts.Services) {
+		view := viewOf(groups[name], 0)
+		if len(view.Kept) == 0 || len(view.Current) == 0 {
+			continue
+		}
+		rev := view.KeptRevision()
+		var slots []slot
+		for i := range view.Current {
+			c := &view.Current[i]
+			s := slot{number: c.Number, name: canonicalName(c.Name), new: c}
+			for j := range view.Kept {
+				if k := &view.Kept[j]; k.Revision == rev && k.Number == c.Number {
+					s.old = k
+				}
+			}
+			slots = append(slots, s)
+		}
+		policy := compose.Policy{HealthTimeout: opts.Timeout, Monitor: opts.Monitor}
+		steps := batchSteps(compose.Service{Name: name}, policy, slots, 1, 1, view.Revision)
+		plan.Services = append(plan.Services, ServicePlan{Service: name, Steps: steps})
+	}
+	if len(plan.Services) == 0 {
+		return Plan{}, ErrNothingKept
+	}
+	return plan, nil
+}

@@ -226,3 +226,55 @@ func changes(s Step) bool {
 	}
 	return true
 }
+
+// TestFailedRollbackGoesForward: when the kept revision does not come back
+// (here its containers exit as soon as they start), Forward puts the new
+// revision back: passed, running, under the slots' names, with its own
+// policy, and the old one kept again.
+func TestFailedRollbackGoesForward(t *testing.T) {
+	for _, compose := range []string{
+		"services:\n  web:\n    image: drover-hello:%s\n    restart: always\n    ports: ['127.0.0.1:8991:80']\n",
+		"services:\n  web:\n    image: drover-hello:%s\n    restart: always\n    scale: 3\n",
+	} {
+		p1 := load(t, fmt.Sprintf(compose, "v1"), "")
+		w := newWorld(p1)
+		up, err := Up(p1, w.obs, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := simulate(t, w.obs, up)
+		p2 := load(t, fmt.Sprintf(compose, "v2"), "")
+		upgrade, err := Upgrade(p2, start, UpgradeOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		upgraded := simulate(t, start, upgrade)
+		rb, err := Rollback(upgraded, RollbackOptions{Timeout: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		failed, bad := simulateSteps(t, upgraded, rb, -1, "drover-hello:v1")
+		if !bad {
+			t.Fatalf("the rollback to a revision that exits did not fail")
+		}
+		fw, err := Forward(failed, RollbackOptions{Timeout: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		after := simulate(t, failed, fw)
+		view := viewOf(byService(after.Containers)["web"], 0)
+		if view.State != Upgraded {
+			t.Errorf("after going forward: %s\n%s", view.State, fw)
+		}
+		for _, c := range view.Current {
+			if !c.Running() || !Passed(c) || c.Labels[liveRestart] != c.RestartPolicy {
+				t.Errorf("after going forward: %s is %s, policy %q", c.Name, c.State, c.Labels[liveRestart])
+			}
+		}
+		for _, c := range view.Kept {
+			if c.Running() || !isKept(c) || c.Labels[liveRestart] != "no" {
+				t.Errorf("after going forward: kept %s is %s, policy %q", c.Name, c.State, c.Labels[liveRestart])
+			}
+		}
+	}
+}

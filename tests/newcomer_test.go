@@ -215,3 +215,38 @@ func restartPolicy(t *testing.T, id string) string {
 	}
 	return string(info.HostConfig.RestartPolicy.Name)
 }
+
+// A rollback to a revision that cannot start again (its bind-mount source
+// is gone) fails with that container's reason and leaves the new revision
+// serving, rather than a service with nothing serving.
+func TestFailedRollbackLeavesTheNewRevisionServing(t *testing.T) {
+	port := freePort(t)
+	site := "services:\n  site:\n    image: IMAGE:%s\n    ports: ['127.0.0.1:%d:80']\n    volumes: [{type: bind, source: ./data, target: /data, bind: {create_host_path: false}}]\n"
+	p := newProject(t, fmt.Sprintf(site, "v1", port), stopFirstOne)
+	if err := os.Mkdir(p.dir+"/data", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p.mustDrover("up")
+	// v2 does without the mount; v1 cannot start without it.
+	p.write("docker-compose.yml", fmt.Sprintf("services:\n  site:\n    image: IMAGE:%s\n    ports: ['127.0.0.1:%d:80']\n", "v2", port))
+	p.mustDrover("up", "--upgrade")
+	_, v2 := byRole(p.ps(), "serving")
+	if err := os.Remove(p.dir + "/data"); err != nil {
+		t.Fatal(err)
+	}
+	r := p.drover("up", "--rollback")
+	if r.code != 1 || !strings.Contains(r.stderr, "the kept revision of site did not come back: putting the new revision back") || !strings.Contains(r.stderr, "start site#1") {
+		t.Errorf("rollback to a revision that cannot start:\n%s", r)
+	}
+	rows := p.ps("-a")
+	serving, ids := byRole(rows, "serving")
+	if len(rows) != 2 || fmt.Sprint(ids) != fmt.Sprint(v2) || len(serving) != 1 || !strings.HasSuffix(serving[0], "@v2/running") || !strings.HasSuffix(serving[0][:strings.Index(serving[0], "@")], "-site-1") {
+		t.Errorf("after the failed rollback: %+v, want v2 %v serving under its slot's name and v1 kept", rows, v2)
+	}
+	if v := get(t, fmt.Sprintf("http://127.0.0.1:%d/version", port)); v != "v2\n" {
+		t.Errorf("after the failed rollback the site answers %q", v)
+	}
+	if st := p.status(); st.State != "upgraded" {
+		t.Errorf("status after the failed rollback: %+v", st)
+	}
+}

@@ -327,16 +327,48 @@ func (a *app) rollback(ctx context.Context, services []string, wait time.Duratio
 		return err
 	}
 	defer s.close()
-	plan, err := reconcile.Rollback(obs, reconcile.RollbackOptions{Services: services, Timeout: wait, Monitor: a.monitor(s, services)})
+	opts := reconcile.RollbackOptions{Services: services, Timeout: wait, Monitor: a.monitor(s, services)}
+	plan, err := reconcile.Rollback(obs, opts)
 	if err != nil {
 		return err
 	}
 	err = a.run(ctx, s, plan, dryRun, "rollback")
-	if err != nil && ctx.Err() != nil {
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
 		a.adviseAfterInterrupt(ctx, s)
 		return interrupted{err}
 	}
-	return err
+	return a.forwardAgain(ctx, s, opts, err)
+}
+
+// forwardAgain puts the new revision back when the kept one did not come
+// back (would not start, or failed its gate), so that a bad rollback does
+// not leave the service with nothing serving.
+func (a *app) forwardAgain(ctx context.Context, s *session, opts reconcile.RollbackOptions, rollbackErr error) error {
+	failed := reconcile.FailedServices(rollbackErr)
+	if len(failed) == 0 {
+		return rollbackErr
+	}
+	opts.Services = serviceNames(failed)
+	for _, fe := range failed {
+		fmt.Fprintf(a.stderr, "%v\n", fe)
+		a.printLastLogs(ctx, s, fe)
+	}
+	obs, err := s.observe(ctx)
+	if err != nil {
+		return errors.Join(rollbackErr, err)
+	}
+	plan, err := reconcile.Forward(obs, opts)
+	if err != nil {
+		return errors.Join(rollbackErr, err)
+	}
+	fmt.Fprintf(a.stderr, "the kept revision of %s did not come back: putting the new revision back\n", strings.Join(opts.Services, ", "))
+	if err := a.run(ctx, s, plan, false, "forward"); err != nil {
+		return errors.Join(rollbackErr, fmt.Errorf("putting the new revision back failed too: %w", err))
+	}
+	return fmt.Errorf("rollback failed: %s: the kept revision did not come back; the new revision serves", strings.Join(opts.Services, ", "))
 }
 
 // monitor is the monitor period a rollback gives kept containers without a
