@@ -72,6 +72,11 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	defer removeImages(imageRepo)
+	// drover loads its lease image on first use; a run that did not find
+	// it leaves none behind (not forced: another run may hold a lease).
+	if _, err := docker.ImageInspect(context.Background(), "drover-lease:1"); err != nil {
+		defer func() { _, _ = docker.ImageRemove(context.Background(), "drover-lease:1", image.RemoveOptions{}) }()
+	}
 	return m.Run()
 }
 
@@ -139,7 +144,10 @@ func (p *project) cleanup() {
 	ctx := context.Background()
 	label := filters.NewArgs(filters.Arg("label", "com.docker.compose.project="+p.name))
 	cs, _ := docker.ContainerList(ctx, container.ListOptions{All: true, Filters: label})
-	for _, c := range cs {
+	// A run the test killed leaves the project's lease behind; it carries
+	// no Compose label.
+	leases, _ := docker.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", "io.drover.lease="+p.name))})
+	for _, c := range append(cs, leases...) {
 		_ = docker.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true})
 	}
 	ns, _ := docker.NetworkList(ctx, network.ListOptions{Filters: label})

@@ -171,6 +171,11 @@ func (a *app) up(ctx context.Context, opts reconcile.Options, dryRun, attach boo
 		if obs, err = s.observe(ctx); err != nil {
 			return err
 		}
+		// Following logs changes nothing: let other runs in meanwhile.
+		if s.release != nil {
+			s.release()
+			s.release = nil
+		}
 		return a.streamLogs(ctx, s, obs, opts.Services, true, "all", false)
 	}
 	return nil
