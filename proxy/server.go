@@ -1,0 +1,432 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// ServeOptions configures Serve.
+type ServeOptions struct {
+	StateFile     string // where the table is persisted; empty: not persisted
+	ControlSocket string // unix socket path for Ctl
+
+	// ListenHost is the address route listeners bind to; empty means all
+	// interfaces ("0.0.0.0"), which is what the proxy container wants. Tests
+	// bind to 127.0.0.1.
+	ListenHost string
+	// Logger receives one line per apply, failed dial and listener error;
+	// nil discards them.
+	Logger *slog.Logger
+}
+
+// server is the state of one Serve call. Everything the data path reads
+// (table, active counts) is under mu; applies are serialised by applyMu so
+// that opening listeners, persisting and swapping happen as one step.
+type server struct {
+	o   ServeOptions
+	log *slog.Logger
+
+	applyMu sync.Mutex
+
+	mu        sync.Mutex
+	table     Table
+	maxPause  time.Duration
+	listeners map[int]net.Listener
+	next      map[int]int    // round-robin position per port
+	active    map[string]int // open (or being dialed) connections per backend addr
+	changed   chan struct{}  // closed and replaced when the table changes
+	idle      chan struct{}  // closed and replaced when a backend's count drops to 0
+	fronts    map[int]*httpFront
+
+	wg sync.WaitGroup // accept loops, connection handlers, control handlers
+}
+
+// Serve runs the proxy until ctx is done: it restores the table from
+// o.StateFile, opens one listener per route and answers control requests on
+// o.ControlSocket. When ctx is done it stops listening, closes every proxied
+// connection and returns nil once all its goroutines have ended; it returns an
+// error only when it cannot start.
+func Serve(ctx context.Context, o ServeOptions) error {
+	if o.ControlSocket == "" {
+		return errors.New("proxy: no control socket")
+	}
+	st, err := loadState(o.StateFile)
+	if err != nil {
+		return fmt.Errorf("proxy: %w", err)
+	}
+	s := &server{
+		o:         o,
+		log:       o.Logger,
+		listeners: map[int]net.Listener{},
+		next:      map[int]int{},
+		active:    map[string]int{},
+		changed:   make(chan struct{}),
+		idle:      make(chan struct{}),
+		fronts:    map[int]*httpFront{},
+		maxPause:  durationMS(st.MaxPauseMS, DefaultMaxPause),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	ctl, err := listenControl(o.ControlSocket)
+	if err != nil {
+		return fmt.Errorf("proxy: %w", err)
+	}
+	opened, err := s.openListeners(st.Table, nil)
+	if err != nil {
+		ctl.Close()
+		return fmt.Errorf("proxy: restore table generation %d: %w", st.Table.Generation, err)
+	}
+	s.install(ctx, st.Table, s.maxPause, opened)
+	s.log.Info("proxy started", "generation", st.Table.Generation, "routes", len(st.Table.Routes))
+
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.acceptControl(ctx, ctl)
+	}()
+	<-ctx.Done()
+	ctl.Close()
+	s.mu.Lock()
+	for _, ln := range s.listeners {
+		ln.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	os.Remove(o.ControlSocket)
+	return nil
+}
+
+// listenControl opens the unix socket, replacing a stale socket file left by a
+// proxy that died, but refusing to steal one a live proxy still answers on.
+func listenControl(path string) (net.Listener, error) {
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("control socket %s: another proxy is listening", path)
+	}
+	if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSocket != 0 {
+		os.Remove(path)
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	// The socket grants full control of the proxy: owner only.
+	os.Chmod(path, 0o600)
+	return ln, nil
+}
+
+func (s *server) acceptControl(ctx context.Context, ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			s.log.Warn("control accept", "err", err)
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.handleControl(ctx, c)
+		}()
+	}
+}
+
+// apply validates t, opens listeners for its new ports, persists it, swaps it
+// in, closes listeners of ports gone, and then waits for draining backends.
+// The order matters: persisting before the swap means an acknowledged table is
+// always the one a restart restores, and a failure before the swap leaves the
+// old table in force with nothing half-done.
+func (s *server) apply(ctx context.Context, in Table, drainTimeout, maxPause time.Duration) Response {
+	t, err := in.normalized()
+	if err != nil {
+		return s.failure(fmt.Errorf("apply: %w", err))
+	}
+	s.applyMu.Lock()
+	s.mu.Lock()
+	cur := s.table
+	s.mu.Unlock()
+	gen, err := nextGeneration(cur.Generation, t.Generation)
+	if err != nil {
+		s.applyMu.Unlock()
+		return s.failure(fmt.Errorf("apply: %w", err))
+	}
+	t.Generation = gen
+	opened, err := s.openListeners(t, cur.ports())
+	if err == nil {
+		err = saveState(s.o.StateFile, savedState{Table: t, MaxPauseMS: maxPause.Milliseconds()})
+		if err != nil {
+			closeAll(opened)
+		}
+	}
+	if err != nil {
+		s.applyMu.Unlock()
+		return s.failure(fmt.Errorf("apply generation %d: %w", gen, err))
+	}
+	s.install(ctx, t, maxPause, opened)
+	s.applyMu.Unlock()
+	s.log.Info("applied", "generation", gen, "routes", len(t.Routes), "draining", t.draining())
+
+	timedOut := s.waitDrained(ctx, t.draining(), drainTimeout)
+	if len(timedOut) > 0 {
+		s.log.Warn("drain timed out", "generation", gen, "busy", timedOut, "timeout", drainTimeout)
+	}
+	s.mu.Lock()
+	active := s.activeLocked()
+	s.mu.Unlock()
+	return Response{OK: true, Generation: gen, Active: active, TimedOut: timedOut}
+}
+
+// nextGeneration returns the generation to record: 0 asks for current+1; a
+// generation below the current one is refused, because it means a push
+// computed from an older state is arriving after a newer one.
+func nextGeneration(current, requested int64) (int64, error) {
+	switch {
+	case requested == 0:
+		return current + 1, nil
+	case requested < current:
+		return 0, fmt.Errorf("stale generation %d: the proxy is at %d", requested, current)
+	default:
+		return requested, nil
+	}
+}
+
+// openListeners binds the ports of t that are not in have. On any failure it
+// closes what it opened, so a refused apply leaves no port behind.
+func (s *server) openListeners(t Table, have map[int]bool) (map[int]net.Listener, error) {
+	host := s.o.ListenHost
+	if host == "" {
+		host = "0.0.0.0"
+	}
+	opened := map[int]net.Listener{}
+	for _, r := range t.Routes {
+		if have[r.Listen] {
+			continue
+		}
+		ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(r.Listen)))
+		if err != nil {
+			closeAll(opened)
+			return nil, fmt.Errorf("listen on port %d: %w", r.Listen, err)
+		}
+		opened[r.Listen] = ln
+	}
+	return opened, nil
+}
+
+func closeAll(lns map[int]net.Listener) {
+	for _, ln := range lns {
+		ln.Close()
+	}
+}
+
+// install makes t the table in force, starts accept loops on the newly opened
+// listeners and closes those of removed routes. Connections already accepted
+// on a removed route keep running; only new ones stop.
+func (s *server) install(ctx context.Context, t Table, maxPause time.Duration, opened map[int]net.Listener) {
+	s.mu.Lock()
+	s.table = t
+	s.maxPause = maxPause
+	keep := t.ports()
+	var gone []net.Listener
+	for port, ln := range s.listeners {
+		if !keep[port] {
+			gone = append(gone, ln)
+			delete(s.listeners, port)
+			delete(s.next, port)
+		}
+	}
+	var goneFronts []*httpFront
+	for port, f := range s.fronts {
+		if !keep[port] {
+			goneFronts = append(goneFronts, f)
+			delete(s.fronts, port)
+		}
+	}
+	maps.Copy(s.listeners, opened)
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.mu.Unlock()
+
+	for _, ln := range gone {
+		ln.Close()
+	}
+	for _, f := range goneFronts {
+		f.closeListener()
+	}
+	for port, ln := range opened {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.acceptLoop(ctx, port, ln)
+		}()
+	}
+}
+
+// acceptLoop hands every connection on port to its handler until ln is
+// closed. Accept errors other than closing (EMFILE, say) back off rather than
+// spin, and do not close the port.
+func (s *server) acceptLoop(ctx context.Context, port int, ln net.Listener) {
+	backoff := 5 * time.Millisecond
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			s.log.Warn("accept", "port", port, "err", err)
+			time.Sleep(backoff)
+			backoff = min(2*backoff, time.Second)
+			continue
+		}
+		backoff = 5 * time.Millisecond
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.dispatch(ctx, port, c)
+		}()
+	}
+}
+
+// dispatch sends a new connection to the TCP or HTTP path by the route's
+// current mode, read per connection so a mode change needs no new listener.
+func (s *server) dispatch(ctx context.Context, port int, c net.Conn) {
+	s.mu.Lock()
+	r, ok := s.table.route(port)
+	s.mu.Unlock()
+	switch {
+	case !ok:
+		c.Close()
+	case r.Mode == ModeHTTP:
+		s.serveHTTPConn(ctx, port, c)
+	default:
+		s.handleTCP(ctx, port, c)
+	}
+}
+
+// pick is what acquire decided for a new connection.
+type pick int
+
+const (
+	pickDial pick = iota // dial the returned address
+	pickHold             // wait for the table to change (paused, or no serving backend)
+	pickGone             // the route was removed: close the client
+	pickNone             // every serving backend was tried and failed
+)
+
+// acquire chooses the next serving backend of port, round-robin, skipping
+// those in tried, and counts it active before the dial starts: a drain that
+// begins while the dial is in flight must wait for it, or drover could stop
+// the container under a connection the proxy is about to make. With pickHold
+// it returns the channel that is closed at the next table change.
+func (s *server) acquire(port int, tried map[string]bool) (string, pick, <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.table.route(port)
+	if !ok {
+		return "", pickGone, nil
+	}
+	serving := r.serving()
+	if r.Paused || len(serving) == 0 {
+		return "", pickHold, s.changed
+	}
+	start := s.next[port]
+	for i := range serving {
+		addr := serving[(start+i)%len(serving)]
+		if tried[addr] {
+			continue
+		}
+		s.next[port] = (start + i + 1) % len(serving)
+		s.active[addr]++
+		return addr, pickDial, nil
+	}
+	return "", pickNone, nil
+}
+
+// release ends one connection counted by acquire. Reaching zero wakes drain
+// waiters; nothing else needs to know.
+func (s *server) release(addr string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.active[addr]--
+	if s.active[addr] <= 0 {
+		delete(s.active, addr)
+		close(s.idle)
+		s.idle = make(chan struct{})
+	}
+}
+
+func (s *server) activeLocked() map[string]int {
+	if len(s.active) == 0 {
+		return nil
+	}
+	return maps.Clone(s.active)
+}
+
+// holdDeadline is when a connection accepted now stops waiting for a paused
+// or empty route.
+func (s *server) holdDeadline() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return time.Now().Add(s.maxPause)
+}
+
+// waitChange blocks until ch is closed (the table changed), the deadline
+// passes or ctx is done, and reports whether it is worth checking again.
+func waitChange(ctx context.Context, ch <-chan struct{}, deadline time.Time) bool {
+	d := time.Until(deadline)
+	if d <= 0 {
+		return false
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ch:
+		return true
+	case <-t.C:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// waitDrained waits until none of addrs has an open connection, or timeout,
+// and returns those still busy then.
+func (s *server) waitDrained(ctx context.Context, addrs []string, timeout time.Duration) []string {
+	if len(addrs) == 0 {
+		return nil
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		busy, idle := s.busy(addrs)
+		if len(busy) == 0 || !time.Now().Before(deadline) || ctx.Err() != nil {
+			return busy
+		}
+		waitChange(ctx, idle, deadline)
+	}
+}
+
+// busy returns those of addrs with open connections, and the channel closed
+// at the next time any count drops to zero.
+func (s *server) busy(addrs []string) ([]string, <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, a := range addrs {
+		if s.active[a] > 0 {
+			out = append(out, a)
+		}
+	}
+	return out, s.idle
+}

@@ -1,0 +1,105 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"sync"
+)
+
+// handleTCP forwards one client connection: wait while the route is paused or
+// has no serving backend (up to the pause bound), dial serving backends in
+// round-robin order until one answers, then splice. Nothing is written to the
+// client before a backend is connected, so every failure up to that point is
+// invisible to it except as latency, or as a close when all else failed.
+func (s *server) handleTCP(ctx context.Context, port int, client net.Conn) {
+	defer client.Close()
+	backend, addr, ok := s.connect(ctx, port)
+	if !ok {
+		return
+	}
+	defer s.release(addr)
+	splice(ctx, client, backend)
+}
+
+// connect returns a connection to a backend of port, counted active under addr
+// (the caller releases it), or ok=false when the route went away, the hold
+// bound passed, or every serving backend failed to connect.
+func (s *server) connect(ctx context.Context, port int) (conn net.Conn, addr string, ok bool) {
+	deadline := s.holdDeadline()
+	tried := map[string]bool{}
+	for {
+		addr, p, changed := s.acquire(port, tried)
+		switch p {
+		case pickGone, pickNone:
+			if p == pickNone {
+				s.log.Warn("no backend connected", "port", port, "tried", len(tried))
+			}
+			return nil, "", false
+		case pickHold:
+			if !waitChange(ctx, changed, deadline) {
+				return nil, "", false
+			}
+		case pickDial:
+			c, err := dialBackend(ctx, addr)
+			if err == nil {
+				return c, addr, true
+			}
+			s.release(addr)
+			tried[addr] = true
+			s.log.Warn("dial backend", "port", port, "addr", addr, "err", err)
+		}
+	}
+}
+
+// dialBackend connects to addr, resolving its host now: Docker's embedded DNS
+// answers with the container's current address, and a cached one could be a
+// container that is gone.
+func dialBackend(ctx context.Context, addr string) (net.Conn, error) {
+	d := net.Dialer{Timeout: dialTimeout}
+	return d.DialContext(ctx, "tcp", addr)
+}
+
+// splice copies both directions until both are done. A clean end of one
+// direction is passed on as a half-close (CloseWrite), since protocols such as
+// a client sending a request then shutting down its write side need the other
+// direction to keep going. An error in either direction, or ctx ending, closes
+// both connections, because a reset on one side means the other cannot finish
+// either.
+func splice(ctx context.Context, client, backend net.Conn) {
+	var once sync.Once
+	closeBoth := func() {
+		once.Do(func() {
+			client.Close()
+			backend.Close()
+		})
+	}
+	stop := context.AfterFunc(ctx, closeBoth)
+	defer stop()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		pipe(backend, client, closeBoth)
+	}()
+	pipe(client, backend, closeBoth)
+	<-done
+	closeBoth()
+}
+
+// pipe copies src to dst; io.Copy between two *net.TCPConn uses splice(2) on
+// Linux, so the bytes do not pass through user space.
+func pipe(dst, src net.Conn, closeBoth func()) {
+	_, err := io.Copy(dst, src)
+	if err != nil {
+		closeBoth()
+		return
+	}
+	if cw, ok := dst.(interface{ CloseWrite() error }); ok {
+		if err := cw.CloseWrite(); err != nil && !errors.Is(err, net.ErrClosed) {
+			closeBoth()
+		}
+		return
+	}
+	closeBoth()
+}
