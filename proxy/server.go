@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"maps"
 	"net"
+	"net/http"
 	"os"
 	"strconv"
 	"sync"
@@ -41,11 +42,14 @@ type server struct {
 	table     Table
 	maxPause  time.Duration
 	listeners map[int]net.Listener
-	next      map[int]int    // round-robin position per port
-	active    map[string]int // open (or being dialed) connections per backend addr
-	changed   chan struct{}  // closed and replaced when the table changes
-	idle      chan struct{}  // closed and replaced when a backend's count drops to 0
-	fronts    map[int]*httpFront
+	next      map[int]int        // round-robin position per port
+	active    map[string]int     // open (or being dialed) connections per backend addr
+	changed   chan struct{}      // closed and replaced when the table changes
+	idle      chan struct{}      // closed and replaced when a backend's count drops to 0
+	fronts    map[int]*httpFront // HTTP servers of ports that have seen an http-mode connection
+	closing   bool               // Serve is returning: start no HTTP server
+
+	transport *http.Transport // HTTP mode's pooled connections to backends
 
 	wg sync.WaitGroup // accept loops, connection handlers, control handlers
 }
@@ -73,6 +77,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		idle:      make(chan struct{}),
 		fronts:    map[int]*httpFront{},
 		maxPause:  durationMS(st.MaxPauseMS, DefaultMaxPause),
+		transport: newHTTPTransport(),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -97,11 +102,16 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	<-ctx.Done()
 	ctl.Close()
 	s.mu.Lock()
+	s.closing = true
 	for _, ln := range s.listeners {
 		ln.Close()
 	}
+	for _, f := range s.fronts {
+		f.srv.Close()
+	}
 	s.mu.Unlock()
 	s.wg.Wait()
+	s.transport.CloseIdleConnections()
 	os.Remove(o.ControlSocket)
 	return nil
 }
@@ -180,6 +190,12 @@ func (s *server) apply(ctx context.Context, in Table, drainTimeout, maxPause tim
 	s.log.Info("applied", "generation", gen, "routes", len(t.Routes), "draining", t.draining())
 
 	timedOut := s.waitDrained(ctx, t.draining(), drainTimeout)
+	if len(t.draining()) > 0 {
+		// HTTP mode: keep-alive connections to drained backends that went
+		// back to the pool would otherwise linger until drover stops the
+		// container. Serving backends just reconnect.
+		s.transport.CloseIdleConnections()
+	}
 	if len(timedOut) > 0 {
 		s.log.Warn("drain timed out", "generation", gen, "busy", timedOut, "timeout", drainTimeout)
 	}

@@ -93,9 +93,7 @@ func (t Table) normalized() (Table, error) {
 		switch r.Mode {
 		case "":
 			r.Mode = ModeTCP
-		case ModeTCP:
-		case ModeHTTP:
-			return Table{}, fmt.Errorf("route %d: mode http is not implemented yet", r.Listen)
+		case ModeTCP, ModeHTTP:
 		default:
 			return Table{}, fmt.Errorf("route %d: unknown mode %q (want tcp or http)", r.Listen, r.Mode)
 		}
