@@ -25,7 +25,7 @@ type proxyUnderTest struct {
 
 // startProxy runs Serve with a control socket in a short temp dir (unix socket
 // paths are limited to ~108 bytes) and waits until it answers.
-func startProxy(t *testing.T, stateFile string) *proxyUnderTest {
+func startProxy(t testing.TB, stateFile string) *proxyUnderTest {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "px")
 	if err != nil {
@@ -35,7 +35,7 @@ func startProxy(t *testing.T, stateFile string) *proxyUnderTest {
 	return startProxyAt(t, filepath.Join(dir, "ctl.sock"), stateFile)
 }
 
-func startProxyAt(t *testing.T, sock, stateFile string) *proxyUnderTest {
+func startProxyAt(t testing.TB, sock, stateFile string) *proxyUnderTest {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &proxyUnderTest{sock: sock, cancel: cancel, done: make(chan error, 1)}
@@ -72,7 +72,7 @@ func (p *proxyUnderTest) stop() {
 	}
 }
 
-func (p *proxyUnderTest) apply(t *testing.T, req Request) Response {
+func (p *proxyUnderTest) apply(t testing.TB, req Request) Response {
 	t.Helper()
 	req.Op = OpApply
 	resp, err := Ctl(context.Background(), p.sock, req)
