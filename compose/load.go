@@ -186,10 +186,37 @@ func newService(cfg types.ServiceConfig, rs RancherService, srcs sources) (Servi
 	if cfg.ContainerName != "" && s.Scale > 1 {
 		return Service{}, srcs.at(cfg.Name, "container_name", fmt.Sprintf("container_name %q needs scale 1, but scale is %d", cfg.ContainerName, s.Scale))
 	}
+	if s.Proxy, err = proxied(cfg); err != nil {
+		return Service{}, srcs.at(cfg.Name, "x-drover", err.Error())
+	}
 	if s.Hash, s.Spec, err = Hash(cfg); err != nil {
 		return Service{}, err
 	}
 	return s, nil
+}
+
+// proxied reads x-drover.proxy: whether drover's front proxy owns the
+// service's published host ports. It is asked for, for now; a service
+// without published ports has nothing for a proxy to own.
+func proxied(cfg types.ServiceConfig) (bool, error) {
+	ext, ok := cfg.Extensions["x-drover"].(map[string]any)
+	if !ok {
+		return false, nil
+	}
+	v, ok := ext["proxy"]
+	if !ok {
+		return false, nil
+	}
+	on, ok := v.(bool)
+	if !ok {
+		return false, fmt.Errorf("x-drover.proxy: expected true or false, got %v", v)
+	}
+	for _, p := range cfg.Ports {
+		if p.Published != "" {
+			return on, nil
+		}
+	}
+	return false, nil
 }
 
 // readRancherFile reads the file named by -r, or rancher-compose.yml beside

@@ -50,6 +50,9 @@ type Service struct {
 	// NoEffect explains the rancher-compose keys and io.rancher.* labels
 	// that mean nothing on a plain engine.
 	NoEffect []string
+	// Proxy: drover's front proxy owns the service's published host ports
+	// (x-drover: {proxy: true}); its containers publish none themselves.
+	Proxy bool
 }
 
 // Service returns the named service, and whether it exists.

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -58,8 +59,11 @@ func Apply(ctx context.Context, e Engine, plan Plan, emit func(Event)) error {
 
 type runner struct {
 	engine Engine
-	mu     sync.Mutex // serialises emit
-	emit   func(Event)
+	// proxy serialises the proxy switches of services that run side by
+	// side: each reads the table, changes its own routes and writes it.
+	proxy sync.Mutex
+	mu    sync.Mutex // serialises emit
+	emit  func(Event)
 }
 
 func (r *runner) services(ctx context.Context, plans []ServicePlan) error {
@@ -193,6 +197,12 @@ func (r *runner) do(ctx context.Context, a Action) error {
 		return e.SetRestartPolicy(call, a.Ref, a.Policy)
 	case Batch:
 		return nil
+	case BuildProxyImage:
+		return e.BuildProxyImage(call, a.Tag)
+	case ProxyApply:
+		r.proxy.Lock()
+		defer r.proxy.Unlock()
+		return proxyApply(call, e, a)
 	case Sleep:
 		select {
 		case <-ctx.Done():
@@ -378,4 +388,45 @@ func meets(st ContainerStatus, c Condition) (bool, error) {
 		return false, nil
 	}
 	return false, nil // created, restarting, paused: not yet
+}
+
+// proxyApply replaces the routes of one service in the proxy's table and
+// waits for the proxy's answer, which comes once the draining backends are
+// done.
+func proxyApply(ctx context.Context, e Engine, a ProxyApply) error {
+	table, err := readProxyTable(ctx, e, a.Container)
+	if err != nil {
+		return err
+	}
+	mine := map[int]bool{}
+	for _, r := range a.Routes {
+		mine[r.Listen] = true
+	}
+	next := ProxyTable{Generation: max(table.Generation+1, time.Now().UnixNano())}
+	for _, r := range table.Routes {
+		if !mine[r.Listen] {
+			next.Routes = append(next.Routes, r)
+		}
+	}
+	next.Routes = append(next.Routes, a.Routes...)
+	req, err := json.Marshal(map[string]any{"op": "apply", "table": next, "drain_timeout_ms": a.DrainTimeout.Milliseconds(), "max_pause_ms": ProxyMaxPause.Milliseconds()})
+	if err != nil {
+		return err
+	}
+	out, err := e.Exec(ctx, a.Container, proxyCtl(), req)
+	if err != nil {
+		return fmt.Errorf("the proxy: %w", err)
+	}
+	var resp struct {
+		OK       bool     `json:"ok"`
+		Error    string   `json:"error"`
+		TimedOut []string `json:"timed_out"`
+	}
+	if err := json.Unmarshal(out, &resp); err != nil {
+		return fmt.Errorf("the proxy answered %q: %w", out, err)
+	}
+	if !resp.OK {
+		return fmt.Errorf("the proxy refused the table: %s", resp.Error)
+	}
+	return nil
 }

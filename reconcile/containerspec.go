@@ -142,6 +142,9 @@ func newCreateRequest(in specInput) (CreateRequest, []string, error) {
 			return CreateRequest{}, nil, fmt.Errorf("service %q: port %d: %w", s.Name, sp.Target, err)
 		}
 		cfg.ExposedPorts[port] = struct{}{}
+		if in.service.Proxy && sp.Published != "" {
+			continue // the front proxy publishes it
+		}
 		host.PortBindings[port] = append(host.PortBindings[port], nat.PortBinding{HostIP: sp.HostIP, HostPort: sp.Published})
 	}
 	if err := mounts(p, s, host); err != nil {
@@ -157,6 +160,17 @@ func newCreateRequest(in specInput) (CreateRequest, []string, error) {
 	req := CreateRequest{Name: ContainerName(p.Name, s, in.number), Platform: s.Platform, Config: cfg, HostConfig: host}
 	if err := networking(p, s, &req); err != nil {
 		return CreateRequest{}, nil, err
+	}
+	// An alias that survives renames (web-1 → web-1-r2 and back): the
+	// front proxy reaches its backends by it.
+	alias := PendingName(req.Name, in.revision)
+	if req.Networking != nil {
+		for _, ep := range req.Networking.EndpointsConfig {
+			ep.Aliases = append(ep.Aliases, alias)
+		}
+	}
+	for _, ep := range req.ExtraNetworks {
+		ep.Aliases = append(ep.Aliases, alias)
 	}
 	return req, warnings, nil
 }

@@ -94,8 +94,8 @@ networks:
 	check("extra hosts", h.ExtraHosts, []string{"gw:10.0.0.1"})
 	check("init", *h.Init, true)
 	check("network mode", string(h.NetworkMode), "demo_back")
-	check("first network", req.Networking.EndpointsConfig["demo_back"].Aliases, []string{"web", "www"})
-	check("second network", req.ExtraNetworks["demo_default"].Aliases, []string{"web"})
+	check("first network", req.Networking.EndpointsConfig["demo_back"].Aliases, []string{"web", "www", "demo-web-2-r3"})
+	check("second network", req.ExtraNetworks["demo_default"].Aliases, []string{"web", "demo-web-2-r3"})
 
 	newer, warnings, _ := newCreateRequest(specInput{project: p, service: svc, number: 1, revision: 1, apiVersion: "1.44"})
 	check("start interval on 1.44", newer.Config.Healthcheck.StartInterval, time.Second)

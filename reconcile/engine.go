@@ -13,6 +13,9 @@ type Engine interface {
 	CreateVolume(ctx context.Context, spec VolumeSpec) error
 	BuildImage(ctx context.Context, spec BuildSpec) error
 	PullImage(ctx context.Context, ref string) error
+	// BuildProxyImage builds the front proxy's image out of drover's own
+	// (statically linked) binary.
+	BuildProxyImage(ctx context.Context, tag string) error
 	// CreateContainer creates a container and attaches its extra networks;
 	// it returns the container's ID.
 	CreateContainer(ctx context.Context, req CreateRequest) (string, error)

@@ -47,6 +47,9 @@ func Down(obs Observed, dependents map[string][]string, o DownOptions) Plan {
 		}
 		plan.Services = append(plan.Services, ServicePlan{Service: name, After: after, Steps: inLanes(name, lanes...)})
 	}
+	if px := obs.Proxy; px != nil {
+		plan.Teardown = append(plan.Teardown, removeSteps(*px, "down", o.Timeout)...)
+	}
 	for _, n := range o.Networks {
 		plan.Teardown = append(plan.Teardown, Step{Target: n, Reason: "down", Action: RemoveNetwork{Name: n}})
 	}

@@ -6,6 +6,7 @@ package reconcile
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
@@ -98,6 +99,10 @@ type Observed struct {
 	Volumes  map[string]bool
 	// APIVersion is the engine API version the client negotiated.
 	APIVersion string
+	// Proxy is the project's front proxy container, nil when it has none;
+	// ProxyTable is the table it holds (read when it runs).
+	Proxy      *Container
+	ProxyTable ProxyTable
 	// Warnings are about containers that carry the project's label but
 	// that drover cannot account for: they are left out of Containers, so
 	// that no plan ever touches them.
@@ -111,6 +116,9 @@ type Observer interface {
 	ListNetworks(ctx context.Context) (map[string]bool, error)
 	ListVolumes(ctx context.Context) (map[string]bool, error)
 	APIVersion() string
+	// Exec runs a command in a running container, feeding it stdin, and
+	// returns what it printed; an exit status other than 0 is an error.
+	Exec(ctx context.Context, ref string, cmd []string, stdin []byte) ([]byte, error)
 }
 
 // Observe reads everything the planner needs in four list calls, whatever
@@ -121,8 +129,14 @@ func Observe(ctx context.Context, e Observer, project string) (Observed, error) 
 	if o.Containers, err = e.ListContainers(ctx, project); err != nil {
 		return o, fmt.Errorf("listing containers of project %q: %w", project, err)
 	}
+	o.Proxy, o.Containers = splitProxy(o.Containers)
 	o.Containers, o.Warnings = accountable(o.Containers)
 	sortContainers(o.Containers)
+	if o.Proxy != nil && o.Proxy.State == "running" {
+		if o.ProxyTable, err = readProxyTable(ctx, e, o.Proxy.ID); err != nil {
+			return o, fmt.Errorf("reading the front proxy's table: %w", err)
+		}
+	}
 	if o.Images, err = e.ListImages(ctx); err != nil {
 		return o, fmt.Errorf("listing images: %w", err)
 	}
@@ -134,6 +148,48 @@ func Observe(ctx context.Context, e Observer, project string) (Observed, error) 
 	}
 	return o, nil
 }
+
+// splitProxy takes the project's front proxy out of its containers.
+func splitProxy(cs []Container) (*Container, []Container) {
+	var proxy *Container
+	out := cs[:0:0]
+	for i, c := range cs {
+		if _, ok := c.Labels[LabelProxy]; ok && proxy == nil {
+			proxy = &cs[i]
+			continue
+		}
+		out = append(out, c)
+	}
+	return proxy, out
+}
+
+// readProxyTable asks the proxy for its table.
+func readProxyTable(ctx context.Context, e Observer, ref string) (ProxyTable, error) {
+	out, err := e.Exec(ctx, ref, proxyCtl(), []byte(`{"op":"get"}`))
+	if err != nil {
+		return ProxyTable{}, err
+	}
+	var resp struct {
+		OK    bool        `json:"ok"`
+		Error string      `json:"error"`
+		Table *ProxyTable `json:"table"`
+	}
+	if err := json.Unmarshal(out, &resp); err != nil {
+		return ProxyTable{}, fmt.Errorf("the proxy answered %q: %w", out, err)
+	}
+	if !resp.OK {
+		return ProxyTable{}, fmt.Errorf("the proxy refused: %s", resp.Error)
+	}
+	if resp.Table == nil {
+		return ProxyTable{}, nil
+	}
+	return *resp.Table, nil
+}
+
+// proxyCtl is the command, inside the proxy's container, that talks to
+// the proxy over its control socket: a request on stdin, the answer on
+// stdout.
+func proxyCtl() []string { return []string{"/drover", "proxy", "ctl", "--control", ProxySocket} }
 
 // accountable keeps the containers drover or docker compose made for a
 // service, and says why each other one is left out: a container with the

@@ -77,7 +77,11 @@ func Up(p *compose.Project, obs Observed, opts Options) (Plan, error) {
 	if err != nil {
 		return Plan{}, err
 	}
-	plan.Setup = setup
+	px, err := proxySetup(p, obs)
+	if err != nil {
+		return Plan{}, err
+	}
+	plan.Setup = append(setup, px...)
 	orphans := orphansOf(p, obs)
 	for _, c := range orphans {
 		if opts.RemoveOrphans {
@@ -165,6 +169,7 @@ func planService(p *compose.Project, svc compose.Service, view ServiceView, obs 
 	}
 	start := svc.Rancher.StartOnCreate == nil || *svc.Rancher.StartOnCreate
 	var started []string
+	var final []Container // what serves once the plan is carried out, for the proxy
 	var lanes [][]Step
 	for n := 1; n <= svc.Scale; n++ {
 		c, exists := bySlot[n]
@@ -180,6 +185,9 @@ func planService(p *compose.Project, svc compose.Service, view ServiceView, obs 
 			}
 			lane = append(lane, Step{Target: target, Reason: "its slot's name is free", Action: RenameContainer{Ref: c.ID, Name: name}})
 		}
+		if exists {
+			final = append(final, Container{Name: c.Name, Revision: c.Revision, State: "running"})
+		}
 		switch {
 		case exists && !c.Running() && start && !(svc.StartOnce() && c.State == "exited"):
 			lanes = append(lanes, append(lane, Step{Target: target, Reason: "stopped", Action: StartContainer{Ref: c.ID}}))
@@ -194,6 +202,7 @@ func planService(p *compose.Project, svc compose.Service, view ServiceView, obs 
 				return sp, nil, err
 			}
 			warnings = appendNew(warnings, w...)
+			final = append(final, Container{Name: req.Name, Revision: revision, State: "running"})
 			lane := []Step{{Target: target, Reason: fmt.Sprintf("missing: scale %d", svc.Scale), Action: CreateContainer{Request: req}}}
 			if start {
 				lane = append(lane, Step{Target: target, Action: StartContainer{Ref: req.Name}})
@@ -212,7 +221,19 @@ func planService(p *compose.Project, svc compose.Service, view ServiceView, obs 
 		sp.Steps = append(dependencyWaits(p, svc, opts.WaitTimeout), sp.Steps...)
 		sp.Steps = append(sp.Steps, Step{Target: svc.Name, Action: Wait{Refs: started, Until: Ready, Timeout: opts.WaitTimeout}})
 	}
+	if svc.Proxy && start && (len(sp.Steps) > 0 || obs.Proxy == nil || proxySync(obs, proxyRoutes(p), svc.Name, final) != nil) {
+		routes := serviceRoutes(proxyRoutes(p), svc.Name, final, nil, false)
+		sp.Steps = append(sp.Steps, Step{Target: svc.Name, Reason: "its containers serve", Action: ProxyApply{Container: proxyRef(p, obs), Routes: routes, DrainTimeout: DefaultDrainTimeout}})
+	}
 	return sp, warnings, nil
+}
+
+// proxyRef names the project's proxy container for an exec.
+func proxyRef(p *compose.Project, obs Observed) string {
+	if obs.Proxy != nil {
+		return obs.Proxy.ID
+	}
+	return ProxyName(p.Name)
 }
 
 func nameTaken(obs Observed, name string) bool {
@@ -228,7 +249,7 @@ func nameTaken(obs Observed, name string) bool {
 // single fixed host port: the second container could never start, and
 // finding out half-way leaves the service half-scaled.
 func checkHostPorts(svc compose.Service) error {
-	if svc.Scale < 2 {
+	if svc.Scale < 2 || svc.Proxy {
 		return nil
 	}
 	for _, p := range svc.Config.Ports {

@@ -45,7 +45,7 @@ func Rollback(obs Observed, opts RollbackOptions) (Plan, error) {
 			}
 			return Plan{}, fmt.Errorf("service %q: %w", name, ErrNothingKept)
 		}
-		sp, notes := rollbackService(name, view, opts)
+		sp, notes := rollbackService(name, view, opts, obs.Proxy)
 		plan.Services = append(plan.Services, sp)
 		plan.Notes = append(plan.Notes, notes...)
 	}
@@ -55,7 +55,7 @@ func Rollback(obs Observed, opts RollbackOptions) (Plan, error) {
 	return plan, nil
 }
 
-func rollbackService(name string, view ServiceView, opts RollbackOptions) (ServicePlan, []string) {
+func rollbackService(name string, view ServiceView, opts RollbackOptions, proxy *Container) (ServicePlan, []string) {
 	sp := ServicePlan{Service: name}
 	var notes []string
 	keptRev := view.KeptRevision()
@@ -113,6 +113,16 @@ func rollbackService(name string, view ServiceView, opts RollbackOptions) (Servi
 	}
 	sp.Steps = append(sp.Steps, inLanes(name, back...)...)
 	sp.Steps = append(sp.Steps, Step{Target: name, Reason: fmt.Sprintf("revision %d", keptRev), Action: Wait{Refs: refs, Until: Healthy, Timeout: opts.Timeout, Monitor: opts.Monitor}})
+	if routes := RoutesOf(proxy); len(routes) > 0 {
+		var back []Container
+		for _, k := range view.Kept {
+			if k.Revision == keptRev {
+				back = append(back, k)
+			}
+		}
+		px := proxyPlan{ref: proxy.ID, routes: routes, drain: DefaultDrainTimeout}
+		sp.Steps = append(sp.Steps, px.switchStep(name, fmt.Sprintf("serve revision %d, drain revision %d", keptRev, view.Revision), back, servingNow(view.Current)))
+	}
 	var gone [][]Step
 	for _, c := range view.Current {
 		reason := fmt.Sprintf("rolled back from revision %d", c.Revision)

@@ -278,3 +278,113 @@ func TestFailedRollbackGoesForward(t *testing.T) {
 		}
 	}
 }
+
+// TestProxySwitchesNeverServeAStoppedContainer walks an upgrade and a
+// rollback of a service behind the front proxy one step at a time and
+// checks, after every step, that each backend the proxy was last told to
+// serve is running (a container leaves the serving set, and drains, before
+// it stops; it enters only once it has passed its gate), and that the last
+// table serves exactly the revision the command went to.
+func TestProxySwitchesNeverServeAStoppedContainer(t *testing.T) {
+	for _, rancher := range []string{
+		"web:\n  upgrade_strategy: {start_first: true, batch_size: 1}\n",
+		"web:\n  upgrade_strategy: {start_first: false, batch_size: 1}\n",
+		"web:\n  upgrade_strategy: {start_first: false, batch_size: 2}\n",
+	} {
+		for _, scale := range []int{1, 3} {
+			file := "services:\n  web:\n    image: drover-hello:%s\n    scale: %d\n    ports: ['127.0.0.1:8991:80']\n    x-drover: {proxy: true}\n"
+			p1 := load(t, fmt.Sprintf(file, "v1", scale), rancher)
+			w := newWorld(p1)
+			w.obs.Images[ProxyImage] = "sha256:proxy"
+			up, err := Up(p1, w.obs, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := simulate(t, w.obs, up)
+			checkServing(t, "up", start, lastTable(up, -1), 1, scale)
+			start.Proxy = &Container{ID: "proxy", Name: "demo-proxy", Image: ProxyImage, State: "running", Labels: map[string]string{LabelProxy: routesLabel(t, p1)}}
+			p2 := load(t, fmt.Sprintf(file, "v2", scale), rancher)
+			plan, err := Upgrade(p2, start, UpgradeOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			steps := flatten(plan.Services[0].Steps)
+			for k := 0; k <= len(steps); k++ {
+				left, _ := simulateSteps(t, start, plan, k, "")
+				where := fmt.Sprintf("%s scale %d, upgrade after step %d of %d", strings.TrimSpace(rancher), scale, k, len(steps))
+				checkServing(t, where, left, lastTable(plan, k), 0, 0)
+			}
+			upgraded := simulate(t, start, plan)
+			checkServing(t, "after the upgrade", upgraded, lastTable(plan, -1), 2, scale)
+			rb, err := Rollback(upgraded, RollbackOptions{Timeout: time.Minute})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rsteps := flatten(rb.Services[0].Steps)
+			for k := 0; k <= len(rsteps); k++ {
+				left, _ := simulateSteps(t, upgraded, rb, k, "")
+				table := lastTable(rb, k)
+				if table == nil {
+					table = lastTable(plan, -1)
+				}
+				checkServing(t, fmt.Sprintf("%s scale %d, rollback after step %d", strings.TrimSpace(rancher), scale, k), left, table, 0, 0)
+			}
+			checkServing(t, "after the rollback", simulate(t, upgraded, rb), lastTable(rb, -1), 1, scale)
+		}
+	}
+}
+
+func routesLabel(t *testing.T, p *compose.Project) string {
+	req, err := proxyRequest(p, proxyRoutes(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req.Config.Labels[LabelProxy]
+}
+
+// lastTable is the serving backends of the last proxy switch among the
+// first k steps (all when k < 0); nil when there was none.
+func lastTable(plan Plan, k int) []string {
+	var steps []Step
+	steps = append(steps, plan.Setup...)
+	for _, sp := range plan.Services {
+		steps = append(steps, sp.Steps...)
+	}
+	var out []string
+	for n, s := range flatten(steps) {
+		if k >= 0 && n >= k+len(flatten(plan.Setup)) {
+			break
+		}
+		if a, ok := s.Action.(ProxyApply); ok {
+			out = []string{}
+			for _, b := range a.Routes[0].Backends {
+				if b.State == "serving" {
+					out = append(out, strings.Split(b.Addr, ":")[0])
+				}
+			}
+		}
+	}
+	return out
+}
+
+// checkServing: every serving backend is a running container; with
+// revision > 0, they are exactly scale containers of that revision.
+func checkServing(t *testing.T, where string, obs Observed, serving []string, revision, scale int) {
+	t.Helper()
+	byHost := map[string]Container{}
+	for _, c := range obs.Containers {
+		byHost[BackendHost(c)] = c
+	}
+	for _, host := range serving {
+		c, ok := byHost[host]
+		if !ok || !c.Running() {
+			t.Errorf("%s: the proxy serves %s, which is %s", where, host, c.State)
+		}
+		if revision > 0 && c.Revision != revision {
+			t.Errorf("%s: the proxy serves %s of revision %d, want %d", where, host, c.Revision, revision)
+		}
+	}
+	if revision > 0 && len(serving) != scale {
+		t.Errorf("%s: the proxy serves %v, want %d backends", where, serving, scale)
+	}
+}

@@ -105,7 +105,11 @@ func Upgrade(p *compose.Project, obs Observed, opts UpgradeOptions) (Plan, error
 	if err != nil {
 		return Plan{}, err
 	}
-	plan.Setup = setup
+	px, err := proxySetup(p, obs)
+	if err != nil {
+		return Plan{}, err
+	}
+	plan.Setup = append(setup, px...)
 	return plan, nil
 }
 
@@ -125,7 +129,7 @@ func upgrading(p *compose.Project, plan Plan) []compose.Service {
 // that was interrupted at any point, or tries again one that failed.
 func upgradeService(p *compose.Project, svc compose.Service, view ServiceView, obs Observed, opts UpgradeOptions) ([]Step, error) {
 	policy := opts.Policy(svc)
-	if policy.StartFirst {
+	if policy.StartFirst && !svc.Proxy {
 		for _, port := range svc.Config.Ports {
 			if port.Published != "" {
 				return nil, fmt.Errorf("service %q: a start-first upgrade runs the old and the new container side by side, and both cannot publish host port %s; use stop-first (upgrade_strategy.start_first: false) or drop the host port", svc.Name, port.Published)
@@ -171,12 +175,24 @@ func upgradeService(p *compose.Project, svc compose.Service, view ServiceView, o
 			pending = append(pending, s)
 		}
 	}
+	var px *proxyPlan
+	if svc.Proxy {
+		px = &proxyPlan{ref: proxyRef(p, obs), routes: proxyRoutes(p), serving: servingNow(append(append([]Container(nil), view.Current...), view.Kept...)), drain: drainTimeout(svc)}
+	}
 	batches := Batches(len(pending), policy.BatchSize)
 	for i, b := range batches {
 		if i > 0 && policy.Interval > 0 {
 			steps = append(steps, Step{Target: svc.Name, Reason: policy.Interval.String(), Action: Sleep{Duration: policy.Interval}})
 		}
+		if px != nil {
+			steps = append(steps, proxiedBatchSteps(svc, policy, pending[b.From:b.To], i+1, len(batches), target, px)...)
+			continue
+		}
 		steps = append(steps, batchSteps(svc, policy, pending[b.From:b.To], i+1, len(batches), target)...)
+	}
+	if px != nil && policy.StartFirst && len(batches) > 0 {
+		// The last switch left the old ones listed as draining.
+		steps = append(steps, px.switchStep(svc.Name, "drained", px.serving, nil))
 	}
 	// Old containers beyond the scale are kept with the rest; new ones
 	// beyond it (a scale that went down mid-upgrade) are removed.
@@ -355,4 +371,113 @@ func Batches(n, size int) []BatchRange {
 		out = append(out, BatchRange{From: from, To: min(from+size, n)})
 	}
 	return out
+}
+
+// proxyPlan follows, through the batches of an upgrade, what the front
+// proxy sends a service's connections to.
+type proxyPlan struct {
+	ref     string
+	routes  []ProxyRoute
+	serving []Container
+	drain   time.Duration
+}
+
+func (px *proxyPlan) switchStep(service, reason string, serving, draining []Container) Step {
+	routes := serviceRoutes(px.routes, service, serving, draining, len(serving) == 0)
+	return Step{Target: service, Reason: reason, Action: ProxyApply{Container: px.ref, Routes: routes, DrainTimeout: px.drain}}
+}
+
+func drainTimeout(svc compose.Service) time.Duration {
+	if ms := svc.Rancher.DrainTimeoutMs; ms != nil && *ms > 0 {
+		return time.Duration(*ms) * time.Millisecond
+	}
+	return DefaultDrainTimeout
+}
+
+// proxiedBatchSteps are the steps of one batch of a service behind the
+// front proxy. The proxy takes an old container out of the serving set and
+// drains it before it is stopped, and puts a new one in only once it has
+// passed its gate. Start-first: the new containers start beside the old
+// ones, then one switch serves the new and drains the old. Stop-first: one
+// switch drains the old ones first (with no backend left, the proxy holds
+// new connections: clients see latency, not errors), then the new ones
+// start, pass, and a second switch serves them.
+func proxiedBatchSteps(svc compose.Service, policy compose.Policy, slots []slot, index, total, revision int, px *proxyPlan) []Step {
+	var names []string
+	for _, s := range slots {
+		names = append(names, fmt.Sprintf("%s#%d", svc.Name, s.number))
+	}
+	steps := []Step{{Target: svc.Name, Reason: fmt.Sprintf("%d/%d: %s", index, total, strings.Join(names, ", ")), Action: Batch{}}}
+	var create, begin, finish [][]Step
+	var waitRefs []string
+	var olds, news []Container
+	for i, s := range slots {
+		ref := ""
+		if s.new == nil {
+			create = append(create, []Step{{Target: names[i], Reason: fmt.Sprintf("revision %d", revision), Action: CreateContainer{Request: *s.request}}})
+			ref = s.request.Name
+			news = append(news, Container{Name: s.request.Name, Revision: revision, State: "running"})
+		} else {
+			ref = s.new.ID
+			news = append(news, *s.new)
+		}
+		var lane []Step
+		if s.old != nil && !policy.StartFirst {
+			lane = append(lane, keepSteps(svc, *s.old, names[i])...)
+		}
+		if s.new == nil || !s.new.Running() {
+			lane = append(lane, Step{Target: names[i], Action: StartContainer{Ref: ref}})
+		}
+		begin = append(begin, lane)
+		waitRefs = append(waitRefs, ref)
+		var last []Step
+		if s.old != nil && policy.StartFirst {
+			last = keepSteps(svc, *s.old, names[i])
+		}
+		if s.new == nil || s.new.Name != s.name {
+			if p := s.restartPolicy(); p != "no" {
+				last = append(last, Step{Target: names[i], Reason: "passed its health gate", Action: SetRestartPolicy{Ref: ref, Policy: p}})
+			}
+			last = append(last, Step{Target: names[i], Reason: "passed its health gate", Action: RenameContainer{Ref: ref, Name: s.name}})
+		}
+		finish = append(finish, last)
+		if s.old != nil {
+			olds = append(olds, *s.old)
+		}
+	}
+	rest, out := withoutBackends(px.serving, olds)
+	steps = append(steps, inLanes(svc.Name, create...)...)
+	if !policy.StartFirst && len(out) > 0 {
+		steps = append(steps, px.switchStep(svc.Name, "drain the old ones", rest, out))
+	}
+	steps = append(steps, inLanes(svc.Name, begin...)...)
+	until, monitor := Healthy, policy.Monitor
+	if svc.StartOnce() {
+		until, monitor = Ready, 0
+	}
+	steps = append(steps, Step{Target: svc.Name, Reason: "batch " + strconv.Itoa(index), Action: Wait{Refs: waitRefs, Until: until, Timeout: policy.HealthTimeout, Monitor: monitor}})
+	px.serving = append(rest, news...)
+	if policy.StartFirst {
+		steps = append(steps, px.switchStep(svc.Name, "serve the new ones, drain the old ones", px.serving, out))
+	} else {
+		steps = append(steps, px.switchStep(svc.Name, "serve the new ones", px.serving, nil))
+	}
+	return append(steps, inLanes(svc.Name, finish...)...)
+}
+
+// withoutBackends splits the serving set into what stays and what of gone
+// was in it.
+func withoutBackends(serving, gone []Container) (rest, out []Container) {
+	leaving := map[string]bool{}
+	for _, c := range gone {
+		leaving[BackendHost(c)] = true
+	}
+	for _, c := range serving {
+		if leaving[BackendHost(c)] {
+			out = append(out, c)
+		} else {
+			rest = append(rest, c)
+		}
+	}
+	return rest, out
 }

@@ -51,6 +51,7 @@ type app struct {
 // command is one subcommand: flags registers its flags and returns what runs
 // it, so that help can list the flags without running anything.
 type command struct {
+	hidden  bool // not listed in the usage
 	name    string
 	args    string
 	summary string
@@ -62,7 +63,7 @@ func commands() []command {
 	return []command{
 		upCommand(), psCommand(), configCommand(), downCommand(),
 		stopCommand(), startCommand(), restartCommand(), scaleCommand(),
-		logsCommand(), pullCommand(), statusCommand(), diffCommand(), versionCommand(), unlockCommand(), lsCommand(),
+		logsCommand(), pullCommand(), statusCommand(), diffCommand(), versionCommand(), unlockCommand(), lsCommand(), proxyCommand(),
 	}
 }
 
@@ -178,7 +179,9 @@ func printUsage(w io.Writer, global *pflag.FlagSet) {
 	cmds := commands()
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
 	for _, c := range cmds {
-		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+		if !c.hidden {
+			fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+		}
 	}
 	fmt.Fprintf(w, "\nOptions:\n%s\nRun 'drover help COMMAND' for a command's options and an example.\n", flagUsages(global))
 }

@@ -1,0 +1,266 @@
+package reconcile
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/go-connections/nat"
+
+	"github.com/drover/drover/compose"
+)
+
+// The front proxy: a container per project, run from an image drover builds
+// out of its own binary, that owns the published host ports of the services
+// that ask for it (x-drover: {proxy: true}). drover pushes its backend table
+// (ProxyApply, through an exec of the proxy's own binary in its container);
+// the proxy never watches the engine. The table is derived from the
+// containers: Observe reads the proxy's table, the planners push what the
+// containers say it should be, so a run killed between steps is repaired by
+// the next one.
+const (
+	// LabelProxy marks a project's proxy container; its value is the routes
+	// (JSON), so that a rollback without files knows them.
+	LabelProxy = "io.drover.proxy"
+	// ProxySocket and ProxyState are where the proxy keeps its control
+	// socket and its table inside its container.
+	ProxySocket = "/run/drover-proxy.sock"
+	ProxyState  = "/var/lib/drover-proxy/table.json"
+	// DefaultDrainTimeout bounds how long a switch waits for the
+	// connections of the backends it takes out (drain_timeout_ms).
+	DefaultDrainTimeout = 30 * time.Second
+	// ProxyMaxPause bounds how long a stop-first switch holds new
+	// connections while no backend serves.
+	ProxyMaxPause = 30 * time.Second
+)
+
+// ProxyImage is the image of the proxy: drover's own binary, tagged with
+// drover's version.
+const ProxyImage = "drover-proxy:" + Version
+
+// ProxyName is the name of a project's proxy container.
+func ProxyName(project string) string { return project + "-proxy" }
+
+// ProxyRoute is one published port the proxy owns.
+type ProxyRoute struct {
+	Listen  int    `json:"listen"`
+	HostIP  string `json:"host_ip,omitempty"`
+	Service string `json:"service"`
+	Target  int    `json:"target"`
+	Mode    string `json:"mode"` // tcp or http
+}
+
+// The proxy's control protocol, as JSON (package proxy holds the server).
+type (
+	ProxyBackend struct {
+		Addr  string `json:"addr"`
+		State string `json:"state"` // serving or draining
+	}
+	ProxyTableRoute struct {
+		Listen   int            `json:"listen"`
+		Mode     string         `json:"mode"`
+		Backends []ProxyBackend `json:"backends"`
+		Paused   bool           `json:"paused"`
+	}
+	ProxyTable struct {
+		Generation int64             `json:"generation"`
+		Routes     []ProxyTableRoute `json:"routes"`
+	}
+)
+
+// ProxyApply sets the routes of one service in the proxy (the others are
+// left as they are) and, when some of its backends are draining, returns
+// once their connections are done or the drain timeout has passed.
+type ProxyApply struct {
+	Container    string
+	Routes       []ProxyTableRoute
+	DrainTimeout time.Duration
+}
+
+func (ProxyApply) Kind() string { return "proxy-switch" }
+
+// proxyRoutes lists the published ports of the proxied services.
+func proxyRoutes(p *compose.Project) []ProxyRoute {
+	var out []ProxyRoute
+	for _, svc := range p.Services {
+		if !svc.Proxy {
+			continue
+		}
+		for _, port := range svc.Config.Ports {
+			if port.Published == "" {
+				continue
+			}
+			listen, err := strconv.Atoi(port.Published)
+			if err != nil {
+				continue // a range: refused by checkProxyPorts
+			}
+			mode := "tcp"
+			if port.AppProtocol == "http" {
+				mode = "http"
+			}
+			out = append(out, ProxyRoute{Listen: listen, HostIP: port.HostIP, Service: svc.Name, Target: int(port.Target), Mode: mode})
+		}
+	}
+	return out
+}
+
+// RoutesOf reads the routes a proxy container was made with.
+func RoutesOf(proxy *Container) []ProxyRoute {
+	if proxy == nil {
+		return nil
+	}
+	var out []ProxyRoute
+	_ = json.Unmarshal([]byte(proxy.Labels[LabelProxy]), &out)
+	return out
+}
+
+// BackendHost is the name a container answers to on its networks whatever
+// it is renamed to: an alias set at creation, its slot and revision.
+func BackendHost(c Container) string {
+	return PendingName(canonicalName(c.Name), c.Revision)
+}
+
+// serviceRoutes are the proxy routes of one service with its backends:
+// serving ones, then draining ones.
+func serviceRoutes(routes []ProxyRoute, service string, serving, draining []Container, paused bool) []ProxyTableRoute {
+	var out []ProxyTableRoute
+	for _, r := range routes {
+		if r.Service != service {
+			continue
+		}
+		tr := ProxyTableRoute{Listen: r.Listen, Mode: r.Mode, Paused: paused, Backends: []ProxyBackend{}}
+		for _, c := range serving {
+			tr.Backends = append(tr.Backends, ProxyBackend{Addr: fmt.Sprintf("%s:%d", BackendHost(c), r.Target), State: "serving"})
+		}
+		for _, c := range draining {
+			tr.Backends = append(tr.Backends, ProxyBackend{Addr: fmt.Sprintf("%s:%d", BackendHost(c), r.Target), State: "draining"})
+		}
+		out = append(out, tr)
+	}
+	return out
+}
+
+// servingNow is what serves a service as its containers stand: the running
+// ones that hold their slot's name.
+func servingNow(cs []Container) []Container {
+	var out []Container
+	for _, c := range cs {
+		if c.Running() && Passed(c) && c.Labels[LabelProxy] == "" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// proxySync is the step that brings the proxy's routes of a service in
+// line with its containers, when the table the proxy holds differs; nil
+// otherwise.
+func proxySync(obs Observed, routes []ProxyRoute, service string, cs []Container) []Step {
+	if obs.Proxy == nil {
+		return nil
+	}
+	want := serviceRoutes(routes, service, servingNow(cs), nil, false)
+	if len(want) == 0 {
+		return nil
+	}
+	have := map[int]ProxyTableRoute{}
+	for _, r := range obs.ProxyTable.Routes {
+		have[r.Listen] = r
+	}
+	same := true
+	for _, w := range want {
+		h, ok := have[w.Listen]
+		same = same && ok && h.Paused == w.Paused && slices.Equal(h.Backends, w.Backends)
+	}
+	if same {
+		return nil
+	}
+	return []Step{{Target: service, Reason: "the proxy's table is not what the containers say", Action: ProxyApply{Container: obs.Proxy.ID, Routes: want, DrainTimeout: DefaultDrainTimeout}}}
+}
+
+// proxySetup are the steps that give a project with proxied services its
+// proxy: the image (built from drover's own binary), the container (made
+// again when its ports change), started.
+func proxySetup(p *compose.Project, obs Observed) ([]Step, error) {
+	routes := proxyRoutes(p)
+	if len(routes) == 0 {
+		return nil, nil
+	}
+	var steps []Step
+	if _, ok := obs.Images[ProxyImage]; !ok {
+		steps = append(steps, Step{Target: ProxyImage, Reason: "the front proxy, from drover's own binary", Action: BuildProxyImage{Tag: ProxyImage}})
+	}
+	req, err := proxyRequest(p, routes)
+	if err != nil {
+		return nil, err
+	}
+	name := ProxyName(p.Name)
+	switch px := obs.Proxy; {
+	case px == nil:
+		steps = append(steps, Step{Target: name, Reason: "owns the published ports", Action: CreateContainer{Request: req}},
+			Step{Target: name, Action: StartContainer{Ref: name}})
+	case px.Labels[LabelProxy] != req.Config.Labels[LabelProxy] || px.Image != ProxyImage:
+		steps = append(steps,
+			Step{Target: name, Reason: "its ports or image changed: the ports close until it is back", Action: RemoveContainer{Ref: px.ID}},
+			Step{Target: name, Reason: "owns the published ports", Action: CreateContainer{Request: req}},
+			Step{Target: name, Action: StartContainer{Ref: name}})
+	case !px.Running():
+		steps = append(steps, Step{Target: name, Reason: "stopped", Action: StartContainer{Ref: px.ID}})
+	}
+	return steps, nil
+}
+
+// proxyRequest is the proxy container: it publishes the routes' host ports
+// (listening on the same port inside), joins the networks of the services
+// it fronts, restarts by itself with the engine, and mounts nothing.
+func proxyRequest(p *compose.Project, routes []ProxyRoute) (CreateRequest, error) {
+	data, err := json.Marshal(routes)
+	if err != nil {
+		return CreateRequest{}, err
+	}
+	labels := map[string]string{
+		LabelProject: p.Name, LabelProxy: string(data), LabelVersion: Version,
+		LabelWorkingDir: p.WorkingDir,
+	}
+	cfg := &container.Config{
+		Image: ProxyImage, Labels: labels, ExposedPorts: nat.PortSet{},
+		Cmd: []string{"proxy", "serve", "--state", ProxyState, "--control", ProxySocket},
+	}
+	host := &container.HostConfig{PortBindings: nat.PortMap{}, RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyUnlessStopped}}
+	for _, r := range routes {
+		port := nat.Port(fmt.Sprintf("%d/tcp", r.Listen))
+		cfg.ExposedPorts[port] = struct{}{}
+		host.PortBindings[port] = append(host.PortBindings[port], nat.PortBinding{HostIP: r.HostIP, HostPort: strconv.Itoa(r.Listen)})
+	}
+	req := CreateRequest{Name: ProxyName(p.Name), Config: cfg, HostConfig: host}
+	var nets []string
+	for _, r := range routes {
+		svc, _ := p.Service(r.Service)
+		for _, key := range svc.Config.NetworksByPriority() {
+			if n, ok := p.Compose.Networks[key]; ok && !slices.Contains(nets, n.Name) {
+				nets = append(nets, n.Name)
+			}
+		}
+	}
+	for i, n := range nets {
+		if i == 0 {
+			host.NetworkMode = container.NetworkMode(n)
+			req.Networking = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{n: {}}}
+			continue
+		}
+		if req.ExtraNetworks == nil {
+			req.ExtraNetworks = map[string]*network.EndpointSettings{}
+		}
+		req.ExtraNetworks[n] = &network.EndpointSettings{}
+	}
+	return req, nil
+}
+
+// BuildProxyImage builds the proxy's image from drover's own binary.
+type BuildProxyImage struct{ Tag string }
+
+func (BuildProxyImage) Kind() string { return "build-proxy" }
