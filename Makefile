@@ -1,10 +1,12 @@
 # drover: build, test, demo, bench. Needs Go and a Docker engine; nothing is
 # pulled from a registry.
 export PATH := $(PATH):/usr/local/go/bin
+# Static: the front proxy runs drover's own binary in an empty image.
+export CGO_ENABLED := 0
 GO ?= go
 BIN := bin/drover
 
-.PHONY: build images test unit e2e fuzz demo bench lint clean
+.PHONY: build images test unit e2e fuzz faults demo bench lint clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/drover
@@ -35,6 +37,12 @@ fuzz:
 	$(GO) test ./compose -run '^$$' -fuzz FuzzConvertV1 -fuzztime $(FUZZTIME)
 	$(GO) test ./compose -run '^$$' -fuzz FuzzComposeErrors -fuzztime $(FUZZTIME)
 	$(GO) test ./reconcile -run '^$$' -fuzz FuzzLabels -fuzztime $(FUZZTIME)
+
+# The full fault tables of tests/faults_test.go (the normal suite runs a
+# fast subset): every step x signal x mode x image, and every engine request
+# x fault, each repaired both ways with nothing lost. Prints the tables.
+faults:
+	DROVER_FAULTS=full $(GO) test -count=1 -timeout 180m -v -run '^(TestCrashAtEveryStep|TestEngineFaultAtEveryRequest)$$' ./tests/
 
 demo: build images
 	$(GO) build -o bin/loadgen ./examples/loadgen
