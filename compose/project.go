@@ -29,6 +29,16 @@ type Project struct {
 	byName map[string]int
 }
 
+// Proxied reports whether any service is behind drover's front proxy.
+func (p *Project) Proxied() bool {
+	for _, s := range p.Services {
+		if s.Proxy {
+			return true
+		}
+	}
+	return false
+}
+
 func (p *Project) index() {
 	p.byName = make(map[string]int, len(p.Services))
 	for i, s := range p.Services {

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/docker/docker/api/types/build"
@@ -35,6 +36,9 @@ import (
 // Docker is a reconcile.Engine backed by the Docker API.
 type Docker struct {
 	c *client.Client
+	// proxyImage is computed once, on first use (ProxyImage).
+	proxyTag   sync.Once
+	proxyImage string
 }
 
 // Connect makes a client from the environment (DOCKER_HOST and friends),

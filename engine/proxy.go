@@ -4,14 +4,19 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"debug/elf"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
 	"github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/pkg/stdcopy"
+
+	"github.com/drover/drover/reconcile"
 )
 
 // proxyDockerfile runs drover's own binary; the command (proxy serve ...)
@@ -59,6 +64,29 @@ func (d *Docker) BuildProxyImage(ctx context.Context, tag string) error {
 		return fmt.Errorf("building %s: %w", tag, err)
 	}
 	return nil
+}
+
+// ProxyImage tags the proxy's image with drover's version and the digest of
+// the running binary, read once: a rebuilt drover builds its own proxy
+// rather than run an older one under the same version.
+func (d *Docker) ProxyImage() string {
+	d.proxyTag.Do(func() {
+		d.proxyImage = reconcile.ProxyImage
+		self, err := os.Executable()
+		if err != nil {
+			return
+		}
+		f, err := os.Open(self)
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		h := sha256.New()
+		if _, err := io.Copy(h, f); err == nil {
+			d.proxyImage += "-" + hex.EncodeToString(h.Sum(nil))[:12]
+		}
+	})
+	return d.proxyImage
 }
 
 // static refuses a dynamically linked binary, which could not run in an

@@ -103,6 +103,10 @@ type Observed struct {
 	// ProxyTable is the table it holds (read when it runs).
 	Proxy      *Container
 	ProxyTable ProxyTable
+	// ProxyImage is the tag of the proxy image this drover would run; the
+	// command line sets it for projects with proxied services, since it
+	// costs a read of drover's own binary.
+	ProxyImage string
 	// Warnings are about containers that carry the project's label but
 	// that drover cannot account for: they are left out of Containers, so
 	// that no plan ever touches them.

@@ -38,9 +38,18 @@ const (
 	ProxyMaxPause = 30 * time.Second
 )
 
-// ProxyImage is the image of the proxy: drover's own binary, tagged with
-// drover's version.
+// ProxyImage is the image of the proxy when the engine names none: drover's
+// own binary, tagged with drover's version. The engine tags it with the
+// binary's digest too (Observed.ProxyImage), so that a rebuilt drover
+// brings its own proxy.
 const ProxyImage = "drover-proxy:" + Version
+
+func proxyImage(obs Observed) string {
+	if obs.ProxyImage != "" {
+		return obs.ProxyImage
+	}
+	return ProxyImage
+}
 
 // ProxyName is the name of a project's proxy container.
 func ProxyName(project string) string { return project + "-proxy" }
@@ -191,10 +200,11 @@ func proxySetup(p *compose.Project, obs Observed) ([]Step, error) {
 		return nil, nil
 	}
 	var steps []Step
-	if _, ok := obs.Images[ProxyImage]; !ok {
-		steps = append(steps, Step{Target: ProxyImage, Reason: "the front proxy, from drover's own binary", Action: BuildProxyImage{Tag: ProxyImage}})
+	image := proxyImage(obs)
+	if _, ok := obs.Images[image]; !ok {
+		steps = append(steps, Step{Target: image, Reason: "the front proxy, from drover's own binary", Action: BuildProxyImage{Tag: image}})
 	}
-	req, err := proxyRequest(p, routes)
+	req, err := proxyRequest(p, routes, image)
 	if err != nil {
 		return nil, err
 	}
@@ -203,7 +213,7 @@ func proxySetup(p *compose.Project, obs Observed) ([]Step, error) {
 	case px == nil:
 		steps = append(steps, Step{Target: name, Reason: "owns the published ports", Action: CreateContainer{Request: req}},
 			Step{Target: name, Action: StartContainer{Ref: name}})
-	case px.Labels[LabelProxy] != req.Config.Labels[LabelProxy] || px.Image != ProxyImage:
+	case px.Labels[LabelProxy] != req.Config.Labels[LabelProxy] || px.Image != image:
 		steps = append(steps,
 			Step{Target: name, Reason: "its ports or image changed: the ports close until it is back", Action: RemoveContainer{Ref: px.ID}},
 			Step{Target: name, Reason: "owns the published ports", Action: CreateContainer{Request: req}},
@@ -217,7 +227,7 @@ func proxySetup(p *compose.Project, obs Observed) ([]Step, error) {
 // proxyRequest is the proxy container: it publishes the routes' host ports
 // (listening on the same port inside), joins the networks of the services
 // it fronts, restarts by itself with the engine, and mounts nothing.
-func proxyRequest(p *compose.Project, routes []ProxyRoute) (CreateRequest, error) {
+func proxyRequest(p *compose.Project, routes []ProxyRoute, image string) (CreateRequest, error) {
 	data, err := json.Marshal(routes)
 	if err != nil {
 		return CreateRequest{}, err
@@ -227,7 +237,7 @@ func proxyRequest(p *compose.Project, routes []ProxyRoute) (CreateRequest, error
 		LabelWorkingDir: p.WorkingDir,
 	}
 	cfg := &container.Config{
-		Image: ProxyImage, Labels: labels, ExposedPorts: nat.PortSet{},
+		Image: image, Labels: labels, ExposedPorts: nat.PortSet{},
 		Cmd: []string{"proxy", "serve", "--state", ProxyState, "--control", ProxySocket},
 	}
 	host := &container.HostConfig{PortBindings: nat.PortMap{}, RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyUnlessStopped}}

@@ -335,7 +335,7 @@ func TestProxySwitchesNeverServeAStoppedContainer(t *testing.T) {
 }
 
 func routesLabel(t *testing.T, p *compose.Project) string {
-	req, err := proxyRequest(p, proxyRoutes(p))
+	req, err := proxyRequest(p, proxyRoutes(p), ProxyImage)
 	if err != nil {
 		t.Fatal(err)
 	}
