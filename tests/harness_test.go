@@ -72,6 +72,26 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	defer removeImages(imageRepo)
+	// drover builds its proxy image on first use: remove those this run
+	// made (by tag, for the reason removeImages gives).
+	proxyTags := func() map[string]bool {
+		out := map[string]bool{}
+		list, _ := docker.ImageList(context.Background(), image.ListOptions{Filters: filters.NewArgs(filters.Arg("reference", "drover-proxy"))})
+		for _, img := range list {
+			for _, tag := range img.RepoTags {
+				out[tag] = true
+			}
+		}
+		return out
+	}
+	before := proxyTags()
+	defer func() {
+		for tag := range proxyTags() {
+			if !before[tag] {
+				_, _ = docker.ImageRemove(context.Background(), tag, image.RemoveOptions{PruneChildren: true})
+			}
+		}
+	}()
 	// drover loads its lease image on first use; a run that did not find
 	// it leaves none behind (not forced: another run may hold a lease).
 	if _, err := docker.ImageInspect(context.Background(), "drover-lease:1"); err != nil {
