@@ -61,6 +61,14 @@ func psRows(obs reconcile.Observed, known []string, services []string, all bool)
 		want[s] = true
 	}
 	rows := []psRow{}
+	if px := obs.Proxy; px != nil && len(want) == 0 {
+		r := psRow{Name: px.Name, Service: "-", Role: "proxy", State: px.State, Image: px.Image, ID: shortID(px.ID), Ports: []string{}}
+		for _, p := range px.Ports {
+			r.Ports = append(r.Ports, p.String())
+		}
+		sort.Strings(r.Ports)
+		rows = append(rows, r)
+	}
 	roles := reconcile.Roles(obs, known)
 	for _, c := range obs.Containers {
 		if len(want) > 0 && !want[c.Service] {

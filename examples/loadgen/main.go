@@ -39,7 +39,9 @@ func main() {
 			defer wg.Done()
 			// A new connection per request, as browsers and most clients
 			// of a restarted service see it.
-			client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+			// A generous timeout: a client held while the proxy switches
+			// sees latency, which is not a failure.
+			client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 			for ctx.Err() == nil {
 				resp, err := client.Get(*url)
 				if err == nil {
