@@ -19,6 +19,31 @@ type ServiceStatus struct {
 	// empty without files.
 	OutOfSync string `json:"out_of_sync,omitempty"`
 	Next      string `json:"next,omitempty"`
+	// Proxy is the service's backends as the front proxy holds them, per
+	// published port: "8991: web-1-r2:80 serving".
+	Proxy []string `json:"proxy,omitempty"`
+}
+
+// proxyBackends lists a service's backends in the proxy's table.
+func proxyBackends(obs Observed, service string) []string {
+	var out []string
+	for _, r := range RoutesOf(obs.Proxy) {
+		if r.Service != service {
+			continue
+		}
+		for _, tr := range obs.ProxyTable.Routes {
+			if tr.Listen != r.Listen {
+				continue
+			}
+			if tr.Paused {
+				out = append(out, fmt.Sprintf("%d: paused", tr.Listen))
+			}
+			for _, b := range tr.Backends {
+				out = append(out, fmt.Sprintf("%d: %s %s", tr.Listen, b.Addr, b.State))
+			}
+		}
+	}
+	return out
 }
 
 // Status derives each service's state from its containers. With a project
@@ -52,6 +77,7 @@ func Status(p *compose.Project, obs Observed) []ServiceStatus {
 		if p != nil {
 			st.OutOfSync = outOfSync(p, svc, view.Current, obs.Images)
 		}
+		st.Proxy = proxyBackends(obs, name)
 		switch {
 		case view.Revision == 0:
 			st.State, st.Next = "absent", "drover up"

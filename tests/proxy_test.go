@@ -108,6 +108,11 @@ func TestProxyWalkThroughWithoutFailures(t *testing.T) {
 				t.Errorf("after upgrade and confirm: %q", v)
 			}
 			noDockerSocket(t, p)
+			// status shows the proxy's view: the new container serving.
+			st := p.mustDrover("status", "--format", "json")
+			if want := fmt.Sprintf(`"%d: %s-site-1-r2:80 serving"`, port, p.name); !strings.Contains(st.stdout, want) || strings.Contains(st.stdout, "draining") {
+				t.Errorf("status lacks %s:\n%s", want, st.stdout)
+			}
 		})
 	}
 }

@@ -32,6 +32,13 @@ func statusCommand() command {
 				}
 				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "SERVICE\tSTATE\tREV\tSERVING\tKEPT\tOUT OF SYNC\tNEXT")
+				defer func() {
+					for _, r := range rows {
+						for _, b := range r.Proxy {
+							fmt.Fprintf(a.stdout, "proxy %s %s\n", r.Service, b)
+						}
+					}
+				}()
 				for _, r := range rows {
 					serving := fmt.Sprint(r.Serving)
 					if s.project != nil {
