@@ -1,9 +1,9 @@
 // Command hello is the tiny HTTP server drover's examples and tests run: it
 // answers with its version, serves /healthz, and can be told to start slowly
 // (SLOW_START), to fail its health check (FAIL_HEALTH) or to crash
-// (CRASH_AFTER=1s). Built static, it runs in a FROM scratch image, where it
-// is also its own health probe (hello -probe), since such an image has no
-// shell and no curl.
+// (CRASH_AFTER=1s); /slow?d=3s answers like /version after that long. Built
+// static, it runs in a FROM scratch image, where it is also its own health
+// probe (hello -probe), since such an image has no shell and no curl.
 package main
 
 import (
@@ -58,6 +58,19 @@ func main() {
 	})
 	mux.HandleFunc("/version", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, version)
+	})
+	// A long request, for tests of what a drain waits for.
+	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+		d, err := time.ParseDuration(r.URL.Query().Get("d"))
+		if err != nil {
+			http.Error(w, "slow: want d=DURATION, such as d=3s", http.StatusBadRequest)
+			return
+		}
+		select {
+		case <-time.After(d):
+			fmt.Fprintln(w, version)
+		case <-r.Context().Done():
+		}
 	})
 
 	srv := &http.Server{Addr: ":" + port, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
