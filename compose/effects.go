@@ -26,11 +26,11 @@ func noEffect(cfg types.ServiceConfig, rs RancherService) []string {
 	if rs.RetainIP != nil {
 		out = append(out, "retain_ip: no effect: containers get their address from the network (pin one with networks.<name>.ipv4_address)")
 	}
-	if rs.DrainTimeoutMs != nil {
-		out = append(out, "drain_timeout_ms: no effect yet: drover has no load balancer to drain")
+	if on, _ := proxied(cfg); rs.DrainTimeoutMs != nil && !on {
+		out = append(out, "drain_timeout_ms: no effect: the service is not behind drover's front proxy (x-drover: {proxy: true} on a published port)")
 	}
-	if rs.HealthCheck != nil {
-		out = append(out, "health_check: the probe is not run; health comes from the container's Docker health check")
+	if rs.HealthCheck != nil && rs.HealthCheck.Port == 0 {
+		out = append(out, "health_check: no port, so the probe is not run; health comes from the container's Docker health check")
 	}
 	if rs.LBConfig != nil {
 		out = append(out, "lb_config: no effect yet: drover has no load balancer")

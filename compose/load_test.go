@@ -203,10 +203,12 @@ func TestRancherEraWarnings(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := strings.Join(p.Warnings, "\n")
+	if strings.Contains(got, "health_check") {
+		t.Errorf("a health_check with a port is run by the proxy, yet a warning names it:\n%s", got)
+	}
 	for _, want := range []string{
 		`service "web": retain_ip: no effect`,
-		`service "web": drain_timeout_ms: no effect yet`,
-		`service "web": health_check: the probe is not run; health comes from the container's Docker health check`,
+		`service "web": drain_timeout_ms: no effect: the service is not behind drover's front proxy`,
 		`service "web": metadata: kept in the project, no effect`,
 		`service "web": scale_policy: no effect`,
 		`service "web": label io.rancher.scheduler.affinity:host_label: kept on the containers, no effect on a plain engine`,

@@ -29,10 +29,11 @@ type Project struct {
 	byName map[string]int
 }
 
-// Proxied reports whether any service is behind drover's front proxy.
-func (p *Project) Proxied() bool {
+// NeedsProxy reports whether the project needs drover's front proxy: a
+// service is behind it, or has a rancher-compose health_check it runs.
+func (p *Project) NeedsProxy() bool {
 	for _, s := range p.Services {
-		if s.Proxy {
+		if s.Proxy || s.Rancher.HealthCheck != nil && s.Rancher.HealthCheck.Port != 0 {
 			return true
 		}
 	}

@@ -233,6 +233,8 @@ func wait(ctx context.Context, e Engine, w Wait) error {
 		switch {
 		case err != nil && ctx.Err() == nil:
 			return err
+		case err == nil && len(still) == 0 && w.Probe != nil:
+			return probeUntilPassed(ctx, e, w, restarts)
 		case err == nil && len(still) == 0:
 			return monitor(ctx, e, w, restarts)
 		case err == nil:
@@ -271,6 +273,58 @@ func monitor(ctx context.Context, e Engine, w Wait, restarts map[string]int) err
 		}
 	}
 	return nil
+}
+
+// probeUntilPassed runs the service's health_check through the proxy until
+// every container has passed it Healthy times in a row. As under Rancher,
+// failures before the first success are a container still initializing
+// (the wait's timeout, initializing_timeout, bounds them); after one,
+// Unhealthy failures in a row fail it. The containers must keep running
+// meanwhile.
+func probeUntilPassed(ctx context.Context, e Engine, w Wait, restarts map[string]int) error {
+	pr := w.Probe
+	passes, fails, seen := map[string]int{}, map[string]int{}, map[string]bool{}
+	last := map[string]error{}
+	for {
+		if _, err := unmet(ctx, e, w.Refs, w.Until, restarts); err != nil {
+			return err
+		}
+		var pending []string
+		for _, ref := range w.Refs {
+			if passes[ref] >= pr.Healthy {
+				continue
+			}
+			addr := fmt.Sprintf("%s:%d", pr.Hosts[ref], pr.Port)
+			_, err := e.Exec(ctx, pr.Proxy, []string{"/drover", "proxy", "probe", "--addr", addr, "--request", pr.Request, "--timeout", pr.Timeout.String()}, nil)
+			switch {
+			case err == nil:
+				passes[ref]++
+				fails[ref], seen[ref] = 0, true
+			case ctx.Err() != nil:
+				if errors.Is(ctx.Err(), context.DeadlineExceeded) && last[ref] != nil {
+					return &ContainerError{Ref: ref, Err: fmt.Errorf("health_check did not pass within %s: %v", w.Timeout, last[ref])}
+				}
+				return waitError(ctx.Err(), w, []string{ref})
+			default:
+				passes[ref], last[ref] = 0, err
+				if fails[ref]++; seen[ref] && fails[ref] >= pr.Unhealthy {
+					return &ContainerError{Ref: ref, Err: fmt.Errorf("health_check failed %d times in a row: %v", fails[ref], err)}
+				}
+			}
+			if passes[ref] < pr.Healthy {
+				pending = append(pending, ref)
+			}
+		}
+		if len(pending) == 0 {
+			return nil
+		}
+		if err := pause(ctx, pr.Interval); err != nil {
+			if errors.Is(err, context.DeadlineExceeded) && last[pending[0]] != nil {
+				return &ContainerError{Ref: pending[0], Err: fmt.Errorf("health_check did not pass within %s: %v", w.Timeout, last[pending[0]])}
+			}
+			return waitError(err, w, pending)
+		}
+	}
 }
 
 func pause(ctx context.Context, d time.Duration) error {

@@ -196,7 +196,7 @@ func proxySync(obs Observed, routes []ProxyRoute, service string, cs []Container
 // again when its ports change), started.
 func proxySetup(p *compose.Project, obs Observed) ([]Step, error) {
 	routes := proxyRoutes(p)
-	if len(routes) == 0 {
+	if !p.NeedsProxy() {
 		return nil, nil
 	}
 	var steps []Step
@@ -248,8 +248,10 @@ func proxyRequest(p *compose.Project, routes []ProxyRoute, image string) (Create
 	}
 	req := CreateRequest{Name: ProxyName(p.Name), Config: cfg, HostConfig: host}
 	var nets []string
-	for _, r := range routes {
-		svc, _ := p.Service(r.Service)
+	for _, svc := range p.Services {
+		if !svc.Proxy && svc.Rancher.HealthCheck == nil {
+			continue
+		}
 		for _, key := range svc.Config.NetworksByPriority() {
 			if n, ok := p.Compose.Networks[key]; ok && !slices.Contains(nets, n.Name) {
 				nets = append(nets, n.Name)

@@ -242,7 +242,7 @@ func Forward(obs Observed, opts RollbackOptions) (Plan, error) {
 			slots = append(slots, s)
 		}
 		policy := compose.Policy{HealthTimeout: opts.Timeout, Monitor: opts.Monitor}
-		steps := batchSteps(compose.Service{Name: name}, policy, slots, 1, 1, view.Revision)
+		steps := batchSteps(compose.Service{Name: name}, policy, slots, 1, 1, view.Revision, nil)
 		plan.Services = append(plan.Services, ServicePlan{Service: name, Steps: steps})
 	}
 	if len(plan.Services) == 0 {

@@ -80,8 +80,25 @@ type (
 		Until   Condition
 		Timeout time.Duration
 		Monitor time.Duration
+		// Probe, when set, is the service's rancher-compose health_check,
+		// run through the front proxy: a container passes once it has
+		// answered it Healthy times in a row.
+		Probe *Probe
 	}
 )
+
+// Probe is a Rancher health_check as the front proxy runs it, from inside
+// its container (the backends' networks are out of the host's reach).
+type Probe struct {
+	Proxy     string            // the proxy container
+	Hosts     map[string]string // wait ref → the backend's network alias
+	Port      int
+	Request   string // request line; empty: a TCP connect
+	Timeout   time.Duration
+	Interval  time.Duration
+	Healthy   int
+	Unhealthy int
+}
 
 // Lanes runs sequences of steps side by side: each lane in order, the lanes
 // at once. Per-container work (create then start, rename then start, stop

@@ -175,6 +175,7 @@ func upgradeService(p *compose.Project, svc compose.Service, view ServiceView, o
 			pending = append(pending, s)
 		}
 	}
+	probe := probeOf(p, svc, obs)
 	var px *proxyPlan
 	if svc.Proxy {
 		px = &proxyPlan{ref: proxyRef(p, obs), routes: proxyRoutes(p), serving: servingNow(append(append([]Container(nil), view.Current...), view.Kept...)), drain: drainTimeout(svc)}
@@ -185,10 +186,10 @@ func upgradeService(p *compose.Project, svc compose.Service, view ServiceView, o
 			steps = append(steps, Step{Target: svc.Name, Reason: policy.Interval.String(), Action: Sleep{Duration: policy.Interval}})
 		}
 		if px != nil {
-			steps = append(steps, proxiedBatchSteps(svc, policy, pending[b.From:b.To], i+1, len(batches), target, px)...)
+			steps = append(steps, proxiedBatchSteps(svc, policy, pending[b.From:b.To], i+1, len(batches), target, px, probe)...)
 			continue
 		}
-		steps = append(steps, batchSteps(svc, policy, pending[b.From:b.To], i+1, len(batches), target)...)
+		steps = append(steps, batchSteps(svc, policy, pending[b.From:b.To], i+1, len(batches), target, probe)...)
 	}
 	if px != nil && policy.StartFirst && len(batches) > 0 {
 		// The last switch left the old ones listed as draining.
@@ -283,7 +284,7 @@ func byNumber(cs []Container, n int) *Container {
 // policy "no" (so that an engine restart does not start it again), stopped,
 // renamed out of the slot's name; never removed. Last, each new container
 // takes its slot's name: the record that it passed.
-func batchSteps(svc compose.Service, policy compose.Policy, slots []slot, index, total, revision int) []Step {
+func batchSteps(svc compose.Service, policy compose.Policy, slots []slot, index, total, revision int, probe *Probe) []Step {
 	var names []string
 	for _, s := range slots {
 		names = append(names, fmt.Sprintf("%s#%d", svc.Name, s.number))
@@ -329,7 +330,7 @@ func batchSteps(svc compose.Service, policy compose.Policy, slots []slot, index,
 	if svc.StartOnce() {
 		until, monitor = Ready, 0 // a run-once container may finish, with status 0
 	}
-	steps = append(steps, Step{Target: svc.Name, Reason: "batch " + strconv.Itoa(index), Action: Wait{Refs: waitRefs, Until: until, Timeout: policy.HealthTimeout, Monitor: monitor}})
+	steps = append(steps, Step{Target: svc.Name, Reason: "batch " + strconv.Itoa(index), Action: gate(waitRefs, slots, revision, until, policy.HealthTimeout, monitor, probe)})
 	return append(steps, inLanes(svc.Name, after...)...)
 }
 
@@ -402,7 +403,7 @@ func drainTimeout(svc compose.Service) time.Duration {
 // switch drains the old ones first (with no backend left, the proxy holds
 // new connections: clients see latency, not errors), then the new ones
 // start, pass, and a second switch serves them.
-func proxiedBatchSteps(svc compose.Service, policy compose.Policy, slots []slot, index, total, revision int, px *proxyPlan) []Step {
+func proxiedBatchSteps(svc compose.Service, policy compose.Policy, slots []slot, index, total, revision int, px *proxyPlan, probe *Probe) []Step {
 	var names []string
 	for _, s := range slots {
 		names = append(names, fmt.Sprintf("%s#%d", svc.Name, s.number))
@@ -455,7 +456,7 @@ func proxiedBatchSteps(svc compose.Service, policy compose.Policy, slots []slot,
 	if svc.StartOnce() {
 		until, monitor = Ready, 0
 	}
-	steps = append(steps, Step{Target: svc.Name, Reason: "batch " + strconv.Itoa(index), Action: Wait{Refs: waitRefs, Until: until, Timeout: policy.HealthTimeout, Monitor: monitor}})
+	steps = append(steps, Step{Target: svc.Name, Reason: "batch " + strconv.Itoa(index), Action: gate(waitRefs, slots, revision, until, policy.HealthTimeout, monitor, probe)})
 	px.serving = append(rest, news...)
 	if policy.StartFirst {
 		steps = append(steps, px.switchStep(svc.Name, "serve the new ones, drain the old ones", px.serving, out))
@@ -480,4 +481,45 @@ func withoutBackends(serving, gone []Container) (rest, out []Container) {
 		}
 	}
 	return rest, out
+}
+
+// gate is the wait of a batch: the containers' own health, and the
+// service's health_check through the proxy where it has one (which then
+// replaces the blind monitor period).
+func gate(refs []string, slots []slot, revision int, until Condition, timeout, monitor time.Duration, probe *Probe) Wait {
+	w := Wait{Refs: refs, Until: until, Timeout: timeout, Monitor: monitor}
+	if probe == nil {
+		return w
+	}
+	pr := *probe
+	pr.Hosts = map[string]string{}
+	for i, s := range slots {
+		if s.new != nil {
+			pr.Hosts[refs[i]] = BackendHost(*s.new)
+		} else {
+			pr.Hosts[refs[i]] = PendingName(s.name, revision)
+		}
+	}
+	w.Probe, w.Monitor = &pr, 0
+	return w
+}
+
+// probeOf is the service's rancher-compose health_check as a probe the
+// front proxy runs, nil when it has none.
+func probeOf(p *compose.Project, svc compose.Service, obs Observed) *Probe {
+	hc := svc.Rancher.HealthCheck
+	if hc == nil || hc.Port == 0 {
+		return nil
+	}
+	ms := func(v, def int) time.Duration {
+		if v <= 0 {
+			v = def
+		}
+		return time.Duration(v) * time.Millisecond
+	}
+	return &Probe{
+		Proxy: proxyRef(p, obs), Port: hc.Port, Request: hc.RequestLine,
+		Timeout: ms(hc.ResponseTimeout, 2000), Interval: ms(hc.Interval, 2000),
+		Healthy: max(hc.HealthyThreshold, 1), Unhealthy: max(hc.UnhealthyThreshold, 1),
+	}
 }

@@ -156,3 +156,34 @@ func noDockerSocket(t *testing.T, p *project) {
 		t.Errorf("no proxy container among the project's %d containers", len(cs))
 	}
 }
+
+// A rancher-compose health_check is run by the proxy against each new
+// backend: a release whose probe fails (its /healthz answers 500; the
+// Docker health check is off, so only the probe can tell) is never served,
+// and the upgrade rolls back, with no failed request.
+func TestProxyHealthCheckKeepsAFailingReleaseOut(t *testing.T) {
+	port := freePort(t)
+	site := "services:\n  site:\n    image: IMAGE:%s\n    healthcheck: {disable: true}\n    environment: {FAIL_HEALTH: %q}\n    ports: [{target: 80, published: \"%d\", host_ip: 127.0.0.1, app_protocol: http}]\n    x-drover: {proxy: true}\n"
+	rancher := "services:\n  site:\n    upgrade_strategy: {start_first: true}\n    health_check: {port: 80, request_line: GET /healthz HTTP/1.0, interval: 500, response_timeout: 1000, healthy_threshold: 2, unhealthy_threshold: 2, initializing_timeout: 4000}\n"
+	p := newProject(t, fmt.Sprintf(site, "v1", "", port), rancher)
+	p.mustDrover("up")
+	url := fmt.Sprintf("http://127.0.0.1:%d/version", port)
+	get(t, url)
+	load := startLoad(url, 4, 3)
+	time.Sleep(300 * time.Millisecond)
+	p.write("docker-compose.yml", fmt.Sprintf(site, "v2", "1", port))
+	r := p.drover("up", "--upgrade")
+	time.Sleep(300 * time.Millisecond)
+	load.finish()
+	if r.code != 1 || !strings.Contains(r.stderr, "health_check did not pass within 4s") || !strings.Contains(r.stderr, "answered 500") || !strings.Contains(r.stderr, "rolling back site") {
+		t.Errorf("upgrade to a release that fails its health_check:\n%s", r)
+	}
+	t.Logf("%d requests, %d failed, versions %v", load.ok.Load()+load.failed.Load(), load.failed.Load(), load.versions)
+	if load.failed.Load() != 0 || load.versions["v2"] != 0 || load.versions["v1"] == 0 {
+		t.Errorf("during the refused upgrade: %d failed, versions %v; want 0 failed and only v1 answering", load.failed.Load(), load.versions)
+	}
+	rows := p.ps("-a")
+	if serving, _ := byRole(rows, "serving"); len(rows) != 2 || len(serving) != 1 || !strings.HasSuffix(serving[0], "@v1/running") {
+		t.Errorf("after the rollback: %+v", rows)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -20,15 +21,21 @@ import (
 // the usage: people do not run it.
 func proxyCommand() command {
 	return command{
-		name: "proxy", args: "serve|ctl", hidden: true,
+		name: "proxy", args: "serve|ctl|probe", hidden: true,
 		summary: "The front proxy, inside its container (serve), and its control client (ctl: a JSON request on stdin).",
 		example: "  drover proxy serve --state " + reconcile.ProxyState + " --control " + reconcile.ProxySocket,
 		flags: func(fs *pflag.FlagSet) func(context.Context, *app, []string) error {
 			state := fs.String("state", reconcile.ProxyState, "where the proxy keeps its table")
 			control := fs.String("control", reconcile.ProxySocket, "the proxy's control socket")
+			addr := fs.String("addr", "", "probe: the backend, host:port")
+			request := fs.String("request", "", "probe: the request line (GET /healthz HTTP/1.0); empty: a TCP connect")
+			timeout := fs.Duration("timeout", 2*time.Second, "probe: how long the answer may take")
 			return func(ctx context.Context, a *app, args []string) error {
 				if len(args) != 1 {
-					return usageError{"expected serve or ctl"}
+					return usageError{"expected serve, ctl or probe"}
+				}
+				if args[0] == "probe" {
+					return proxy.Probe(ctx, *addr, *request, *timeout)
 				}
 				switch args[0] {
 				case "serve":

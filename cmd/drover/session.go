@@ -133,7 +133,7 @@ func writeJSON(w io.Writer, v any) error {
 
 func (s *session) observe(ctx context.Context) (reconcile.Observed, error) {
 	obs, err := reconcile.Observe(ctx, s.engine, s.name)
-	if s.project != nil && s.project.Proxied() {
+	if s.project != nil && s.project.NeedsProxy() {
 		obs.ProxyImage = s.engine.ProxyImage()
 	}
 	for _, w := range obs.Warnings {
