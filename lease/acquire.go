@@ -62,6 +62,10 @@ type Request struct {
 	// ExitedHere is the ID of a lease whose holder, on this machine, is
 	// known to have exited, or "" (see Breakable).
 	ExitedHere string
+	// ExitedPID is the pid of a run on this machine (Holder.Host) that
+	// asked for the lease and has exited, or 0: it may have died after its
+	// create reached the engine but before it learnt the lease's ID.
+	ExitedPID int
 }
 
 // maxAttempts bounds Acquire's loop: each turn either takes the lease, is
@@ -110,6 +114,9 @@ func Acquire(ctx context.Context, st Store, r Request) (Taken, error) {
 			return Taken{}, fmt.Errorf("reading the engine's clock: %w", err)
 		}
 		why := Breakable(cur, now, r.ExitedHere)
+		if why == NotBreakable && r.ExitedPID != 0 && cur.Holder.PID == r.ExitedPID && cur.Holder.Host == r.Holder.Host {
+			why = Exited
+		}
 		if why == NotBreakable {
 			return Taken{}, &HeldError{Lease: cur, Now: now}
 		}

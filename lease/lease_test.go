@@ -293,6 +293,25 @@ func TestAcquire(t *testing.T) {
 			t.Errorf("message: %s", msg)
 		}
 	})
+	t.Run("holder on this machine died before it learnt the lease's ID: known by its pid", func(t *testing.T) {
+		st := newFakeStore()
+		mustAcquire(t, st, alice, ttl)
+		st.now = t0.Add(time.Second)
+		same := bob
+		same.Host = alice.Host
+		got, err := Acquire(ctx, st, Request{Project: "web", Holder: same, TTL: ttl, ExitedPID: alice.PID})
+		if err != nil || len(got.Broken) != 1 || got.Broken[0].Why != Exited {
+			t.Fatalf("Acquire = %+v, %v; want alice's lease broken as exited", got, err)
+		}
+		// The same pid on another machine is another run: refused.
+		st2 := newFakeStore()
+		mustAcquire(t, st2, alice, ttl)
+		other := bob
+		other.Host = "elsewhere"
+		if _, err := Acquire(ctx, st2, Request{Project: "web", Holder: other, TTL: ttl, ExitedPID: alice.PID}); err == nil {
+			t.Fatalf("a pid from another machine broke a live lease")
+		}
+	})
 	t.Run("still being created: its name is taken before it can be read; refused once it can", func(t *testing.T) {
 		st := newFakeStore()
 		mustAcquire(t, st, alice, ttl)

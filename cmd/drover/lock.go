@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -30,7 +31,11 @@ func (a *app) takeLease(ctx context.Context, d *engine.Docker, project string) (
 	}
 	st := d.Leases()
 	local := lockLocal(d.Host(), project)
-	taken, err := lease.Acquire(ctx, st, lease.Request{Project: project, Holder: holder(), TTL: ttl, ExitedHere: local.recorded()})
+	exitedID, exitedPID := local.recorded()
+	// Written before asking: a run killed after its create reached the
+	// engine, but before it heard back, is known by its pid.
+	local.record("-")
+	taken, err := lease.Acquire(ctx, st, lease.Request{Project: project, Holder: holder(), TTL: ttl, ExitedHere: exitedID, ExitedPID: exitedPID})
 	if err != nil {
 		local.close()
 		var he *lease.HeldError
@@ -101,17 +106,23 @@ func lockLocal(engineHost, project string) *localLock {
 	return &localLock{f: f}
 }
 
-// recorded is the engine lease ID the previous holder of the flock wrote.
-func (l *localLock) recorded() string {
+// recorded is what the previous holder of the flock wrote: the engine
+// lease ID it held ("" when it had not learnt one) and its pid. Holding the
+// flock proves that holder has exited.
+func (l *localLock) recorded() (id string, pid int) {
 	if l == nil {
-		return ""
+		return "", 0
 	}
 	b := make([]byte, 256)
 	n, _ := l.f.ReadAt(b, 0)
-	if fields := strings.Fields(string(b[:n])); len(fields) > 0 {
-		return fields[0]
+	fields := strings.Fields(string(b[:n]))
+	if len(fields) > 0 && fields[0] != "-" {
+		id = fields[0]
 	}
-	return ""
+	if len(fields) > 1 {
+		pid, _ = strconv.Atoi(fields[1])
+	}
+	return id, pid
 }
 
 // record writes the engine lease ID this run holds, and its pid.
