@@ -76,6 +76,24 @@ func diffCommand() command {
 				if err != nil {
 					return err
 				}
+				// A container another tool made has no drover spec to diff
+				// against: its inspect data says, key by key, what drover
+				// would change. Read for such services only (a container and an
+				// image inspect each), and by diff alone: status and up stay cheap.
+				adopted := reconcile.Adopted(s.project, obs)
+				for i, d := range diffs {
+					c, ok := adopted[d.Service]
+					if !ok {
+						continue
+					}
+					got, err := s.engine.InspectSpec(ctx, c.ID)
+					if err != nil {
+						return fmt.Errorf("diff of service %q: %w", d.Service, err)
+					}
+					if diffs[i], err = reconcile.WithInspected(s.project, d, c, got, obs.APIVersion); err != nil {
+						return err
+					}
+				}
 				for _, d := range diffs {
 					if len(d.Changes) == 0 && d.Image == "" {
 						fmt.Fprintf(a.stdout, "%s: in sync\n", d.Service)
