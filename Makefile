@@ -52,6 +52,7 @@ bench: build images
 	$(GO) test -run '^$$' -bench . -benchmem ./reconcile/ ./compose/
 	bench/compare.sh $(BIN)
 	bench/scale.sh $(BIN)
+	bench/proxy.sh $(BIN)
 
 clean:
 	rm -rf bin

@@ -1,0 +1,448 @@
+package tests
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The drain and the dead-backend proofs of the front proxy (issue 8): what
+// a switch waits for, when a drain gives up, and what a backend killed under
+// load costs its clients.
+
+// progressEvent is one line of drover's --progress json.
+type progressEvent struct {
+	Time     time.Time     `json:"time"`
+	Target   string        `json:"target"`
+	Action   string        `json:"action"`
+	Phase    string        `json:"phase"`
+	Reason   string        `json:"reason"`
+	Duration time.Duration `json:"duration_ns"`
+}
+
+// stepTimes finds the one step of a run with this action whose reason
+// contains reason, and returns when it began and ended.
+func stepTimes(t *testing.T, r result, action, reason string) (begun, done progressEvent) {
+	t.Helper()
+	sc := bufio.NewScanner(strings.NewReader(r.stdout))
+	for sc.Scan() {
+		var ev progressEvent
+		if json.Unmarshal(sc.Bytes(), &ev) != nil || ev.Action != action || !strings.Contains(ev.Reason, reason) {
+			continue
+		}
+		switch ev.Phase {
+		case "begun":
+			begun = ev
+		case "done":
+			done = ev
+		}
+	}
+	if begun.Time.IsZero() || done.Time.IsZero() {
+		t.Fatalf("no %s step (%q) begun and done in the run's events:\n%s", action, reason, r)
+	}
+	return begun, done
+}
+
+// timedRequest is one request of a slow client: when it began and ended,
+// and what came back.
+type timedRequest struct {
+	start, end time.Time
+	code       int
+	body       string
+	err        error
+}
+
+func (q timedRequest) String() string {
+	if q.err != nil {
+		return fmt.Sprintf("error after %s: %v", q.end.Sub(q.start).Round(time.Millisecond), q.err)
+	}
+	return fmt.Sprintf("%d %q after %s", q.code, q.body, q.end.Sub(q.start).Round(time.Millisecond))
+}
+
+// timedGet requests url on a new connection and records it.
+func timedGet(url string, timeout time.Duration) timedRequest {
+	return timedRequestOf(http.MethodGet, url, timeout)
+}
+
+func timedRequestOf(method, url string, timeout time.Duration) timedRequest {
+	c := &http.Client{Timeout: timeout, Transport: &http.Transport{DisableKeepAlives: true}}
+	q := timedRequest{start: time.Now()}
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		return timedRequest{start: q.start, end: time.Now(), err: err}
+	}
+	resp, err := c.Do(req)
+	if err == nil {
+		var b []byte
+		b, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		q.code, q.body = resp.StatusCode, strings.TrimSpace(string(b))
+	}
+	q.end, q.err = time.Now(), err
+	return q
+}
+
+// slowLoad starts a request of url every interval, each on its own
+// connection, until finish, which waits for the last to end.
+type slowLoad struct {
+	mu   sync.Mutex
+	reqs []timedRequest
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+func startSlowLoad(url string, interval time.Duration) *slowLoad {
+	l := &slowLoad{stop: make(chan struct{})}
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			l.wg.Add(1)
+			go func() {
+				defer l.wg.Done()
+				q := timedGet(url, 60*time.Second)
+				l.mu.Lock()
+				l.reqs = append(l.reqs, q)
+				l.mu.Unlock()
+			}()
+			select {
+			case <-l.stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return l
+}
+
+func (l *slowLoad) finish() []timedRequest {
+	close(l.stop)
+	l.wg.Wait()
+	return l.reqs
+}
+
+// A start-first upgrade behind the proxy in HTTP mode while a request
+// taking 3 s starts every 200 ms: every one of them answers 200, those the
+// old container took included, and the switch that drains the old container
+// returns only after the last of them ended (it began at least 3 s before).
+func TestProxyDrainWaitsForSlowRequests(t *testing.T) {
+	port := freePort(t)
+	p := newProject(t, fmt.Sprintf(proxiedSite, "v1", port, true), "services:\n  site:\n    upgrade_strategy: {start_first: true}\n")
+	p.mustDrover("up")
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	if v := get(t, base+"/version"); v != "v1\n" {
+		t.Fatalf("through the proxy: %q", v)
+	}
+	load := startLoad(base+"/version", 2, 1)
+	slow := startSlowLoad(base+"/slow?d=3s", 200*time.Millisecond)
+	time.Sleep(3 * time.Second) // the slow requests overlap from here on
+	p.write("docker-compose.yml", fmt.Sprintf(proxiedSite, "v2", port, true))
+	r := p.mustDrover("--progress", "json", "up", "--upgrade")
+	time.Sleep(time.Second)
+	reqs := slow.finish()
+	load.finish()
+	begun, done := stepTimes(t, r, "proxy-switch", "serve the new ones, drain the old ones")
+
+	versions := map[string]int{}
+	inFlight := 0 // taken by the old container, still running when the switch began
+	var lastOld timedRequest
+	for _, q := range reqs {
+		if q.err != nil || q.code != http.StatusOK {
+			t.Errorf("a 3 s request failed: %s", q)
+			continue
+		}
+		versions[q.body]++
+		if q.body != "v1" {
+			continue
+		}
+		if q.start.Before(begun.Time) && q.end.After(begun.Time) {
+			inFlight++
+		}
+		if q.start.After(lastOld.start) {
+			lastOld = q
+		}
+		// The old container answered after 3 s: the drain held the switch
+		// until then (the old one is stopped only after it).
+		if min := q.start.Add(3 * time.Second); done.Time.Before(min) {
+			t.Errorf("the switch ended at %s, before a request the old container took could end (%s): %s",
+				done.Time.Format("15:04:05.000"), min.Format("15:04:05.000"), q)
+		}
+	}
+	t.Logf("%d requests of 3 s (%v); %d taken by v1 were in flight when the switch began; it drained for %s, ending %s after the last v1 request began; fast load %d requests, %d failed",
+		len(reqs), versions, inFlight, done.Duration.Round(time.Millisecond), done.Time.Sub(lastOld.start).Round(time.Millisecond),
+		load.ok.Load()+load.failed.Load(), load.failed.Load())
+	if inFlight < 3 {
+		t.Errorf("only %d requests of 3 s on the old container were in flight when the switch began; want at least 3 for the drain to have waited on", inFlight)
+	}
+	if versions["v2"] == 0 {
+		t.Errorf("no 3 s request answered by v2: %v", versions)
+	}
+	if load.failed.Load() != 0 {
+		t.Errorf("%d requests of the fast load failed: %v", load.failed.Load(), load.errs)
+	}
+	if v := get(t, base+"/version"); v != "v2\n" {
+		t.Errorf("after the upgrade: %q", v)
+	}
+}
+
+// With drain_timeout_ms: 1000, a request that would take 30 s, in flight on
+// the old container when the switch begins, holds the drain for the 1 s
+// timeout and no longer: the old container is then stopped, and the request
+// ends with it (not answered 200), not before the timeout and not before
+// the stop. It is a POST: a GET the proxy sent on a reused keep-alive
+// connection is replayed by net/http when that connection dies, and the
+// proxy then sends it to the new container (a dial error on the old one),
+// so it runs its whole length again there instead of ending at the stop.
+func TestProxyDrainTimeoutEndsALongRequest(t *testing.T) {
+	port := freePort(t)
+	p := newProject(t, fmt.Sprintf(proxiedSite, "v1", port, true), "services:\n  site:\n    upgrade_strategy: {start_first: true}\n    drain_timeout_ms: 1000\n")
+	p.mustDrover("up")
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	if v := get(t, base+"/version"); v != "v1\n" {
+		t.Fatalf("through the proxy: %q", v)
+	}
+	long := make(chan timedRequest, 1)
+	go func() { long <- timedRequestOf(http.MethodPost, base+"/slow?d=30s", 90*time.Second) }()
+	time.Sleep(500 * time.Millisecond)
+	p.write("docker-compose.yml", fmt.Sprintf(proxiedSite, "v2", port, true))
+	r := p.mustDrover("--progress", "json", "up", "--upgrade")
+	var q timedRequest
+	select {
+	case q = <-long:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("the long request still runs 60 s after the upgrade:\n%s", r)
+	}
+	begun, done := stepTimes(t, r, "proxy-switch", "serve the new ones, drain the old ones")
+	stop, _ := stepTimes(t, r, "stop", "keep for rollback")
+	old, err := docker.ContainerInspect(context.Background(), p.name+"-site-1-r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	finished, _ := time.Parse(time.RFC3339Nano, old.State.FinishedAt)
+	t.Logf("long request: %s; it ended %s after the switch began; the drain lasted %s (timeout 1 s); the stop began %s after the switch began; the old container exited %s after the switch began, %s before the request ended",
+		q, q.end.Sub(begun.Time).Round(time.Millisecond), done.Duration.Round(time.Millisecond),
+		stop.Time.Sub(begun.Time).Round(time.Millisecond), finished.Sub(begun.Time).Round(time.Millisecond), q.end.Sub(finished).Round(time.Millisecond))
+	if q.err == nil && q.code == http.StatusOK {
+		t.Errorf("the long request was answered (%s): the old container was not stopped under it", q)
+	}
+	if q.end.Sub(q.start) >= 30*time.Second {
+		t.Errorf("the long request ran its whole 30 s: %s", q)
+	}
+	// Not before the drain timeout, nor before the stop: causal bounds,
+	// which hold however loaded the machine is.
+	if q.end.Before(begun.Time.Add(time.Second)) {
+		t.Errorf("the long request ended %s after the switch began, before the 1 s drain timeout: %s", q.end.Sub(begun.Time), q)
+	}
+	if q.end.Before(stop.Time) {
+		t.Errorf("the long request ended %s before the old container's stop began: %s", stop.Time.Sub(q.end), q)
+	}
+	if done.Duration < time.Second {
+		t.Errorf("the drain lasted %s with a request in flight: want the 1 s timeout", done.Duration)
+	}
+	// The default is 30 s: a drain that waited that long did not read
+	// drain_timeout_ms.
+	if done.Duration >= 30*time.Second {
+		t.Errorf("the drain lasted %s: drain_timeout_ms 1000 was not applied", done.Duration)
+	}
+	if old.State.Running {
+		t.Errorf("the old container %s still runs", old.Name)
+	}
+	if v := get(t, base+"/version"); v != "v2\n" {
+		t.Errorf("after the upgrade: %q", v)
+	}
+}
+
+// proxiedScaled is a service of two containers behind the proxy, in TCP
+// mode or HTTP mode.
+const proxiedScaled = "services:\n  site:\n    image: IMAGE:v1\n    ports: [{target: 80, published: \"%d\", host_ip: 127.0.0.1%s}]\n    x-drover: {proxy: true}\n"
+
+// perClientLoad counts, per client, the requests answered and failed.
+type perClientLoad struct {
+	fresh, keepAlive int
+	mu               sync.Mutex
+	ok, failed       []int // per client
+	okAfter          []int // per client, successes that began after mark
+	mark             time.Time
+	hosts            map[string]int
+	errs             []string
+	stop             chan struct{}
+	wg               sync.WaitGroup
+}
+
+func startPerClientLoad(url string, fresh, keepAlive int) *perClientLoad {
+	n := fresh + keepAlive
+	l := &perClientLoad{fresh: fresh, keepAlive: keepAlive, ok: make([]int, n), failed: make([]int, n), okAfter: make([]int, n), hosts: map[string]int{}, stop: make(chan struct{})}
+	for i := 0; i < n; i++ {
+		client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: i < fresh}}
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			for {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				began := time.Now()
+				resp, err := client.Get(url)
+				if err == nil {
+					body, rerr := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if rerr == nil && resp.StatusCode == http.StatusOK {
+						l.mu.Lock()
+						l.ok[i]++
+						if !l.mark.IsZero() && began.After(l.mark) {
+							l.okAfter[i]++
+						}
+						l.hosts[strings.TrimSpace(string(body))]++
+						l.mu.Unlock()
+						continue
+					}
+					err = fmt.Errorf("status %d, %v", resp.StatusCode, rerr)
+				}
+				l.mu.Lock()
+				l.failed[i]++
+				l.errs = append(l.errs, fmt.Sprintf("client %d at %s: %v", i, time.Now().Format("15:04:05.000"), err))
+				l.mu.Unlock()
+				time.Sleep(10 * time.Millisecond)
+			}
+		}()
+	}
+	return l
+}
+
+func (l *perClientLoad) setMark() {
+	l.mu.Lock()
+	l.mark = time.Now()
+	l.mu.Unlock()
+}
+
+func (l *perClientLoad) finish() { close(l.stop); l.wg.Wait() }
+
+func sum(xs []int) int {
+	n := 0
+	for _, x := range xs {
+		n += x
+	}
+	return n
+}
+
+// A backend killed under load (docker kill of one of two containers behind
+// the proxy, start-first policy), under 4 clients opening a connection per
+// request and 3 keep-alive clients: no client fails more than once (only a
+// request in flight, or on a connection open to the killed container, can
+// fail), every new-connection client keeps succeeding after the kill (the
+// proxy tries the other backend when the dial fails), and the next drover
+// up brings the second container back: two running, both answering through
+// the proxy, and status lists two backends serving.
+func TestProxyBackendKilledUnderLoad(t *testing.T) {
+	for _, mode := range []string{"tcp", "http"} {
+		t.Run(mode, func(t *testing.T) {
+			port := freePort(t)
+			proto := ""
+			if mode == "http" {
+				proto = ", app_protocol: http"
+			}
+			file := fmt.Sprintf(proxiedScaled, port, proto)
+			p := newProject(t, file, "services:\n  site:\n    scale: 2\n    upgrade_strategy: {start_first: true}\n")
+			p.mustDrover("up")
+			url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+			get(t, url)
+			const fresh, keepAlive = 4, 3
+			load := startPerClientLoad(url, fresh, keepAlive)
+			time.Sleep(time.Second)
+			killed := p.name + "-site-2"
+			if err := docker.ContainerKill(context.Background(), killed, "SIGKILL"); err != nil {
+				load.finish()
+				t.Fatal(err)
+			}
+			// Count successes from when the engine says it is dead.
+			for i := 0; i < 100; i++ {
+				c, err := docker.ContainerInspect(context.Background(), killed)
+				if err == nil && !c.State.Running {
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			load.mu.Lock()
+			okBeforeKill := append([]int(nil), load.ok...)
+			load.mu.Unlock()
+			load.setMark()
+			time.Sleep(4 * time.Second)
+			load.mu.Lock()
+			okAfterKill := append([]int(nil), load.okAfter...)
+			load.mu.Unlock()
+			up := p.mustDrover("up")
+			time.Sleep(time.Second)
+			load.finish()
+			t.Logf("%s: %d requests answered, failed per client %v (clients 0-%d a new connection per request), answered per client in the 1 s before the kill %v and in the 4 s after it %v; hosts %d; errors %v; up:\n%s",
+				mode, sum(load.ok), load.failed, fresh-1, okBeforeKill, okAfterKill, len(load.hosts), load.errs, up.stdout+up.stderr)
+
+			for i, n := range load.failed {
+				if n > 1 {
+					t.Errorf("client %d failed %d times: only a request open on the killed container at the kill may fail", i, n)
+				}
+			}
+			if total := sum(load.failed); total > fresh+keepAlive {
+				t.Errorf("%d requests failed, more than the %d clients", total, fresh+keepAlive)
+			}
+			for i := 0; i < fresh; i++ {
+				if okAfterKill[i] == 0 {
+					t.Errorf("new-connection client %d had no answer in the 4 s after the kill", i)
+				}
+			}
+			if sum(load.ok) < 100 {
+				t.Errorf("only %d requests answered: the load did not run", sum(load.ok))
+			}
+
+			// The next up brought it back: two running, both answering.
+			running := 0
+			for _, c := range p.containers() {
+				if c.Labels["io.drover.proxy"] == "" && c.State == "running" {
+					running++
+				}
+			}
+			if running != 2 {
+				t.Errorf("after up, %d of the service's containers run; want 2", running)
+			}
+			hosts := map[string]bool{}
+			for i := 0; i < 20 && len(hosts) < 2; i++ {
+				hosts[timedGet(url, 5*time.Second).body] = true
+			}
+			if len(hosts) != 2 {
+				t.Errorf("through the proxy after up, answers from %d containers: %v; want 2", len(hosts), hosts)
+			}
+			st := p.mustDrover("status", "--format", "json")
+			var rows []struct {
+				Service string   `json:"service"`
+				Proxy   []string `json:"proxy"`
+			}
+			if err := json.Unmarshal([]byte(st.stdout), &rows); err != nil {
+				t.Fatalf("status: %v\n%s", err, st)
+			}
+			serving := 0
+			for _, r := range rows {
+				for _, b := range r.Proxy {
+					if r.Service == "site" && strings.HasSuffix(b, " serving") {
+						serving++
+					}
+				}
+			}
+			if serving != 2 {
+				t.Errorf("status shows %d backends serving; want 2:\n%s", serving, st.stdout)
+			}
+			if c, err := docker.ContainerInspect(context.Background(), killed); err != nil || !c.State.Running {
+				t.Errorf("%s after up: %v %v", killed, err, c.State)
+			}
+		})
+	}
+}
