@@ -198,9 +198,13 @@ func (bt *backendTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		}
 		resp, err := s.transport.RoundTrip(&out)
 		if err != nil {
-			s.release(addr)
 			var de *dialError
-			if errors.As(err, &de) && (body == nil || !body.read.Load()) {
+			if errors.As(err, &de) {
+				s.failed(addr)
+			} else {
+				s.release(addr)
+			}
+			if de != nil && (body == nil || !body.read.Load()) {
 				tried[addr] = true
 				s.log.Warn("dial backend", "port", bt.port, "addr", addr, "err", err)
 				continue

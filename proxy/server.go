@@ -42,12 +42,13 @@ type server struct {
 	table     Table
 	maxPause  time.Duration
 	listeners map[int]net.Listener
-	next      map[int]int        // round-robin position per port
-	active    map[string]int     // open (or being dialed) connections per backend addr
-	changed   chan struct{}      // closed and replaced when the table changes
-	idle      chan struct{}      // closed and replaced when a backend's count drops to 0
-	fronts    map[int]*httpFront // HTTP servers of ports that have seen an http-mode connection
-	closing   bool               // Serve is returning: start no HTTP server
+	next      map[int]int          // round-robin position per port
+	active    map[string]int       // open (or being dialed) connections per backend addr
+	down      map[string]time.Time // backends whose last dial failed, skipped until then
+	changed   chan struct{}        // closed and replaced when the table changes
+	idle      chan struct{}        // closed and replaced when a backend's count drops to 0
+	fronts    map[int]*httpFront   // HTTP servers of ports that have seen an http-mode connection
+	closing   bool                 // Serve is returning: start no HTTP server
 
 	transport *http.Transport // HTTP mode's pooled connections to backends
 
@@ -358,9 +359,17 @@ func (s *server) acquire(port int, tried map[string]bool) (string, pick, <-chan 
 		return "", pickHold, s.changed
 	}
 	start := s.next[port]
+	now := time.Now()
+	allDown := true
+	for _, addr := range serving {
+		allDown = allDown && now.Before(s.down[addr])
+	}
 	for i := range serving {
 		addr := serving[(start+i)%len(serving)]
-		if tried[addr] {
+		// A backend that just refused a dial (killed, crashed) is passed
+		// over for a moment, so that every client does not pay for it;
+		// when all are down, each is tried anyway.
+		if tried[addr] || !allDown && now.Before(s.down[addr]) {
 			continue
 		}
 		s.next[port] = (start + i + 1) % len(serving)
@@ -368,6 +377,20 @@ func (s *server) acquire(port int, tried map[string]bool) (string, pick, <-chan 
 		return addr, pickDial, nil
 	}
 	return "", pickNone, nil
+}
+
+// downFor is how long a backend that refused a dial is passed over.
+const downFor = 2 * time.Second
+
+// failed records a failed dial to addr and ends its count (see release).
+func (s *server) failed(addr string) {
+	s.mu.Lock()
+	if s.down == nil {
+		s.down = map[string]time.Time{}
+	}
+	s.down[addr] = time.Now().Add(downFor)
+	s.mu.Unlock()
+	s.release(addr)
 }
 
 // release ends one connection counted by acquire. Reaching zero wakes drain

@@ -46,7 +46,7 @@ func (s *server) connect(ctx context.Context, port int) (conn net.Conn, addr str
 			if err == nil {
 				return c, addr, true
 			}
-			s.release(addr)
+			s.failed(addr)
 			tried[addr] = true
 			s.log.Warn("dial backend", "port", port, "addr", addr, "err", err)
 		}

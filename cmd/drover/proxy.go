@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -44,7 +45,9 @@ func proxyCommand() command {
 							return err
 						}
 					}
-					return proxy.Serve(ctx, proxy.ServeOptions{StateFile: *state, ControlSocket: *control})
+					// Its log is the container's: docker logs <project>-proxy.
+					log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+					return proxy.Serve(ctx, proxy.ServeOptions{StateFile: *state, ControlSocket: *control, Logger: log})
 				case "ctl":
 					return proxyCtl(ctx, *control, os.Stdin, a.stdout)
 				}
