@@ -59,6 +59,25 @@ var fxImages = []string{"good", "crash"}
 
 func fxFull() bool { return os.Getenv("DROVER_FAULTS") == "full" }
 
+// fxSignals and fxFaultKinds keep the fast subset within the suite's time:
+// it kills with SIGKILL only (a Ctrl-C at each point is what the newcomer
+// tests and TestCtrlCStopsBetweenSteps cover) and drops connections only
+// (a delayed answer costs the engine timeout per cell); the full table has
+// both.
+func fxSignals() []syscall.Signal {
+	if fxFull() {
+		return []syscall.Signal{syscall.SIGINT, syscall.SIGKILL}
+	}
+	return []syscall.Signal{syscall.SIGKILL}
+}
+
+func fxFaultKinds() []string {
+	if fxFull() {
+		return []string{"drop", "delay"}
+	}
+	return []string{"drop"}
+}
+
 // fxParallel is how many cells run at once (DROVER_FAULTS_PARALLEL, 3).
 func fxParallel() int {
 	if n, err := strconv.Atoi(os.Getenv("DROVER_FAULTS_PARALLEL")); err == nil && n > 0 {
@@ -661,6 +680,9 @@ func fxLearn(t *testing.T, m fxMode, release string) []fxEvent {
 // out from the state left. The fast subset is stop-first, scale 1, a host
 // port; DROVER_FAULTS=full adds stop-first and start-first at scale 4.
 func TestCrashAtEveryStep(t *testing.T) {
+	// Long and independent of the other tests: it runs beside the other
+	// parallel ones once the serial tests are done (make test: -parallel 3).
+	t.Parallel()
 	modes := []fxMode{fxStopFirst1}
 	if fxFull() {
 		modes = append(modes, fxStopFirst4, fxStartFirst4)
@@ -689,7 +711,7 @@ func TestCrashAtEveryStep(t *testing.T) {
 			for _, img := range fxImages {
 				learned := steps[m.name+"/"+img]
 				for k := 1; k <= len(learned); k++ {
-					for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGKILL} {
+					for _, sig := range fxSignals() {
 						key := fmt.Sprintf("%-18s %-5s %-7s step %2d %s", m.name, img, sigName(sig), k, learned[k-1])
 						for _, way := range []string{"upgrade", "rollback"} {
 							jobs = append(jobs, func() { tb.add(key, fxCrashCell(t, m, img, k, sig, way)) })
@@ -887,6 +909,9 @@ const (
 // going on with up --upgrade; DROVER_FAULTS=full adds the rollback, the
 // crashing release and the scale-4 modes.
 func TestEngineFaultAtEveryRequest(t *testing.T) {
+	// Long and independent of the other tests: it runs beside the other
+	// parallel ones once the serial tests are done (make test: -parallel 3).
+	t.Parallel()
 	type shape struct {
 		m   fxMode
 		img string
@@ -940,7 +965,7 @@ func TestEngineFaultAtEveryRequest(t *testing.T) {
 		var jobs []func()
 		for _, s := range shapes {
 			for n := 1; n <= requests[s]; n++ {
-				for _, kind := range []string{"drop", "delay"} {
+				for _, kind := range fxFaultKinds() {
 					for _, way := range ways {
 						jobs = append(jobs, func() {
 							o, call := fxEngineCell(t, s.m, s.img, kind, n, way, env)

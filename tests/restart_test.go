@@ -508,6 +508,9 @@ func (e *engine2) afterRestart(what string, before map[string]string, restarted,
 }
 
 func TestEngineRestart(t *testing.T) {
+	// Long and independent of the other tests: it runs beside the other
+	// parallel ones once the serial tests are done (make test: -parallel 3).
+	t.Parallel()
 	e := newEngine2(t)
 	e.loadImages(imageRepo+":v1", imageRepo+":v2")
 
