@@ -21,6 +21,9 @@ type Options struct {
 	RemoveOrphans bool
 	// WaitTimeout bounds each wait for containers to be ready.
 	WaitTimeout time.Duration
+	// RecreateProxy replaces the front proxy when its ports or image are
+	// not the ones this run would give it (its ports close meanwhile).
+	RecreateProxy bool
 }
 
 // DefaultWaitTimeout is how long up waits for containers to be ready.
@@ -77,11 +80,12 @@ func Up(p *compose.Project, obs Observed, opts Options) (Plan, error) {
 	if err != nil {
 		return Plan{}, err
 	}
-	px, err := proxySetup(p, obs)
+	px, notes, err := proxySetup(p, obs, opts.RecreateProxy)
 	if err != nil {
 		return Plan{}, err
 	}
 	plan.Setup = append(setup, px...)
+	plan.Notes = append(plan.Notes, notes...)
 	orphans := orphansOf(p, obs)
 	for _, c := range orphans {
 		if opts.RemoveOrphans {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -191,37 +192,56 @@ func proxySync(obs Observed, routes []ProxyRoute, service string, cs []Container
 	return []Step{{Target: service, Reason: "the proxy's table is not what the containers say", Action: ProxyApply{Container: obs.Proxy.ID, Routes: want, DrainTimeout: DefaultDrainTimeout}}}
 }
 
-// proxySetup are the steps that give a project with proxied services its
-// proxy: the image (built from drover's own binary), the container (made
-// again when its ports change), started.
-func proxySetup(p *compose.Project, obs Observed) ([]Step, error) {
-	routes := proxyRoutes(p)
+// proxySetup are the steps that give a project that needs one its proxy:
+// the image (built from drover's own binary), the container, started. A
+// running proxy is replaced only when asked (recreate): its ports close
+// meanwhile. Without asking, a proxy whose ports no longer match the files
+// is left as it is, and the note says so; one made by another drover build
+// is kept, since it speaks the same control protocol.
+func proxySetup(p *compose.Project, obs Observed, recreate bool) (steps []Step, notes []string, err error) {
 	if !p.NeedsProxy() {
-		return nil, nil
+		return nil, nil, nil
 	}
-	var steps []Step
+	routes := proxyRoutes(p)
 	image := proxyImage(obs)
-	if _, ok := obs.Images[image]; !ok {
-		steps = append(steps, Step{Target: image, Reason: "the front proxy, from drover's own binary", Action: BuildProxyImage{Tag: image}})
-	}
 	req, err := proxyRequest(p, routes, image)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	name := ProxyName(p.Name)
-	switch px := obs.Proxy; {
+	px := obs.Proxy
+	portsChanged := px != nil && px.Labels[LabelProxy] != req.Config.Labels[LabelProxy]
+	replace := px != nil && recreate && (portsChanged || px.Image != image)
+	if portsChanged && !recreate {
+		notes = append(notes, fmt.Sprintf("%s: its published ports are not the files' (it has %s, the files ask for %s); run drover up --recreate-proxy to replace it: the ports close for about a second", name, routeList(RoutesOf(px)), routeList(routes)))
+	}
+	if (px == nil || replace) && obs.Images[image] == "" {
+		steps = append(steps, Step{Target: image, Reason: "the front proxy, from drover's own binary", Action: BuildProxyImage{Tag: image}})
+	}
+	switch {
 	case px == nil:
 		steps = append(steps, Step{Target: name, Reason: "owns the published ports", Action: CreateContainer{Request: req}},
 			Step{Target: name, Action: StartContainer{Ref: name}})
-	case px.Labels[LabelProxy] != req.Config.Labels[LabelProxy] || px.Image != image:
+	case replace:
 		steps = append(steps,
-			Step{Target: name, Reason: "its ports or image changed: the ports close until it is back", Action: RemoveContainer{Ref: px.ID}},
+			Step{Target: name, Reason: "--recreate-proxy: the ports close until it is back", Action: RemoveContainer{Ref: px.ID}},
 			Step{Target: name, Reason: "owns the published ports", Action: CreateContainer{Request: req}},
 			Step{Target: name, Action: StartContainer{Ref: name}})
 	case !px.Running():
 		steps = append(steps, Step{Target: name, Reason: "stopped", Action: StartContainer{Ref: px.ID}})
 	}
-	return steps, nil
+	return steps, notes, nil
+}
+
+func routeList(routes []ProxyRoute) string {
+	if len(routes) == 0 {
+		return "none"
+	}
+	var parts []string
+	for _, r := range routes {
+		parts = append(parts, fmt.Sprintf("%d → %s:%d", r.Listen, r.Service, r.Target))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // proxyRequest is the proxy container: it publishes the routes' host ports

@@ -388,3 +388,30 @@ func checkServing(t *testing.T, where string, obs Observed, serving []string, re
 		t.Errorf("%s: the proxy serves %v, want %d backends", where, serving, scale)
 	}
 }
+
+// The proxy is replaced only when asked: a change of its ports is said, and
+// done with RecreateProxy; another drover build keeps the running proxy.
+func TestProxyReplacedOnlyWhenAsked(t *testing.T) {
+	file := "services:\n  web:\n    image: drover-hello:v1\n    ports: ['127.0.0.1:%d:80']\n    x-drover: {proxy: true}\n"
+	old := load(t, fmt.Sprintf(file, 8991), "")
+	running := &Container{ID: "proxy", Name: "demo-proxy", Image: "drover-proxy:old-build", State: "running", Labels: map[string]string{LabelProxy: routesLabel(t, old)}}
+	obs := Observed{Project: "demo", Proxy: running, Images: map[string]string{"drover-proxy:new-build": "sha256:p"}, ProxyImage: "drover-proxy:new-build"}
+
+	steps, notes, err := proxySetup(old, obs, false)
+	if err != nil || len(steps) != 0 || len(notes) != 0 {
+		t.Errorf("another build, same ports: steps %v notes %v err %v; want the running proxy kept", steps, notes, err)
+	}
+	moved := load(t, fmt.Sprintf(file, 8992), "")
+	steps, notes, _ = proxySetup(moved, obs, false)
+	if len(steps) != 0 || len(notes) != 1 || !strings.Contains(notes[0], "it has 8991 → web:80, the files ask for 8992 → web:80); run drover up --recreate-proxy") {
+		t.Errorf("ports changed, not asked: steps %v notes %v", steps, notes)
+	}
+	steps, _, _ = proxySetup(moved, obs, true)
+	var kinds []string
+	for _, s := range steps {
+		kinds = append(kinds, s.Action.Kind())
+	}
+	if strings.Join(kinds, " ") != "remove create start" {
+		t.Errorf("ports changed, asked: %v", kinds)
+	}
+}

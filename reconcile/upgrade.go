@@ -105,7 +105,7 @@ func Upgrade(p *compose.Project, obs Observed, opts UpgradeOptions) (Plan, error
 	if err != nil {
 		return Plan{}, err
 	}
-	px, err := proxySetup(p, obs)
+	px, _, err := proxySetup(p, obs, opts.RecreateProxy)
 	if err != nil {
 		return Plan{}, err
 	}

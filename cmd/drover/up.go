@@ -22,6 +22,7 @@ type upFlags struct {
 	attach, removeOrphans, dryRun  bool
 	upgrade, forceUpgrade, confirm bool
 	rollback, pull, force          bool
+	recreateProxy                  bool
 	batchSize                      int
 	interval                       string
 	waitTimeout                    time.Duration
@@ -46,6 +47,7 @@ func upCommand() command {
 			fs.BoolVar(&f.forceUpgrade, "force-recreate", false, "alias of --force-upgrade")
 			fs.BoolVarP(&f.confirm, "confirm-upgrade", "c", false, "remove the containers kept for a rollback of upgraded services (with --upgrade: upgrade, then confirm)")
 			fs.BoolVarP(&f.rollback, "rollback", "r", false, "bring the kept containers back and remove the new ones")
+			fs.BoolVar(&f.recreateProxy, "recreate-proxy", false, "replace the front proxy when its ports (or drover's build) changed: its ports close for about a second")
 			fs.BoolVar(&f.force, "force", false, "with --confirm-upgrade: confirm even when the new revision has not passed its health gate or has failed since")
 			fs.BoolVar(&f.pull, "pull", false, "pull the images first, then upgrade where the image changed")
 			fs.IntVar(&f.batchSize, "batch-size", 0, "containers upgraded at once (default: the service's policy, else 2)")
@@ -79,7 +81,7 @@ func (a *app) upCmd(ctx context.Context, f upFlags, args []string) error {
 		return a.confirm(ctx, args, f.force, f.dryRun)
 	case f.upgrade || f.forceUpgrade:
 		opts := reconcile.UpgradeOptions{
-			Options:   reconcile.Options{Services: args, RemoveOrphans: f.removeOrphans, WaitTimeout: f.waitTimeout},
+			Options:   reconcile.Options{Services: args, RemoveOrphans: f.removeOrphans, WaitTimeout: f.waitTimeout, RecreateProxy: f.recreateProxy},
 			BatchSize: f.batchSize, Interval: interval,
 		}
 		if f.waitTimeoutSet {
@@ -93,7 +95,7 @@ func (a *app) upCmd(ctx context.Context, f upFlags, args []string) error {
 		}
 		return a.upgrade(ctx, opts, f)
 	}
-	return a.up(ctx, reconcile.Options{Services: args, RemoveOrphans: f.removeOrphans, WaitTimeout: f.waitTimeout}, f.dryRun, f.attach, "up")
+	return a.up(ctx, reconcile.Options{Services: args, RemoveOrphans: f.removeOrphans, WaitTimeout: f.waitTimeout, RecreateProxy: f.recreateProxy}, f.dryRun, f.attach, "up")
 }
 
 // parseInterval reads --interval: a bare number is milliseconds, as
