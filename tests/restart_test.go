@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -689,4 +690,205 @@ func killAt(t *testing.T, e *engine2, p *project, action string) {
 	if cmd.ProcessState.ExitCode() != -1 {
 		t.Fatalf("drover ended by itself (exit %d) before it was killed at %s; events %v", cmd.ProcessState.ExitCode(), action, seen)
 	}
+}
+
+// nsGetEnv makes the test binary a one-shot HTTP client (see init): the test
+// starts it with nsenter inside the second engine's network namespace, where
+// that engine publishes its ports, and reads what it printed.
+const nsGetEnv = "DROVER_E2E_NSGET"
+
+func init() {
+	if url := os.Getenv(nsGetEnv); url != "" {
+		c := http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+		resp, err := c.Get(url)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", resp.Status, err)
+			os.Exit(1)
+		}
+		fmt.Print(string(body))
+		os.Exit(0)
+	}
+}
+
+// nsGet requests a URL from inside the second engine's network namespace
+// and returns the body, or an error quoting what the client said.
+func (e *engine2) nsGet(url string) (string, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.Command(e.nsenter, "--net=/run/netns/"+e.ns, self)
+	cmd.Env = append(os.Environ(), nsGetEnv+"="+url)
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("%v: %s", err, strings.TrimSpace(errb.String()))
+	}
+	return strings.TrimSpace(out.String()), nil
+}
+
+// nsWait polls url from inside the namespace until it answers want, for up
+// to d; it returns how long that took and every other answer or error seen
+// on the way, and fails the test if want never came.
+func (e *engine2) nsWait(what, url, want string, d time.Duration) (took time.Duration, others map[string]int) {
+	e.t.Helper()
+	others = map[string]int{}
+	t0 := time.Now()
+	for {
+		body, err := e.nsGet(url)
+		if err == nil && body == want {
+			return time.Since(t0), others
+		}
+		if err != nil {
+			others["error: "+err.Error()]++
+		} else {
+			others["answer: "+body]++
+		}
+		if time.Since(t0) > d {
+			e.t.Fatalf("%s: %s did not answer %q within %s from inside the engine's namespace; seen %v", what, url, want, d, others)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// addresses is each container's IP addresses on its networks, by ID.
+func (e *engine2) addresses(ids []string) map[string][]string {
+	e.t.Helper()
+	out := map[string][]string{}
+	for _, id := range ids {
+		info, err := e.c.ContainerInspect(context.Background(), id)
+		if err != nil {
+			e.t.Fatalf("inspect %s: %v", id, err)
+		}
+		if info.NetworkSettings != nil {
+			for _, n := range info.NetworkSettings.Networks {
+				out[id] = append(out[id], n.IPAddress)
+			}
+		}
+		sort.Strings(out[id])
+	}
+	return out
+}
+
+// The front proxy serves again after a host reboot without drover running
+// (issue 19): a proxied service (restart: always) upgraded start-first on
+// the second engine, that engine restarted, and a client inside its network
+// namespace is served the new release by the proxy, which the engine
+// restarted by its policy and which reads its table back from its own file;
+// the kept container stays stopped and out of the proxy's table.
+func TestProxyServesAfterEngineRestart(t *testing.T) {
+	t.Parallel() // long and independent, like TestEngineRestart
+	e := newEngine2(t)
+	e.loadImages(imageRepo+":v1", imageRepo+":v2")
+	// The engine publishes in its own namespace, where nothing listens:
+	// any port will do; freePort picks one unused here too.
+	port := freePort(t)
+	site := "services:\n  site:\n    image: IMAGE:%s\n    restart: always\n    ports: [{target: 80, published: \"%d\", host_ip: 127.0.0.1, app_protocol: http}]\n    x-drover: {proxy: true}\n"
+	p := newProject(t, fmt.Sprintf(site, "v1", port), "services:\n  site:\n    upgrade_strategy: {start_first: true}\n")
+	url := fmt.Sprintf("http://127.0.0.1:%d/version", port)
+
+	e.mustDrover(p, "up")
+	e.nsWait("after up", url, "v1", 10*time.Second)
+	p.write("docker-compose.yml", fmt.Sprintf(site, "v2", port))
+	e.mustDrover(p, "up", "--upgrade")
+	rows := e.ps(p)
+	serving, v2IDs := byRole(rows, "serving")
+	kept, v1IDs := byRole(rows, "kept")
+	_, proxyIDs := byRole(rows, "proxy")
+	wantAll(t, "serving after the upgrade", serving, 1, "@v2/running")
+	wantAll(t, "kept after the upgrade", kept, 1, "@v1/exited")
+	if len(proxyIDs) != 1 || len(v2IDs) != 1 || len(v1IDs) != 1 {
+		t.Fatalf("after the upgrade: %+v; want one serving, one kept, one proxy", rows)
+	}
+	wantPolicies(t, e.c, "kept after the upgrade", v1IDs, "no")
+	wantPolicies(t, e.c, "serving after the upgrade", v2IDs, "always")
+	wantPolicies(t, e.c, "the proxy", proxyIDs, "unless-stopped")
+	if body, err := e.nsGet(url); err != nil || body != "v2" {
+		t.Fatalf("through the proxy after the upgrade, from inside the namespace: %q, %v; want v2", body, err)
+	}
+	wantProxy := []string{fmt.Sprintf("%d: %s-site-1-r2:80 serving", port, p.name)}
+	if got := proxyField(t, e, p); !slices.Equal(got, wantProxy) {
+		t.Errorf("status after the upgrade: proxy %q, want %q", got, wantProxy)
+	}
+
+	running := append(slices.Clone(v2IDs), proxyIDs...)
+	before := e.started(append(slices.Clone(running), v1IDs...))
+	addrBefore := e.addresses(running)
+	e.restart()
+	// No drover from here until the proxy has served v2 again.
+	took, others := e.nsWait("after the engine restart, without drover", url, "v2", 30*time.Second)
+	t.Logf("served v2 through the proxy %s after the engine answered again (other answers on the way: %v)", took.Round(time.Millisecond), others)
+	for seen := range others {
+		if strings.HasPrefix(seen, "answer: ") {
+			t.Errorf("after the engine restart the proxy answered %q before v2", strings.TrimPrefix(seen, "answer: "))
+		}
+	}
+	e.afterRestart("after the engine restart", before, running, v1IDs)
+	addrAfter := e.addresses(running)
+	for _, id := range running {
+		t.Logf("container %s: addresses %v before the engine restart, %v after", id, addrBefore[id], addrAfter[id])
+	}
+	// A few more requests: all v2 (the kept v1 is stopped and not a backend).
+	for i := 0; i < 5; i++ {
+		if body, err := e.nsGet(url); err != nil || body != "v2" {
+			t.Errorf("request %d after the engine restart: %q, %v; want v2", i, body, err)
+		}
+	}
+	rows = e.ps(p)
+	serving, ids := byRole(rows, "serving")
+	kept, keptIDs := byRole(rows, "kept")
+	wantAll(t, "serving after the engine restart", serving, 1, "@v2/running")
+	wantAll(t, "kept after the engine restart", kept, 1, "@v1/exited")
+	if !slices.Equal(ids, v2IDs) || !slices.Equal(keptIDs, v1IDs) {
+		t.Errorf("after the engine restart: serving %v kept %v, want %v and %v", ids, keptIDs, v2IDs, v1IDs)
+	}
+	if got := proxyField(t, e, p); !slices.Equal(got, wantProxy) {
+		t.Errorf("status after the engine restart: proxy %q, want %q", got, wantProxy)
+	}
+}
+
+// proxyField is the proxy field of drover status --format json for the
+// service site.
+func proxyField(t *testing.T, e *engine2, p *project) []string {
+	t.Helper()
+	r := e.mustDrover(p, "status", "--format", "json")
+	var doc any
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+		t.Fatalf("status --format json: %v\n%s", err, r)
+	}
+	var found []string
+	ok := false
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		case map[string]any:
+			if v["service"] == "site" {
+				ok = true
+				if px, _ := v["proxy"].([]any); px != nil {
+					for _, x := range px {
+						found = append(found, fmt.Sprint(x))
+					}
+				}
+				return
+			}
+			for _, x := range v {
+				walk(x)
+			}
+		}
+	}
+	walk(doc)
+	if !ok {
+		t.Fatalf("no service site in status --format json:\n%s", r.stdout)
+	}
+	return found
 }
