@@ -133,11 +133,11 @@ func (s *server) httpError(w http.ResponseWriter, r *http.Request, err error) {
 
 // newHTTPTransport is the client side of HTTP mode, shared by all routes and
 // pooled per backend address (the request URL's host).
-func newHTTPTransport() *http.Transport {
+func newHTTPTransport(addrs *addrCache) *http.Transport {
 	return &http.Transport{
 		Proxy: nil, // never an environment proxy
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			c, err := dialBackend(ctx, addr)
+			c, err := addrs.dial(ctx, addr)
 			if err != nil {
 				return nil, &dialError{err}
 			}

@@ -51,6 +51,7 @@ type server struct {
 	closing   bool                 // Serve is returning: start no HTTP server
 
 	transport *http.Transport // HTTP mode's pooled connections to backends
+	addrs     *addrCache      // backend names resolved, for a moment
 
 	wg sync.WaitGroup // accept loops, connection handlers, control handlers
 }
@@ -68,6 +69,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	if err != nil {
 		return fmt.Errorf("proxy: %w", err)
 	}
+	addrs := &addrCache{}
 	s := &server{
 		o:         o,
 		log:       o.Logger,
@@ -78,7 +80,8 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		idle:      make(chan struct{}),
 		fronts:    map[int]*httpFront{},
 		maxPause:  durationMS(st.MaxPauseMS, DefaultMaxPause),
-		transport: newHTTPTransport(),
+		transport: newHTTPTransport(addrs),
+		addrs:     addrs,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))

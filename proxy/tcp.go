@@ -42,7 +42,7 @@ func (s *server) connect(ctx context.Context, port int) (conn net.Conn, addr str
 				return nil, "", false
 			}
 		case pickDial:
-			c, err := dialBackend(ctx, addr)
+			c, err := s.addrs.dial(ctx, addr)
 			if err == nil {
 				return c, addr, true
 			}
@@ -51,14 +51,6 @@ func (s *server) connect(ctx context.Context, port int) (conn net.Conn, addr str
 			s.log.Warn("dial backend", "port", port, "addr", addr, "err", err)
 		}
 	}
-}
-
-// dialBackend connects to addr, resolving its host now: Docker's embedded DNS
-// answers with the container's current address, and a cached one could be a
-// container that is gone.
-func dialBackend(ctx context.Context, addr string) (net.Conn, error) {
-	d := net.Dialer{Timeout: dialTimeout}
-	return d.DialContext(ctx, "tcp", addr)
 }
 
 // splice copies both directions until both are done. A clean end of one
