@@ -115,7 +115,7 @@ func (d *Docker) Exec(ctx context.Context, ref string, cmd []string, stdin []byt
 	}
 	att, err := d.c.ContainerExecAttach(ctx, created.ID, container.ExecAttachOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("exec in %s: %w", ref, err)
+		return nil, fmt.Errorf("exec in %s: POST /exec/%s/start: %w", ref, created.ID, err)
 	}
 	defer att.Close()
 	if _, err := att.Conn.Write(stdin); err != nil {
@@ -126,7 +126,7 @@ func (d *Docker) Exec(ctx context.Context, ref string, cmd []string, stdin []byt
 	}
 	var out, errOut bytes.Buffer
 	if _, err := stdcopy.StdCopy(&out, &errOut, att.Reader); err != nil {
-		return nil, fmt.Errorf("exec in %s: reading its output: %w", ref, err)
+		return nil, fmt.Errorf("exec in %s: POST /exec/%s/start: reading its output: %w", ref, created.ID, err)
 	}
 	info, err := d.c.ContainerExecInspect(ctx, created.ID)
 	if err != nil {

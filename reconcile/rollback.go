@@ -113,6 +113,7 @@ func rollbackService(name string, view ServiceView, opts RollbackOptions, proxy 
 	}
 	sp.Steps = append(sp.Steps, inLanes(name, back...)...)
 	sp.Steps = append(sp.Steps, Step{Target: name, Reason: fmt.Sprintf("revision %d", keptRev), Action: Wait{Refs: refs, Until: Healthy, Timeout: opts.Timeout, Monitor: opts.Monitor}})
+	var drained func() Step
 	if routes := RoutesOf(proxy); len(routes) > 0 {
 		var back []Container
 		for _, k := range view.Kept {
@@ -121,7 +122,11 @@ func rollbackService(name string, view ServiceView, opts RollbackOptions, proxy 
 			}
 		}
 		px := proxyPlan{ref: proxy.ID, routes: routes, drain: DefaultDrainTimeout}
-		sp.Steps = append(sp.Steps, px.switchStep(name, fmt.Sprintf("serve revision %d, drain revision %d", keptRev, view.Revision), back, servingNow(view.Current)))
+		draining := servingNow(view.Current)
+		sp.Steps = append(sp.Steps, px.switchStep(name, fmt.Sprintf("serve revision %d, drain revision %d", keptRev, view.Revision), back, draining))
+		if len(draining) > 0 {
+			drained = func() Step { return px.switchStep(name, "drained", back, nil) }
+		}
 	}
 	var gone [][]Step
 	for _, c := range view.Current {
@@ -133,6 +138,10 @@ func rollbackService(name string, view ServiceView, opts RollbackOptions, proxy 
 		gone = append(gone, removeSteps(c, reason, nil))
 	}
 	sp.Steps = append(sp.Steps, inLanes(name, gone...)...)
+	if drained != nil {
+		// The switch left the removed ones listed as draining.
+		sp.Steps = append(sp.Steps, drained())
+	}
 	return sp, notes
 }
 
