@@ -74,12 +74,10 @@ func Load(ctx context.Context, o Options) (*Project, error) {
 	return p, nil
 }
 
-// loadCompose loads the compose files with compose-go, converting files of
-// the v1 layout first. It reads the files itself (compose-go would refuse a
-// v1 file while parsing it), so it applies the name precedence compose-go's
-// own project loading would: -p, COMPOSE_PROJECT_NAME, name:, the directory.
-func loadCompose(ctx context.Context, o Options) (*types.Project, sources, error) {
-	popts, err := cli.NewProjectOptions(o.Files,
+// projectOptions are compose-go's project options for o: the files, the
+// working directory and the environment, as docker compose reads them.
+func projectOptions(o Options) (*cli.ProjectOptions, error) {
+	return cli.NewProjectOptions(o.Files,
 		cli.WithWorkingDirectory(o.ProjectDir),
 		cli.WithOsEnv,
 		cli.WithEnvFiles(o.EnvFiles...),
@@ -87,6 +85,14 @@ func loadCompose(ctx context.Context, o Options) (*types.Project, sources, error
 		cli.WithConfigFileEnv,
 		cli.WithDefaultConfigPath,
 	)
+}
+
+// loadCompose loads the compose files with compose-go, converting files of
+// the v1 layout first. It reads the files itself (compose-go would refuse a
+// v1 file while parsing it), so it applies the name precedence compose-go's
+// own project loading would: -p, COMPOSE_PROJECT_NAME, name:, the directory.
+func loadCompose(ctx context.Context, o Options) (*types.Project, sources, error) {
+	popts, err := projectOptions(o)
 	if err != nil {
 		return nil, nil, loadError(err)
 	}
@@ -305,14 +311,7 @@ func FallbackName(o Options) string {
 	if o.ProjectName != "" {
 		return o.ProjectName
 	}
-	popts, err := cli.NewProjectOptions(o.Files,
-		cli.WithWorkingDirectory(o.ProjectDir),
-		cli.WithOsEnv,
-		cli.WithEnvFiles(o.EnvFiles...),
-		cli.WithDotEnv,
-		cli.WithConfigFileEnv,
-		cli.WithDefaultConfigPath,
-	)
+	popts, err := projectOptions(o)
 	if err != nil {
 		return os.Getenv("COMPOSE_PROJECT_NAME")
 	}

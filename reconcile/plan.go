@@ -225,7 +225,7 @@ func planService(p *compose.Project, svc compose.Service, view ServiceView, obs 
 		sp.Steps = append(dependencyWaits(p, svc, opts.WaitTimeout), sp.Steps...)
 		sp.Steps = append(sp.Steps, Step{Target: svc.Name, Action: Wait{Refs: started, Until: Ready, Timeout: opts.WaitTimeout}})
 	}
-	if svc.Proxy && start && (len(sp.Steps) > 0 || obs.Proxy == nil || proxySync(obs, proxyRoutes(p), svc.Name, final) != nil) {
+	if svc.Proxy && start && (len(sp.Steps) > 0 || obs.Proxy == nil || !proxyInSync(obs, proxyRoutes(p), svc.Name, final)) {
 		routes := serviceRoutes(proxyRoutes(p), svc.Name, final, nil, false)
 		sp.Steps = append(sp.Steps, Step{Target: svc.Name, Reason: "its containers serve", Action: ProxyApply{Container: proxyRef(p, obs), Routes: routes, DrainTimeout: DefaultDrainTimeout}})
 	}

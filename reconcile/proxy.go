@@ -166,30 +166,20 @@ func servingNow(cs []Container) []Container {
 	return out
 }
 
-// proxySync is the step that brings the proxy's routes of a service in
-// line with its containers, when the table the proxy holds differs; nil
-// otherwise.
-func proxySync(obs Observed, routes []ProxyRoute, service string, cs []Container) []Step {
-	if obs.Proxy == nil {
-		return nil
-	}
-	want := serviceRoutes(routes, service, servingNow(cs), nil, false)
-	if len(want) == 0 {
-		return nil
-	}
+// proxyInSync reports whether the table the proxy holds routes a service's
+// ports to what its containers say serves (servingNow of cs).
+func proxyInSync(obs Observed, routes []ProxyRoute, service string, cs []Container) bool {
 	have := map[int]ProxyTableRoute{}
 	for _, r := range obs.ProxyTable.Routes {
 		have[r.Listen] = r
 	}
-	same := true
-	for _, w := range want {
+	for _, w := range serviceRoutes(routes, service, servingNow(cs), nil, false) {
 		h, ok := have[w.Listen]
-		same = same && ok && h.Paused == w.Paused && slices.Equal(h.Backends, w.Backends)
+		if !ok || h.Paused != w.Paused || !slices.Equal(h.Backends, w.Backends) {
+			return false
+		}
 	}
-	if same {
-		return nil
-	}
-	return []Step{{Target: service, Reason: "the proxy's table is not what the containers say", Action: ProxyApply{Container: obs.Proxy.ID, Routes: want, DrainTimeout: DefaultDrainTimeout}}}
+	return true
 }
 
 // proxySetup are the steps that give a project that needs one its proxy:
