@@ -354,7 +354,47 @@ web: wait-ready web
 			if !again.Empty() {
 				t.Errorf("planning again after the plan was carried out is not empty:\n%s", again)
 			}
+			checkDesired(t, p, plan, after, tc.opts)
 		})
+	}
+}
+
+// checkDesired: after the plan, every service the plan brings in step has
+// exactly slots 1..scale of its newest revision, each under its slot's name
+// and running (or, start_on_create false, created; run once, completed),
+// and nothing beyond the scale. A plan that does nothing passes only if
+// the world was already so.
+func checkDesired(t *testing.T, p *compose.Project, plan Plan, after Observed, opts Options) {
+	t.Helper()
+	groups := byService(after.Containers)
+	for _, sp := range plan.Services {
+		if sp.Left != "" {
+			continue
+		}
+		svc, _ := p.Service(sp.Service)
+		scale := svc.Scale
+		if n, ok := opts.Scale[svc.Name]; ok {
+			scale = n
+		}
+		view := viewOf(groups[svc.Name], scale)
+		slots := map[int]bool{}
+		for _, c := range view.Current {
+			slots[c.Number] = true
+			switch {
+			case c.Number < 1 || c.Number > scale:
+				t.Errorf("%s: %s is beyond scale %d", sp.Service, c.Name, scale)
+			case !Passed(c):
+				// (a name docker compose gave is its own, and kept)
+				t.Errorf("%s: %s is not under its slot's name", sp.Service, c.Name)
+			case svc.Rancher.StartOnCreate != nil && !*svc.Rancher.StartOnCreate:
+			case svc.StartOnce() && c.State == "exited":
+			case !c.Running():
+				t.Errorf("%s: %s is %s", sp.Service, c.Name, c.State)
+			}
+		}
+		if len(slots) != scale {
+			t.Errorf("%s: slots %v, want 1..%d", sp.Service, slots, scale)
+		}
 	}
 }
 
