@@ -97,6 +97,7 @@ func testMain(m *testing.M) int {
 	if _, err := docker.ImageInspect(context.Background(), "drover-lease:1"); err != nil {
 		defer func() { _, _ = docker.ImageRemove(context.Background(), "drover-lease:1", image.RemoveOptions{}) }()
 	}
+	defer stopRegistries()
 	return m.Run()
 }
 
