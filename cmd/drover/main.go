@@ -11,11 +11,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 
 	"github.com/sirupsen/logrus"
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/drover/drover/compose"
@@ -39,6 +40,13 @@ func main() {
 type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
+
+// exitStatus ends drover with a status and nothing more to say: what there
+// was to say (the usage) is written.
+type exitStatus int
+
+func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+func (e exitStatus) ExitCode() int { return int(e) }
 
 // app is the global options and the streams every command writes to.
 type app struct {
@@ -67,125 +75,156 @@ func commands() []command {
 	}
 }
 
+// run is drover with these arguments and streams; it returns the exit
+// status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	a := &app{stdout: stdout, stderr: stderr}
-	global := pflag.NewFlagSet("drover", pflag.ContinueOnError)
+	root := newRootCommand(a, args)
+	root.SetArgs(append([]string{}, args...))
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return 0
+	}
+	var st exitStatus
+	if errors.As(err, &st) {
+		return int(st)
+	}
+	name := cmd.CommandPath()
+	var ue usageError
+	// The root command runs nothing: its every error is about the command
+	// line, including the global flags' (cobra reads them while it looks for
+	// the command, without its flag error hook).
+	if errors.As(err, &ue) || !cmd.HasParent() {
+		printUsageError(stderr, name, err)
+		return 2
+	}
+	fmt.Fprintf(stderr, "%s: %v\n", name, err)
+	var ec interface{ ExitCode() int }
+	if errors.As(err, &ec) {
+		return ec.ExitCode()
+	}
+	return 1
+}
+
+// printUsageError says what is wrong with the command line and where the
+// usage is.
+func printUsageError(w io.Writer, name string, err error) {
+	fmt.Fprintf(w, "%s: %v\nRun '%s --help' for usage.\n", name, err, name)
+}
+
+// newRootCommand is drover's command tree. The global options are the root
+// command's own flags, written before the command as with docker
+// (TraverseChildren), so that a command's flag may reuse a letter: -r is
+// --rancher-file before the command and up's --rollback after it.
+func newRootCommand(a *app, args []string) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "drover [OPTIONS] COMMAND [ARGS...]",
+		Short: "Keep a Docker engine in step with a compose project",
+		Long: "Keep a Docker engine in step with a compose project, with staged upgrades\n" +
+			"that keep the previous containers for a rollback.",
+		Version:               reconcile.Version,
+		TraverseChildren:      true,
+		DisableFlagsInUseLine: true,
+		SilenceErrors:         true,
+		SilenceUsage:          true,
+		// "stauts" is two letters from status.
+		SuggestionsMinimumDistance: 2,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return unknownCommand(cmd, args[0])
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if f, v := commandTakenAsValue(cmd, args); f != nil {
+				return usageError{fmt.Sprintf("flag %s needs a value: it took %q, the command, as its value%s",
+					flagName(f), v, commandFlagHint(cmd, f, v))}
+			}
+			cmd.HelpFunc()(cmd, nil)
+			return exitStatus(2)
+		},
+		PersistentPreRun: func(*cobra.Command, []string) {
+			if len(a.files.Profiles) == 0 && os.Getenv("COMPOSE_PROFILES") != "" {
+				a.files.Profiles = strings.Split(os.Getenv("COMPOSE_PROFILES"), ",")
+			}
+		},
+	}
+	root.SetVersionTemplate("drover version {{.Version}}\n")
+	global := root.Flags()
 	global.SetInterspersed(false)
-	global.SetOutput(io.Discard)
 	global.StringArrayVarP(&a.files.Files, "file", "f", nil, "compose file (repeatable; default: COMPOSE_FILE, else compose.yaml or docker-compose.yml and its override file)")
 	global.StringVarP(&a.files.RancherFile, "rancher-file", "r", "", "rancher-compose file (default: rancher-compose.yml beside the first compose file)")
 	global.StringVarP(&a.files.ProjectName, "project-name", "p", "", "project name (default: COMPOSE_PROJECT_NAME, the name: key, else the directory name)")
 	global.StringVar(&a.files.ProjectDir, "project-directory", "", "working directory of the project (default: the first compose file's directory)")
 	global.StringArrayVar(&a.files.EnvFiles, "env-file", nil, "environment file for interpolation (repeatable; default .env)")
 	global.StringArrayVar(&a.files.Profiles, "profile", nil, "enable a profile (repeatable; default: COMPOSE_PROFILES)")
-	global.StringVar(&a.progress, "progress", "auto", "progress output: auto, tty, plain or json")
-	showVersion := global.Bool("version", false, "print drover's version and exit")
-	help := global.BoolP("help", "h", false, "show this help")
-	if err := global.Parse(args); err != nil {
-		fmt.Fprintf(stderr, "drover: %v\nRun 'drover --help' for usage.\n", err)
-		return 2
-	}
-	if *showVersion {
-		fmt.Fprintf(stdout, "drover version %s\n", reconcile.Version)
-		return 0
-	}
-	rest := global.Args()
-	if f, v := commandTakenAsValue(global, args); f != nil && len(rest) == 0 && !*help {
-		fmt.Fprintf(stderr, "drover: flag %s needs a value: it took %q, the command, as its value%s\nRun 'drover --help' for usage.\n", flagName(f), v, commandFlagHint(f, v))
-		return 2
-	}
-	if *help || len(rest) == 0 {
-		printUsage(stdout, global)
-		if len(rest) == 0 && !*help {
-			return 2
-		}
-		return 0
-	}
-	switch a.progress {
-	case "auto", "tty", "plain", "json":
-	default:
-		fmt.Fprintf(stderr, "drover: --progress %q: expected auto, tty, plain or json\n", a.progress)
-		return 2
-	}
-	if len(a.files.Profiles) == 0 && os.Getenv("COMPOSE_PROFILES") != "" {
-		a.files.Profiles = strings.Split(os.Getenv("COMPOSE_PROFILES"), ",")
-	}
-	name, cmdArgs := rest[0], rest[1:]
-	if name == "help" {
-		return helpCommand(stdout, stderr, cmdArgs, global)
-	}
-	cmd, ok := findCommand(name)
-	if !ok {
-		fmt.Fprintf(stderr, "drover: unknown command %q\nRun 'drover --help' for the list of commands.\n", name)
-		return 2
-	}
-	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	runCmd := cmd.flags(fs)
-	cmdHelp := fs.BoolP("help", "h", false, "show this help")
-	if err := fs.Parse(cmdArgs); err != nil {
-		fmt.Fprintf(stderr, "drover %s: %v\nRun 'drover help %s' for usage.\n", name, err, name)
-		return 2
-	}
-	if *cmdHelp {
-		printCommandUsage(stdout, cmd, fs)
-		return 0
-	}
-	if err := runCmd(ctx, a, fs.Args()); err != nil {
-		var ue usageError
-		if errors.As(err, &ue) {
-			fmt.Fprintf(stderr, "drover %s: %v\nRun 'drover help %s' for usage.\n", name, err, name)
-			return 2
-		}
-		fmt.Fprintf(stderr, "drover %s: %v\n", name, err)
-		var ec interface{ ExitCode() int }
-		if errors.As(err, &ec) {
-			return ec.ExitCode()
-		}
-		return 1
-	}
-	return 0
-}
+	a.progress = "auto"
+	global.Var(&choice{value: &a.progress, allowed: []string{"auto", "tty", "plain", "json"}}, "progress", "progress output: auto, tty, plain or json")
+	global.Bool("version", false, "print drover's version and exit")
+	global.BoolP("help", "h", false, "show this help")
 
-func findCommand(name string) (command, bool) {
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err.Error()} })
+	root.SetHelpFunc(func(cmd *cobra.Command, _ []string) { printHelp(cmd.OutOrStdout(), cmd) })
+	root.SetHelpCommand(helpCommand(root))
 	for _, c := range commands() {
-		if c.name == name {
-			return c, true
+		root.AddCommand(cobraCommand(a, c))
+	}
+	return root
+}
+
+// cobraCommand turns a command into cobra's: its flags go to cobra's flag
+// set and its function runs with the arguments left.
+func cobraCommand(a *app, c command) *cobra.Command {
+	cc := &cobra.Command{
+		Use:                   strings.TrimSpace(c.name + " [OPTIONS] " + c.args),
+		Short:                 c.summary,
+		Example:               c.example,
+		Hidden:                c.hidden,
+		DisableFlagsInUseLine: true,
+	}
+	runCmd := c.flags(cc.Flags())
+	cc.Flags().BoolP("help", "h", false, "show this help")
+	cc.RunE = func(cmd *cobra.Command, args []string) error {
+		return runCmd(cmd.Context(), a, args)
+	}
+	return cc
+}
+
+// helpCommand is "drover help [COMMAND]": the help of drover or of one
+// command; an unknown command is a usage error, as elsewhere.
+func helpCommand(root *cobra.Command) *cobra.Command {
+	return &cobra.Command{
+		Use:    "help [COMMAND]",
+		Short:  "Show the help of drover or of a command.",
+		Hidden: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			target, rest, err := root.Find(args)
+			if err != nil {
+				return usageError{err.Error()}
+			}
+			if len(rest) > 0 {
+				// The mistake is in the command named, not in help's usage.
+				printUsageError(cmd.ErrOrStderr(), root.Name(), unknownCommand(root, rest[0]))
+				return exitStatus(2)
+			}
+			target.InitDefaultHelpFlag()
+			target.HelpFunc()(target, nil)
+			return nil
+		},
+	}
+}
+
+// unknownCommand names the command typed, with the nearest ones drover has.
+func unknownCommand(root *cobra.Command, name string) error {
+	msg := fmt.Sprintf("unknown command %q", name)
+	if s := root.SuggestionsFor(name); len(s) > 0 {
+		quoted := make([]string, len(s))
+		for i, n := range s {
+			quoted[i] = strconv.Quote(n)
 		}
+		msg += fmt.Sprintf(" (did you mean %s?)", strings.Join(quoted, " or "))
 	}
-	return command{}, false
-}
-
-func helpCommand(stdout, stderr io.Writer, args []string, global *pflag.FlagSet) int {
-	if len(args) == 0 {
-		printUsage(stdout, global)
-		return 0
-	}
-	cmd, ok := findCommand(args[0])
-	if !ok {
-		fmt.Fprintf(stderr, "drover: unknown command %q\n", args[0])
-		return 2
-	}
-	fs := pflag.NewFlagSet(cmd.name, pflag.ContinueOnError)
-	cmd.flags(fs)
-	fs.BoolP("help", "h", false, "show this help")
-	printCommandUsage(stdout, cmd, fs)
-	return 0
-}
-
-func printUsage(w io.Writer, global *pflag.FlagSet) {
-	fmt.Fprintf(w, "Usage: drover [OPTIONS] COMMAND [ARGS...]\n\n")
-	fmt.Fprintf(w, "Keep a Docker engine in step with a compose project, with staged upgrades\nthat keep the previous containers for a rollback.\n\nCommands:\n")
-	cmds := commands()
-	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
-	for _, c := range cmds {
-		if !c.hidden {
-			fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
-		}
-	}
-	fmt.Fprintf(w, "\nOptions:\n%s\nRun 'drover help COMMAND' for a command's options and an example.\n", flagUsages(global))
-}
-
-func printCommandUsage(w io.Writer, c command, fs *pflag.FlagSet) {
-	fmt.Fprintf(w, "Usage: drover [OPTIONS] %s [FLAGS] %s\n\n%s\n\nFlags:\n%s\nExample:\n%s\n", c.name, c.args, c.summary, flagUsages(fs), c.example)
+	return usageError{msg}
 }

@@ -38,8 +38,8 @@ func TestUsage(t *testing.T) {
 	}{
 		{[]string{"--version"}, 0, "drover version"},
 		{[]string{"help", "up"}, 0, "--confirm-upgrade"},
-		{[]string{"up", "-h"}, 0, "Example:"},
-		{[]string{}, 2, "Usage: drover"},
+		{[]string{"up", "-h"}, 0, "Examples:"},
+		{[]string{}, 2, "Usage:  drover"},
 		{[]string{"nope"}, 2, `unknown command "nope"`},
 		{[]string{"--progress", "fancy", "ps"}, 2, "expected auto, tty, plain or json"},
 		{[]string{"up", "--rollback", "--upgrade"}, 2, "--rollback goes with no other upgrade flag"},
