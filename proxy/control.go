@@ -27,6 +27,7 @@ type Request struct {
 type Response struct {
 	OK         bool           `json:"ok"`
 	Error      string         `json:"error,omitempty"`
+	Protocol   int            `json:"protocol,omitempty"` // Protocol; absent from a proxy that speaks 1
 	Generation int64          `json:"generation"`
 	Table      *Table         `json:"table,omitempty"`     // get
 	Active     map[string]int `json:"active,omitempty"`    // open connections per backend addr
@@ -119,12 +120,12 @@ func (s *server) failure(err error) Response {
 	s.mu.Lock()
 	gen := s.table.Generation
 	s.mu.Unlock()
-	return Response{OK: false, Error: err.Error(), Generation: gen}
+	return Response{OK: false, Protocol: Protocol, Error: err.Error(), Generation: gen}
 }
 
 func (s *server) get() Response {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := s.table.clone()
-	return Response{OK: true, Generation: t.Generation, Table: &t, Active: s.activeLocked()}
+	return Response{OK: true, Protocol: Protocol, Generation: t.Generation, Table: &t, Active: s.activeLocked()}
 }

@@ -24,6 +24,7 @@ var (
 	errRouteGone   = errors.New("route removed")
 	errNoBackend   = errors.New("no serving backend answered")
 	errHoldTimeout = errors.New("route paused or without serving backend for longer than max pause")
+	errNoRule      = errors.New("no rule matches the request's host and path")
 )
 
 // httpFront serves the HTTP-mode connections of one port. The port's real
@@ -119,10 +120,12 @@ func (s *server) front(ctx context.Context, port int) *httpFront {
 }
 
 // httpError answers a request no backend took: 503 when the route was held
-// too long or removed (try again later), 502 when backends failed.
+// too long, removed or has no rule for it, 502 when backends failed.
 func (s *server) httpError(w http.ResponseWriter, r *http.Request, err error) {
 	code := http.StatusBadGateway
-	if errors.Is(err, errHoldTimeout) || errors.Is(err, errRouteGone) {
+	// No rule matching is a 503 too: what haproxy answered without a
+	// default backend.
+	if errors.Is(err, errHoldTimeout) || errors.Is(err, errRouteGone) || errors.Is(err, errNoRule) {
 		code = http.StatusServiceUnavailable
 	}
 	if r.Context().Err() == nil {
@@ -177,10 +180,12 @@ func (bt *backendTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		body = &retryBody{rc: req.Body}
 	}
 	for {
-		addr, p, changed := s.acquire(bt.port, tried)
+		addr, p, changed := s.acquire(bt.port, request{host: req.Host, path: req.URL.Path}, tried)
 		switch p {
 		case pickGone:
 			return nil, errRouteGone
+		case pickNoRule:
+			return nil, errNoRule
 		case pickNone:
 			return nil, errNoBackend
 		case pickHold:

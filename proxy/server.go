@@ -42,7 +42,7 @@ type server struct {
 	table     Table
 	maxPause  time.Duration
 	listeners map[int]net.Listener
-	next      map[int]int          // round-robin position per port
+	next      map[string]int       // round-robin position per port, or per port and rule
 	active    map[string]int       // open (or being dialed) connections per backend addr
 	down      map[string]time.Time // backends whose last dial failed, skipped until then
 	changed   chan struct{}        // closed and replaced when the table changes
@@ -74,7 +74,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		o:         o,
 		log:       o.Logger,
 		listeners: map[int]net.Listener{},
-		next:      map[int]int{},
+		next:      map[string]int{},
 		active:    map[string]int{},
 		changed:   make(chan struct{}),
 		idle:      make(chan struct{}),
@@ -206,7 +206,7 @@ func (s *server) apply(ctx context.Context, in Table, drainTimeout, maxPause tim
 	s.mu.Lock()
 	active := s.activeLocked()
 	s.mu.Unlock()
-	return Response{OK: true, Generation: gen, Active: active, TimedOut: timedOut}
+	return Response{OK: true, Protocol: Protocol, Generation: gen, Active: active, TimedOut: timedOut}
 }
 
 // nextGeneration returns the generation to record: 0 asks for current+1; a
@@ -264,9 +264,11 @@ func (s *server) install(ctx context.Context, t Table, maxPause time.Duration, o
 		if !keep[port] {
 			gone = append(gone, ln)
 			delete(s.listeners, port)
-			delete(s.next, port)
 		}
 	}
+	// Rules may have moved: positions start over rather than point at
+	// another rule's.
+	clear(s.next)
 	var goneFronts []*httpFront
 	for port, f := range s.fronts {
 		if !keep[port] {
@@ -339,29 +341,38 @@ func (s *server) dispatch(ctx context.Context, port int, c net.Conn) {
 type pick int
 
 const (
-	pickDial pick = iota // dial the returned address
-	pickHold             // wait for the table to change (paused, or no serving backend)
-	pickGone             // the route was removed: close the client
-	pickNone             // every serving backend was tried and failed
+	pickDial   pick = iota // dial the returned address
+	pickHold               // wait for the table to change (paused, or no serving backend)
+	pickGone               // the route was removed: close the client
+	pickNone               // every serving backend was tried and failed
+	pickNoRule             // no rule of the route matches the request
 )
 
-// acquire chooses the next serving backend of port, round-robin, skipping
-// those in tried, and counts it active before the dial starts: a drain that
-// begins while the dial is in flight must wait for it, or drover could stop
-// the container under a connection the proxy is about to make. With pickHold
-// it returns the channel that is closed at the next table change.
-func (s *server) acquire(port int, tried map[string]bool) (string, pick, <-chan struct{}) {
+// request is what rules match on: the Host header and path of an HTTP
+// request; empty for a TCP connection.
+type request struct{ host, path string }
+
+// acquire chooses the next serving backend of port (of the rule req matches,
+// on a route with rules), round-robin, skipping those in tried, and counts it
+// active before the dial starts: a drain that begins while the dial is in
+// flight must wait for it, or drover could stop the container under a
+// connection the proxy is about to make. With pickHold it returns the channel
+// that is closed at the next table change.
+func (s *server) acquire(port int, req request, tried map[string]bool) (string, pick, <-chan struct{}) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r, ok := s.table.route(port)
 	if !ok {
 		return "", pickGone, nil
 	}
-	serving := r.serving()
-	if r.Paused || len(serving) == 0 {
+	key, serving, held, ok := s.table.candidates(r, req.host, req.path)
+	switch {
+	case !ok:
+		return "", pickNoRule, nil
+	case held:
 		return "", pickHold, s.changed
 	}
-	start := s.next[port]
+	start := s.next[key]
 	now := time.Now()
 	allDown := true
 	for _, addr := range serving {
@@ -375,7 +386,7 @@ func (s *server) acquire(port int, tried map[string]bool) (string, pick, <-chan 
 		if tried[addr] || !allDown && now.Before(s.down[addr]) {
 			continue
 		}
-		s.next[port] = (start + i + 1) % len(serving)
+		s.next[key] = (start + i + 1) % len(serving)
 		s.active[addr]++
 		return addr, pickDial, nil
 	}

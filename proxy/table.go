@@ -11,6 +11,13 @@
 // expired). The table survives a restart of the proxy because it is written to
 // a state file before it is acknowledged.
 //
+// A route either has its own backends (a port that fronts one service) or
+// ordered rules (a load-balancer service's port rules: host, path, priority)
+// that name backend sets, one per target service and port, so that one
+// switch of a service moves every rule that sends to it. Tables of the first
+// form, as older proxies wrote them, load unchanged; Protocol says which form
+// a running proxy understands.
+//
 // What makes upgrades gapless, and why each rule exists:
 //   - a draining backend takes no new connection but keeps its open ones, so
 //     drover can stop it once the acknowledgement says it is idle;
@@ -23,10 +30,14 @@
 package proxy
 
 import (
+	"cmp"
+	"errors"
 	"fmt"
+	"math"
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -62,25 +73,73 @@ type Backend struct {
 	State string `json:"state"` // "serving" or "draining"
 }
 
-// Route is one listening port and the backends it forwards to.
+// Route is one listening port and where it forwards: either its own backends
+// (the table's first form, still the one for a port that fronts one
+// service), or ordered rules that each name backend sets (a load-balancer
+// service's port rules).
 type Route struct {
 	Listen   int       `json:"listen"` // port the proxy listens on, all interfaces, inside its container
 	Mode     Mode      `json:"mode"`
 	Backends []Backend `json:"backends"`
 	Paused   bool      `json:"paused"` // new connections are held, not refused, until unpaused (bounded by MaxPause)
+	// Rules, when set, replace Backends and Paused: a connection (TCP) or a
+	// request (HTTP) goes to the first rule that matches, in the order of
+	// orderRules.
+	Rules []Rule `json:"rules,omitempty"`
+}
+
+// Rule sends what matches it to the union of its sets' serving backends.
+type Rule struct {
+	// Host is the request's host: exact ("example.com"), a suffix
+	// ("*.example.com": any host ending in ".example.com") or a prefix
+	// ("example.com.*"); empty matches any. HTTP only; case does not
+	// matter and the Host header's port is left out.
+	Host string `json:"host,omitempty"`
+	// Path is a prefix of the request's path, as haproxy's path_beg
+	// ("/api" matches "/api/v1" and "/apix"); empty matches any. HTTP only.
+	Path string `json:"path,omitempty"`
+	// Priority orders rules, lower first; 0 is unset and comes after every
+	// set one (see orderRules).
+	Priority int      `json:"priority,omitempty"`
+	Sets     []string `json:"sets"` // names in Table.Sets; a name not there is an empty set
+}
+
+// Set is the backends of one target (a service at one port), shared by the
+// rules that name it, so that one switch moves every rule at once.
+type Set struct {
+	Backends []Backend `json:"backends"`
+	Paused   bool      `json:"paused,omitempty"` // its rules pass it over; with no other set serving, they hold
 }
 
 // Table is the whole routing state drover pushes.
 type Table struct {
-	Generation int64   `json:"generation"`
-	Routes     []Route `json:"routes"`
+	Generation int64          `json:"generation"`
+	Routes     []Route        `json:"routes"`
+	Sets       map[string]Set `json:"sets,omitempty"`
 }
+
+// Protocol is the version of the control protocol this proxy speaks: 2 adds
+// rules and sets to the table. A proxy that does not say speaks 1.
+const Protocol = 2
 
 // normalized returns a copy of t with defaults filled in (mode tcp, state
 // serving), routes sorted by port, or an error naming the first invalid entry.
 // It copies so that the caller's table and the server's never share slices.
 func (t Table) normalized() (Table, error) {
 	out := Table{Generation: t.Generation, Routes: make([]Route, 0, len(t.Routes))}
+	for name, set := range t.Sets {
+		if name == "" {
+			return Table{}, errors.New("a backend set has no name")
+		}
+		bs, err := normalizedBackends(set.Backends)
+		if err != nil {
+			return Table{}, fmt.Errorf("set %q: %w", name, err)
+		}
+		if out.Sets == nil {
+			out.Sets = map[string]Set{}
+		}
+		out.Sets[name] = Set{Backends: bs, Paused: set.Paused}
+	}
 	ports := map[int]bool{}
 	for _, r := range t.Routes {
 		if r.Listen < 1 || r.Listen > 65535 {
@@ -102,6 +161,11 @@ func (t Table) normalized() (Table, error) {
 			return Table{}, fmt.Errorf("route %d: %w", r.Listen, err)
 		}
 		r.Backends = bs
+		if r.Rules != nil {
+			if r.Rules, err = normalizedRules(r); err != nil {
+				return Table{}, fmt.Errorf("route %d: %w", r.Listen, err)
+			}
+		}
 		out.Routes = append(out.Routes, r)
 	}
 	slices.SortFunc(out.Routes, func(a, b Route) int { return a.Listen - b.Listen })
@@ -135,6 +199,132 @@ func normalizedBackends(in []Backend) ([]Backend, error) {
 	return out, nil
 }
 
+// normalizedRules checks a route's rules and returns them in their order. A
+// TCP route sees no host or path, so its rules may not ask for one.
+func normalizedRules(r Route) ([]Rule, error) {
+	if len(r.Backends) > 0 || r.Paused {
+		return nil, errors.New("has both rules and its own backends (or paused): rules name sets")
+	}
+	out := make([]Rule, 0, len(r.Rules))
+	for i, ru := range r.Rules {
+		if len(ru.Sets) == 0 {
+			return nil, fmt.Errorf("rule %d: no set", i+1)
+		}
+		if r.Mode != ModeHTTP && (ru.Host != "" || ru.Path != "") {
+			return nil, fmt.Errorf("rule %d: host and path need mode http", i+1)
+		}
+		if ru.Path != "" && !strings.HasPrefix(ru.Path, "/") {
+			return nil, fmt.Errorf("rule %d: path %q does not start with /", i+1, ru.Path)
+		}
+		ru.Host = strings.ToLower(ru.Host)
+		ru.Sets = slices.Clone(ru.Sets)
+		out = append(out, ru)
+	}
+	return orderRules(out), nil
+}
+
+// orderRules returns rules in the order they are tried, Rancher's: rules
+// with a priority first, lowest first; then the others; among equals, the
+// most specific first (1. exact host and path, 2. exact host, 3. wildcard
+// host and path, 4. wildcard host, 5. path, 6. neither), a longer path
+// before a shorter one, and last the order given.
+func orderRules(rules []Rule) []Rule {
+	out := slices.Clone(rules)
+	rank := func(ru Rule) int {
+		if ru.Priority > 0 {
+			return ru.Priority
+		}
+		return math.MaxInt
+	}
+	slices.SortStableFunc(out, func(a, b Rule) int {
+		return cmp.Or(cmp.Compare(rank(a), rank(b)), cmp.Compare(specificity(a), specificity(b)), cmp.Compare(len(b.Path), len(a.Path)))
+	})
+	return out
+}
+
+// specificity is a rule's place in Rancher's default order, 1 to 6.
+func specificity(ru Rule) int {
+	wild := strings.HasPrefix(ru.Host, "*") || strings.HasSuffix(ru.Host, "*")
+	switch {
+	case ru.Host != "" && !wild && ru.Path != "":
+		return 1
+	case ru.Host != "" && !wild:
+		return 2
+	case wild && ru.Path != "":
+		return 3
+	case wild:
+		return 4
+	case ru.Path != "":
+		return 5
+	}
+	return 6
+}
+
+// matches reports whether a request for host and path goes to the rule.
+// host is the Host header as sent: its port is left out, case ignored.
+func (ru Rule) matches(host, path string) bool {
+	if ru.Path != "" && !strings.HasPrefix(path, ru.Path) {
+		return false
+	}
+	return ru.Host == "" || hostMatches(ru.Host, host)
+}
+
+// hostMatches matches a lower-case pattern against a Host header value.
+func hostMatches(pattern, host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	switch {
+	case pattern == "*":
+		return true
+	case strings.HasPrefix(pattern, "*."):
+		return strings.HasSuffix(host, pattern[1:])
+	case strings.HasSuffix(pattern, ".*"):
+		return strings.HasPrefix(host, pattern[:len(pattern)-1])
+	}
+	return host == pattern
+}
+
+// match returns the index of the first rule of r that host and path match,
+// -1 when none does.
+func (r Route) match(host, path string) int {
+	for i, ru := range r.Rules {
+		if ru.matches(host, path) {
+			return i
+		}
+	}
+	return -1
+}
+
+// candidates are the serving backends a new connection or request may go
+// to: the route's own, or those of the first matching rule's sets that are
+// not paused. key names the round-robin position they share. held is true
+// when the connection must wait (paused, or nothing serving); ok is false
+// when no rule matches.
+func (t Table) candidates(r Route, host, path string) (key string, serving []string, held, ok bool) {
+	if r.Rules == nil {
+		serving = r.serving()
+		return strconv.Itoa(r.Listen), serving, r.Paused || len(serving) == 0, true
+	}
+	i := r.match(host, path)
+	if i < 0 {
+		return "", nil, false, false
+	}
+	for _, name := range r.Rules[i].Sets {
+		set := t.Sets[name]
+		if set.Paused {
+			continue
+		}
+		for _, b := range set.Backends {
+			if b.State == StateServing && !slices.Contains(serving, b.Addr) {
+				serving = append(serving, b.Addr)
+			}
+		}
+	}
+	return fmt.Sprintf("%d/%d", r.Listen, i), serving, len(serving) == 0, true
+}
+
 // route returns the route listening on port, if any.
 func (t Table) route(port int) (Route, bool) {
 	for _, r := range t.Routes {
@@ -158,12 +348,18 @@ func (t Table) ports() map[int]bool {
 // and sorted so that TimedOut reads the same on every run.
 func (t Table) draining() []string {
 	var out []string
-	for _, r := range t.Routes {
-		for _, b := range r.Backends {
+	add := func(bs []Backend) {
+		for _, b := range bs {
 			if b.State == StateDraining && !slices.Contains(out, b.Addr) {
 				out = append(out, b.Addr)
 			}
 		}
+	}
+	for _, r := range t.Routes {
+		add(r.Backends)
+	}
+	for _, set := range t.Sets {
+		add(set.Backends)
 	}
 	slices.Sort(out)
 	return out
@@ -186,7 +382,20 @@ func (t Table) clone() Table {
 	out := Table{Generation: t.Generation, Routes: make([]Route, len(t.Routes))}
 	for i, r := range t.Routes {
 		r.Backends = slices.Clone(r.Backends)
+		if r.Rules != nil {
+			r.Rules = slices.Clone(r.Rules)
+			for j := range r.Rules {
+				r.Rules[j].Sets = slices.Clone(r.Rules[j].Sets)
+			}
+		}
 		out.Routes[i] = r
+	}
+	if t.Sets != nil {
+		out.Sets = make(map[string]Set, len(t.Sets))
+		for name, set := range t.Sets {
+			set.Backends = slices.Clone(set.Backends)
+			out.Sets[name] = set
+		}
 	}
 	return out
 }

@@ -30,9 +30,9 @@ func (s *server) connect(ctx context.Context, port int) (conn net.Conn, addr str
 	deadline := s.holdDeadline()
 	tried := map[string]bool{}
 	for {
-		addr, p, changed := s.acquire(port, tried)
+		addr, p, changed := s.acquire(port, request{}, tried)
 		switch p {
-		case pickGone, pickNone:
+		case pickGone, pickNone, pickNoRule:
 			if p == pickNone {
 				s.log.Warn("no backend connected", "port", port, "tried", len(tried))
 			}
