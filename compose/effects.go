@@ -44,6 +44,15 @@ func noEffect(cfg types.ServiceConfig, rs RancherService) []string {
 	if rs.ExternalIPs != nil || rs.Hostname != "" {
 		out = append(out, "external_ips/hostname: no effect: they describe a Rancher external service")
 	}
+	if cfg.Attach != nil && *cfg.Attach {
+		out = append(out, "attach: no effect: drover does not attach to containers' output (drover logs shows it)")
+	}
+	if cfg.Develop != nil {
+		out = append(out, "develop: accepted, no effect: it configures docker compose watch, which changes nothing at run time")
+	}
+	if cfg.VolumeDriver != "" {
+		out = append(out, fmt.Sprintf("volume_driver %s: volumes the engine creates for this service use that driver, so its plugin must be installed on the engine (creating a container fails otherwise)", cfg.VolumeDriver))
+	}
 	var labels []string
 	for k, v := range cfg.Labels {
 		if !strings.HasPrefix(k, "io.rancher.") {
@@ -57,6 +66,10 @@ func noEffect(cfg types.ServiceConfig, rs RancherService) []string {
 	}
 	sort.Strings(labels)
 	for _, k := range labels {
+		if strings.HasPrefix(k, "io.rancher.scheduler.") {
+			out = append(out, fmt.Sprintf("label %s: kept on the containers, no effect: Rancher's scheduler used it to place containers on hosts; one engine has one host", k))
+			continue
+		}
 		out = append(out, fmt.Sprintf("label %s: kept on the containers, no effect on a plain engine", k))
 	}
 	return out

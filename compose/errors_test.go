@@ -68,10 +68,10 @@ func TestComposeErrorsNameFileLineServiceKey(t *testing.T) {
 			`docker-compose.yml:4: service "web": networks: undefined network "front" (declare it under the top-level networks:)`},
 		{"yaml syntax", web + "   bad\n",
 			`docker-compose.yml:3: invalid YAML: did not find expected key`},
-		{"unsupported key", web + "    devices: ['/dev/fuse']\n",
-			`docker-compose.yml:4: service "web": key "devices" is not supported by drover yet; remove it or run this service with docker compose`},
-		{"unsupported keys", web + "    pid: host\n    ipc: host\n",
-			`docker-compose.yml:4: service "web": keys ["ipc" "pid"] are not supported by drover yet; remove them or run this service with docker compose`},
+		{"unsupported key", web + "    use_api_socket: true\n",
+			`docker-compose.yml:4: service "web": key "use_api_socket" is not supported by drover yet; remove it or run this service with docker compose`},
+		{"unsupported keys", web + "    use_api_socket: true\n    credential_spec: {file: c.json}\n",
+			`docker-compose.yml:4: service "web": keys ["credential_spec" "use_api_socket"] are not supported by drover yet; remove them or run this service with docker compose`},
 		{"unsupported deploy key", web + "    deploy:\n      mode: global\n",
 			`docker-compose.yml:5: service "web": key "deploy.mode: global" is not supported by drover yet; remove it or run this service with docker compose`},
 		{"no image", "services:\n  web:\n    command: x\n",
@@ -82,8 +82,8 @@ func TestComposeErrorsNameFileLineServiceKey(t *testing.T) {
 			`docker-compose.yml:1: service "web": expected a mapping of keys (this file has the v1 layout: every top-level key is a service)`},
 		{"v1 layout dockerfile", "web:\n  image: x\n  dockerfile: D\n",
 			`docker-compose.yml:3: service "web": dockerfile: needs build: to be a path, as in the v1 layout`},
-		{"v1 layout unsupported key", "web:\n  image: x\n  devices: ['/dev/fuse']\n",
-			`docker-compose.yml:3: service "web": key "devices" is not supported by drover yet; remove it or run this service with docker compose`},
+		{"v1 layout unsupported key", "web:\n  image: x\n  use_api_socket: true\n",
+			`docker-compose.yml:3: service "web": key "use_api_socket" is not supported by drover yet; remove it or run this service with docker compose`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -110,8 +110,8 @@ func TestComposeErrorsNameTheRightFile(t *testing.T) {
 	}{
 		{"typo in the override", "services:\n  db:\n    imgae: y\n",
 			`override.yml:3: service "db": unknown key "imgae" (did you mean "image"?)`},
-		{"unsupported key in the override", "services:\n  db:\n    devices: ['/dev/fuse']\n",
-			`override.yml:3: service "db": key "devices" is not supported by drover yet; remove it or run this service with docker compose`},
+		{"unsupported key in the override", "services:\n  db:\n    use_api_socket: true\n",
+			`override.yml:3: service "db": key "use_api_socket" is not supported by drover yet; remove it or run this service with docker compose`},
 		{"undefined dependency in the override", "services:\n\n  web:\n    depends_on: [cache]\n",
 			`override.yml:4: service "web": depends_on: undefined service "cache"`},
 		{"yaml syntax in the override", "services:\n  web:\n   image: x\n  bad\n",

@@ -30,10 +30,11 @@ type Options struct {
 // Load reads and validates a project. Every problem found in the files is
 // reported here, before anything touches an engine.
 func Load(ctx context.Context, o Options) (*Project, error) {
-	cp, srcs, err := loadCompose(ctx, o)
+	cp, srcs, volumeNotes, err := loadCompose(ctx, o)
 	if err != nil {
 		return nil, err
 	}
+	cp = withVolumeDrivers(cp)
 	if cp, err = cp.WithServicesEnvironmentResolved(true); err != nil {
 		return nil, err
 	}
@@ -67,7 +68,7 @@ func Load(ctx context.Context, o Options) (*Project, error) {
 		p.Services = append(p.Services, s)
 	}
 	p.index()
-	p.Warnings = noEffectWarnings(p.Services)
+	p.Warnings = append(noEffectWarnings(p.Services), volumeNotes...)
 	if rf.Catalog {
 		p.Warnings = append(p.Warnings, fmt.Sprintf("%s: the catalog section (questions, version, description) is for the Rancher catalog UI: ignored", rf.Path))
 	}
@@ -91,27 +92,33 @@ func projectOptions(o Options) (*cli.ProjectOptions, error) {
 // the v1 layout first. It reads the files itself (compose-go would refuse a
 // v1 file while parsing it), so it applies the name precedence compose-go's
 // own project loading would: -p, COMPOSE_PROJECT_NAME, name:, the directory.
-func loadCompose(ctx context.Context, o Options) (*types.Project, sources, error) {
+func loadCompose(ctx context.Context, o Options) (*types.Project, sources, []string, error) {
 	popts, err := projectOptions(o)
 	if err != nil {
-		return nil, nil, loadError(err)
+		return nil, nil, nil, loadError(err)
 	}
 	workingDir, err := popts.GetWorkingDir()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	details, err := popts.ReadConfigFiles(ctx, workingDir, popts)
 	if err != nil {
-		return nil, nil, loadError(err)
+		return nil, nil, nil, loadError(err)
 	}
 	named := false
+	var notes []string
 	for i, f := range details.ConfigFiles {
 		v1, err := convertV1(f.Content)
 		if err != nil {
-			return nil, nil, v1FileError(f, err)
+			return nil, nil, nil, v1FileError(f, err)
 		}
 		if v1 != nil {
+			fileNotes, _ := rancherVolumes(v1, true)
+			notes = append(notes, fileNotes...)
 			details.ConfigFiles[i].Config = v1
+		} else if model, fileNotes := rancherModel(f.Content); model != nil {
+			notes = append(notes, fileNotes...)
+			details.ConfigFiles[i].Config = model
 		}
 		named = named || fileName(f.Content) != ""
 	}
@@ -133,12 +140,12 @@ func loadCompose(ctx context.Context, o Options) (*types.Project, sources, error
 		}
 	})
 	if err != nil {
-		return nil, nil, srcs.locateError(err)
+		return nil, nil, nil, srcs.locateError(err)
 	}
 	for _, f := range details.ConfigFiles {
 		cp.ComposeFiles = append(cp.ComposeFiles, f.Filename)
 	}
-	return cp, srcs, nil
+	return cp, srcs, notes, nil
 }
 
 // fileName returns the name: key of a compose file, "" when it has none. A

@@ -28,6 +28,18 @@ var appliedKeys = map[string]bool{
 	"depends_on": true, "profiles": true, "scale": true, "deploy": true,
 	"pull_policy": true, "links": true, "external_links": true,
 	"volumes_from": true, "secrets": true, "platform": true, "runtime": true,
+	// The rest of what docker compose v2 passes to the engine's create
+	// call (pkg/compose/create.go); see README's key table.
+	"annotations": true, "blkio_config": true, "cgroup": true,
+	"cgroup_parent": true, "cpu_count": true, "cpu_percent": true,
+	"cpu_rt_period": true, "cpu_rt_runtime": true, "device_cgroup_rules": true,
+	"devices": true, "gpus": true, "group_add": true, "ipc": true,
+	"isolation": true, "label_file": true, "mac_address": true,
+	"mem_swappiness": true, "oom_kill_disable": true, "oom_score_adj": true,
+	"pid": true, "storage_opt": true, "userns_mode": true, "uts": true,
+	"volume_driver": true,
+	// Accepted with a note of what they do here (notedKeys).
+	"attach": true, "develop": true,
 }
 
 // appliedDeployKeys are the deploy: keys that mean something on a single
@@ -40,6 +52,9 @@ var appliedDeployKeys = map[string]bool{
 // unsupportedKeys returns the keys set on a service that drover does not
 // apply, sorted.
 func unsupportedKeys(cfg types.ServiceConfig) ([]string, error) {
+	// build is applied as a whole; its ssh keys do not marshal to JSON
+	// (compose-go's SSHKey writes "id": path).
+	cfg.Build = nil
 	data, err := json.Marshal(cfg)
 	if err != nil {
 		return nil, err
@@ -66,9 +81,6 @@ func unsupportedKeys(cfg types.ServiceConfig) ([]string, error) {
 		}
 		if d.Mode != "" && d.Mode != "replicated" {
 			bad = append(bad, "deploy.mode: "+d.Mode)
-		}
-		if r := d.Resources.Reservations; r != nil && len(r.Devices) > 0 {
-			bad = append(bad, "deploy.resources.reservations.devices")
 		}
 	}
 	sort.Strings(bad)

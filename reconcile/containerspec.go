@@ -2,11 +2,13 @@ package reconcile
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/docker/docker/api/types/blkiodev"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/network"
@@ -94,6 +96,8 @@ func newCreateRequest(in specInput) (CreateRequest, []string, error) {
 		Tty:          s.Tty,
 		OpenStdin:    s.StdinOpen,
 		ExposedPorts: nat.PortSet{},
+		// API 1.41 sets a MAC address on the container, not per endpoint.
+		MacAddress: s.MacAddress,
 	}
 	if s.StopGracePeriod != nil {
 		secs := int(time.Duration(*s.StopGracePeriod).Seconds())
@@ -121,6 +125,23 @@ func newCreateRequest(in specInput) (CreateRequest, []string, error) {
 		ShmSize:        int64(s.ShmSize),
 		RestartPolicy:  restartPolicy(s),
 		Resources:      resources(s),
+		GroupAdd:       s.GroupAdd,
+		OomScoreAdj:    int(s.OomScoreAdj),
+		StorageOpt:     s.StorageOpt,
+		UsernsMode:     container.UsernsMode(s.UserNSMode),
+		UTSMode:        container.UTSMode(s.Uts),
+		CgroupnsMode:   container.CgroupnsMode(s.Cgroup),
+		Isolation:      container.Isolation(s.Isolation),
+		VolumeDriver:   s.VolumeDriver,
+		PidMode:        container.PidMode(serviceRef(p, s.Pid)),
+		IpcMode:        container.IpcMode(serviceRef(p, s.Ipc)),
+	}
+	if len(s.Annotations) > 0 {
+		if versionAtLeast(in.apiVersion, 1, 43) {
+			host.Annotations = map[string]string(s.Annotations)
+		} else {
+			warnings = append(warnings, fmt.Sprintf("service %q: annotations need engine API 1.43, this engine speaks %s: left out", s.Name, in.apiVersion))
+		}
 	}
 	if s.Logging != nil {
 		host.LogConfig = container.LogConfig{Type: s.Logging.Driver, Config: s.Logging.Options}
@@ -147,7 +168,7 @@ func newCreateRequest(in specInput) (CreateRequest, []string, error) {
 		}
 		host.PortBindings[port] = append(host.PortBindings[port], nat.PortBinding{HostIP: sp.HostIP, HostPort: sp.Published})
 	}
-	if err := mounts(p, s, host); err != nil {
+	if err := mounts(p, s, host, in.apiVersion); err != nil {
 		return CreateRequest{}, nil, err
 	}
 	if err := secrets(p, s, host); err != nil {
@@ -277,18 +298,34 @@ func restartPolicy(s types.ServiceConfig) container.RestartPolicy {
 
 func resources(s types.ServiceConfig) container.Resources {
 	r := container.Resources{
-		NanoCPUs:          int64(s.CPUS * 1e9),
-		CPUShares:         s.CPUShares,
-		CPUQuota:          s.CPUQuota,
-		CPUPeriod:         s.CPUPeriod,
-		CpusetCpus:        s.CPUSet,
-		Memory:            int64(s.MemLimit),
-		MemoryReservation: int64(s.MemReservation),
-		MemorySwap:        int64(s.MemSwapLimit),
+		NanoCPUs:           int64(s.CPUS * 1e9),
+		CPUShares:          s.CPUShares,
+		CPUQuota:           s.CPUQuota,
+		CPUPeriod:          s.CPUPeriod,
+		CpusetCpus:         s.CPUSet,
+		Memory:             int64(s.MemLimit),
+		MemoryReservation:  int64(s.MemReservation),
+		MemorySwap:         int64(s.MemSwapLimit),
+		CgroupParent:       s.CgroupParent,
+		CPUCount:           s.CPUCount,
+		CPUPercent:         int64(s.CPUPercent),
+		CPURealtimePeriod:  s.CPURTPeriod,
+		CPURealtimeRuntime: s.CPURTRuntime,
+		DeviceCgroupRules:  s.DeviceCgroupRules,
+		Devices:            devices(s.Devices),
+		DeviceRequests:     deviceRequests(s),
 	}
 	if s.PidsLimit != 0 {
 		r.PidsLimit = &s.PidsLimit
 	}
+	if s.MemSwappiness != 0 {
+		v := int64(s.MemSwappiness)
+		r.MemorySwappiness = &v
+	}
+	if s.OomKillDisable {
+		r.OomKillDisable = &s.OomKillDisable
+	}
+	blkio(s.BlkioConfig, &r)
 	if d := s.Deploy; d != nil {
 		if l := d.Resources.Limits; l != nil {
 			if l.NanoCPUs != 0 {
@@ -316,7 +353,71 @@ func resources(s types.ServiceConfig) container.Resources {
 	return r
 }
 
-func mounts(p *compose.Project, s types.ServiceConfig, host *container.HostConfig) error {
+// devices maps host devices into the container; a CDI name (vendor/class=name
+// as both source and target) is left to deviceRequests.
+func devices(ds []types.DeviceMapping) []container.DeviceMapping {
+	var out []container.DeviceMapping
+	for _, d := range ds {
+		if isCDI(d) {
+			continue
+		}
+		out = append(out, container.DeviceMapping{PathOnHost: d.Source, PathInContainer: d.Target, CgroupPermissions: d.Permissions})
+	}
+	return out
+}
+
+func isCDI(d types.DeviceMapping) bool {
+	return d.Source == d.Target && !strings.HasPrefix(d.Source, "/") && strings.Contains(d.Source, "=")
+}
+
+// deviceRequests are the devices a driver hands out: CDI devices, gpus and
+// deploy.resources.reservations.devices, as docker compose requests them.
+func deviceRequests(s types.ServiceConfig) []container.DeviceRequest {
+	var out []container.DeviceRequest
+	var cdi []string
+	for _, d := range s.Devices {
+		if isCDI(d) {
+			cdi = append(cdi, d.Source)
+		}
+	}
+	if len(cdi) > 0 {
+		out = append(out, container.DeviceRequest{Driver: "cdi", DeviceIDs: cdi})
+	}
+	for _, g := range s.Gpus {
+		out = append(out, container.DeviceRequest{Driver: g.Driver, Count: int(g.Count), DeviceIDs: g.IDs,
+			Capabilities: [][]string{append(append([]string{}, g.Capabilities...), "gpu")}, Options: g.Options})
+	}
+	if d := s.Deploy; d != nil && d.Resources.Reservations != nil {
+		for _, dev := range d.Resources.Reservations.Devices {
+			out = append(out, container.DeviceRequest{Driver: dev.Driver, Count: int(dev.Count), DeviceIDs: dev.IDs,
+				Capabilities: [][]string{dev.Capabilities}, Options: dev.Options})
+		}
+	}
+	return out
+}
+
+func blkio(b *types.BlkioConfig, r *container.Resources) {
+	if b == nil {
+		return
+	}
+	r.BlkioWeight = b.Weight
+	for _, d := range b.WeightDevice {
+		r.BlkioWeightDevice = append(r.BlkioWeightDevice, &blkiodev.WeightDevice{Path: d.Path, Weight: d.Weight})
+	}
+	throttle := func(ds []types.ThrottleDevice) []*blkiodev.ThrottleDevice {
+		var out []*blkiodev.ThrottleDevice
+		for _, d := range ds {
+			out = append(out, &blkiodev.ThrottleDevice{Path: d.Path, Rate: uint64(d.Rate)})
+		}
+		return out
+	}
+	r.BlkioDeviceReadBps = throttle(b.DeviceReadBps)
+	r.BlkioDeviceReadIOps = throttle(b.DeviceReadIOps)
+	r.BlkioDeviceWriteBps = throttle(b.DeviceWriteBps)
+	r.BlkioDeviceWriteIOps = throttle(b.DeviceWriteIOps)
+}
+
+func mounts(p *compose.Project, s types.ServiceConfig, host *container.HostConfig, apiVersion string) error {
 	for _, t := range s.Tmpfs {
 		if host.Tmpfs == nil {
 			host.Tmpfs = map[string]string{}
@@ -327,23 +428,28 @@ func mounts(p *compose.Project, s types.ServiceConfig, host *container.HostConfi
 	for _, v := range s.Volumes {
 		switch v.Type {
 		case types.VolumeTypeBind:
-			if v.Bind == nil || bool(v.Bind.CreateHostPath) {
+			if b, ok := bindString(v); ok {
 				// The legacy Binds form creates a missing host path, as
-				// docker compose does by default.
-				b := v.Source + ":" + v.Target
-				if v.ReadOnly {
-					b += ":ro"
-				}
+				// docker compose does by default; API 1.41 has no mount
+				// option for that.
 				host.Binds = append(host.Binds, b)
 				continue
 			}
-			m := mount.Mount{Type: mount.TypeBind, Source: v.Source, Target: v.Target, ReadOnly: v.ReadOnly}
-			if v.Bind.Propagation != "" {
-				m.BindOptions = &mount.BindOptions{Propagation: mount.Propagation(v.Bind.Propagation)}
+			m := mount.Mount{Type: mount.TypeBind, Source: v.Source, Target: v.Target, ReadOnly: v.ReadOnly, Consistency: mount.Consistency(v.Consistency)}
+			m.BindOptions = &mount.BindOptions{Propagation: mount.Propagation(v.Bind.Propagation)}
+			switch v.Bind.Recursive {
+			case "disabled":
+				m.BindOptions.NonRecursive = true
+			case "writable", "readonly":
+				if !versionAtLeast(apiVersion, 1, 44) {
+					return fmt.Errorf("service %q: volume %q: bind.recursive %q needs engine API 1.44, this engine speaks %s", s.Name, v.Target, v.Bind.Recursive, apiVersion)
+				}
+				m.BindOptions.ReadOnlyNonRecursive = v.Bind.Recursive == "writable"
+				m.BindOptions.ReadOnlyForceRecursive = v.Bind.Recursive == "readonly"
 			}
 			host.Mounts = append(host.Mounts, m)
 		case types.VolumeTypeVolume:
-			m := mount.Mount{Type: mount.TypeVolume, Target: v.Target, ReadOnly: v.ReadOnly}
+			m := mount.Mount{Type: mount.TypeVolume, Target: v.Target, ReadOnly: v.ReadOnly, Consistency: mount.Consistency(v.Consistency)}
 			if v.Source != "" {
 				vol, ok := p.Compose.Volumes[v.Source]
 				if !ok {
@@ -352,15 +458,24 @@ func mounts(p *compose.Project, s types.ServiceConfig, host *container.HostConfi
 				m.Source = vol.Name
 			}
 			if v.Volume != nil {
-				m.VolumeOptions = &mount.VolumeOptions{NoCopy: v.Volume.NoCopy, Subpath: v.Volume.Subpath}
+				if v.Volume.Subpath != "" && !versionAtLeast(apiVersion, 1, 45) {
+					// An older engine ignores the field and would mount
+					// the whole volume.
+					return fmt.Errorf("service %q: volume %q: volume.subpath needs engine API 1.45, this engine speaks %s", s.Name, v.Target, apiVersion)
+				}
+				m.VolumeOptions = &mount.VolumeOptions{NoCopy: v.Volume.NoCopy, Subpath: v.Volume.Subpath, Labels: v.Volume.Labels}
 			}
 			host.Mounts = append(host.Mounts, m)
 		case types.VolumeTypeTmpfs:
 			m := mount.Mount{Type: mount.TypeTmpfs, Target: v.Target}
 			if v.Tmpfs != nil {
-				m.TmpfsOptions = &mount.TmpfsOptions{SizeBytes: int64(v.Tmpfs.Size)}
+				m.TmpfsOptions = &mount.TmpfsOptions{SizeBytes: int64(v.Tmpfs.Size), Mode: os.FileMode(v.Tmpfs.Mode)}
 			}
 			host.Mounts = append(host.Mounts, m)
+		case types.VolumeTypeNamedPipe:
+			host.Mounts = append(host.Mounts, mount.Mount{Type: mount.TypeNamedPipe, Source: v.Source, Target: v.Target, ReadOnly: v.ReadOnly})
+		case types.VolumeTypeImage:
+			return fmt.Errorf("service %q: volume %q: type image needs engine API 1.48, this engine speaks %s", s.Name, v.Target, apiVersion)
 		default:
 			return fmt.Errorf("service %q: volume %q: type %q is not supported by drover yet", s.Name, v.Target, v.Type)
 		}
@@ -368,21 +483,38 @@ func mounts(p *compose.Project, s types.ServiceConfig, host *container.HostConfi
 	return nil
 }
 
+// bindString renders a bind mount in the legacy Binds form
+// (src:dst:ro,z,rshared) when its options fit there: that form creates a
+// missing host path. create_host_path: false or bind.recursive need the
+// Mounts form, which refuses a missing source.
+func bindString(v types.ServiceVolumeConfig) (string, bool) {
+	if v.Bind != nil && (!bool(v.Bind.CreateHostPath) || v.Bind.Recursive != "") {
+		return "", false
+	}
+	var opts []string
+	if v.ReadOnly {
+		opts = append(opts, "ro")
+	}
+	if v.Bind != nil && v.Bind.SELinux != "" {
+		opts = append(opts, v.Bind.SELinux)
+	}
+	if v.Bind != nil && v.Bind.Propagation != "" {
+		opts = append(opts, v.Bind.Propagation)
+	}
+	b := v.Source + ":" + v.Target
+	if len(opts) > 0 {
+		b += ":" + strings.Join(opts, ",")
+	}
+	return b, true
+}
+
 // networking attaches the container to its networks, the service name always
 // among its aliases so that other services reach it by name.
 func networking(p *compose.Project, s types.ServiceConfig, req *CreateRequest) error {
 	switch mode := s.NetworkMode; {
 	case mode == "":
-	case strings.HasPrefix(mode, "service:"):
-		dep := strings.TrimPrefix(mode, "service:")
-		ds, ok := p.Service(dep)
-		if !ok {
-			return fmt.Errorf("service %q: network_mode %q names an unknown service", s.Name, mode)
-		}
-		req.HostConfig.NetworkMode = container.NetworkMode("container:" + ContainerName(p.Name, ds.Config, 1))
-		return nil
 	default:
-		req.HostConfig.NetworkMode = container.NetworkMode(mode)
+		req.HostConfig.NetworkMode = container.NetworkMode(serviceRef(p, mode))
 		return nil
 	}
 	nets := s.NetworksByPriority()
@@ -412,6 +544,21 @@ func networking(p *compose.Project, s types.ServiceConfig, req *CreateRequest) e
 		req.ExtraNetworks[n.Name] = ep
 	}
 	return nil
+}
+
+// serviceRef turns a namespace mode naming a service (network_mode, pid or
+// ipc "service:db") into one naming its first container, as docker compose
+// does; any other mode is returned as it is. compose-go has already refused
+// an unknown service.
+func serviceRef(p *compose.Project, mode string) string {
+	name, ok := strings.CutPrefix(mode, "service:")
+	if !ok {
+		return mode
+	}
+	if dep, found := p.Service(name); found {
+		return "container:" + ContainerName(p.Name, dep.Config, 1)
+	}
+	return "container:" + ContainerName(p.Name, types.ServiceConfig{Name: name}, 1)
 }
 
 // links renders links (service[:alias]) and external_links

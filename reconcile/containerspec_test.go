@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/blkiodev"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/go-connections/nat"
@@ -53,12 +54,7 @@ networks:
 	if err != nil {
 		t.Fatal(err)
 	}
-	check := func(what string, got, want any) {
-		t.Helper()
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("%s = %#v, want %#v", what, got, want)
-		}
-	}
+	check := checker(t)
 	c, h := req.Config, req.HostConfig
 	check("name", req.Name, "demo-web-2")
 	check("env", c.Env, []string{"A=1", "B=2"})
@@ -100,4 +96,172 @@ networks:
 	newer, warnings, _ := newCreateRequest(specInput{project: p, service: svc, number: 1, revision: 1, apiVersion: "1.44"})
 	check("start interval on 1.44", newer.Config.Healthcheck.StartInterval, time.Second)
 	check("no warning on 1.44", len(warnings), 0)
+}
+
+// TestCreateRequestVocabulary checks that each engine setting of the
+// Compose vocabulary reaches the create request, as docker compose v2 sends
+// it (pkg/compose/create.go).
+func TestCreateRequestVocabulary(t *testing.T) {
+	p := load(t, `
+services:
+  db:
+    image: drover-hello:v1
+  web:
+    image: drover-hello:v1
+    pid: service:db
+    ipc: host
+    links: ["db:database"]
+    uts: host
+    userns_mode: host
+    cgroup: private
+    cgroup_parent: drover.slice
+    mac_address: "02:42:ac:11:00:42"
+    group_add: ["audio", "1234"]
+    devices: ["/dev/null:/dev/xnull:r", "vendor.com/gpu=all"]
+    device_cgroup_rules: ["c 1:3 mr"]
+    oom_score_adj: -500
+    oom_kill_disable: true
+    mem_swappiness: 10
+    storage_opt: {size: 1G}
+    cpu_rt_period: 1000
+    cpu_rt_runtime: 500
+    stop_signal: SIGUSR1
+    volume_driver: local
+    annotations: {com.example.a: b}
+    label_file: [./labels.env]
+    blkio_config:
+      weight: 300
+      weight_device: [{path: /dev/sda, weight: 400}]
+      device_read_bps: [{path: /dev/sda, rate: 1mb}]
+      device_write_iops: [{path: /dev/sda, rate: 30}]
+    volumes:
+      - type: bind
+        source: /tmp
+        target: /shared
+        bind: {propagation: rshared, selinux: z}
+      - type: bind
+        source: /tmp
+        target: /strict
+        read_only: true
+        bind: {create_host_path: false, recursive: disabled}
+      - type: volume
+        source: data
+        target: /data
+        volume: {nocopy: true}
+      - type: tmpfs
+        target: /scratch
+        tmpfs: {size: 1m, mode: 0o1777}
+volumes:
+  data: {}
+`, "", map[string]string{"labels.env": "FROM_FILE=yes\n"})
+	svc, _ := p.Service("web")
+	req, warnings, err := newCreateRequest(specInput{project: p, service: svc, number: 1, revision: 1, apiVersion: "1.41"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := checker(t)
+	c, h := req.Config, req.HostConfig
+	check("pid", h.PidMode, container.PidMode("container:demo-db-1"))
+	check("ipc", h.IpcMode, container.IpcMode("host"))
+	check("links (v2 layout)", req.Networking.EndpointsConfig["demo_default"].Links, []string{"demo-db-1:database"})
+	check("uts", h.UTSMode, container.UTSMode("host"))
+	check("userns", h.UsernsMode, container.UsernsMode("host"))
+	check("cgroup", h.CgroupnsMode, container.CgroupnsMode("private"))
+	check("cgroup_parent", h.CgroupParent, "drover.slice")
+	check("mac", c.MacAddress, "02:42:ac:11:00:42")
+	check("group_add", h.GroupAdd, []string{"audio", "1234"})
+	check("devices", h.Devices, []container.DeviceMapping{{PathOnHost: "/dev/null", PathInContainer: "/dev/xnull", CgroupPermissions: "r"}})
+	check("cdi", h.DeviceRequests, []container.DeviceRequest{{Driver: "cdi", DeviceIDs: []string{"vendor.com/gpu=all"}}})
+	check("device rules", h.DeviceCgroupRules, []string{"c 1:3 mr"})
+	check("oom_score_adj", h.OomScoreAdj, -500)
+	check("oom_kill_disable", *h.OomKillDisable, true)
+	check("swappiness", *h.MemorySwappiness, int64(10))
+	check("storage_opt", h.StorageOpt, map[string]string{"size": "1G"})
+	check("rt", []int64{h.CPURealtimePeriod, h.CPURealtimeRuntime}, []int64{1000, 500})
+	check("stop_signal", c.StopSignal, "SIGUSR1")
+	check("volume_driver", h.VolumeDriver, "local")
+	check("label from label_file", c.Labels["FROM_FILE"], "yes")
+	check("blkio weight", h.BlkioWeight, uint16(300))
+	check("blkio weight device", *h.BlkioWeightDevice[0], blkiodev.WeightDevice{Path: "/dev/sda", Weight: 400})
+	check("blkio read bps", *h.BlkioDeviceReadBps[0], blkiodev.ThrottleDevice{Path: "/dev/sda", Rate: 1 << 20})
+	check("blkio write iops", *h.BlkioDeviceWriteIOps[0], blkiodev.ThrottleDevice{Path: "/dev/sda", Rate: 30})
+	check("binds", h.Binds, []string{"/tmp:/shared:z,rshared"})
+	check("mounts", h.Mounts, []mount.Mount{
+		{Type: mount.TypeBind, Source: "/tmp", Target: "/strict", ReadOnly: true, BindOptions: &mount.BindOptions{NonRecursive: true}},
+		{Type: mount.TypeVolume, Source: "demo_data", Target: "/data", VolumeOptions: &mount.VolumeOptions{NoCopy: true}},
+		{Type: mount.TypeTmpfs, Target: "/scratch", TmpfsOptions: &mount.TmpfsOptions{SizeBytes: 1 << 20, Mode: 0o1777}},
+	})
+	check("annotations left out on 1.41", h.Annotations, map[string]string(nil))
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "annotations need engine API 1.43") {
+		t.Errorf("warnings %q, want one about annotations", warnings)
+	}
+	newer, _, _ := newCreateRequest(specInput{project: p, service: svc, number: 1, revision: 1, apiVersion: "1.43"})
+	check("annotations on 1.43", newer.HostConfig.Annotations, map[string]string{"com.example.a": "b"})
+}
+
+// TestCreateRequestRefusesWhatTheEngineLacks: options an API 1.41 engine
+// would silently ignore are refused while planning, before any change.
+func TestCreateRequestRefusesWhatTheEngineLacks(t *testing.T) {
+	cases := []struct{ name, volume, want string }{
+		{"subpath", "{type: volume, source: data, target: /d, volume: {subpath: sub}}", "volume.subpath needs engine API 1.45"},
+		{"recursive readonly", "{type: bind, source: /tmp, target: /t, read_only: true, bind: {recursive: readonly}}", `bind.recursive "readonly" needs engine API 1.44`},
+		{"image", "{type: image, source: drover-hello:v1, target: /i}", "type image needs engine API 1.48"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := load(t, "services:\n  web:\n    image: drover-hello:v1\n    volumes:\n      - "+tc.volume+"\nvolumes:\n  data: {}\n", "")
+			svc, _ := p.Service("web")
+			_, _, err := newCreateRequest(specInput{project: p, service: svc, number: 1, revision: 1, apiVersion: "1.41"})
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), `service "web"`) {
+				t.Errorf("error %v, want one naming the service and %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestVocabularyChangesAreUpgrades: setting each key changes the service's
+// hash (so up reports it out of sync) and diff names the key.
+func TestVocabularyChangesAreUpgrades(t *testing.T) {
+	base := "services:\n  web:\n    image: drover-hello:v1\n"
+	cases := map[string]string{
+		"pid": "pid: host", "ipc": "ipc: shareable", "uts": "uts: host", "userns_mode": "userns_mode: host",
+		"cgroup": "cgroup: host", "cgroup_parent": "cgroup_parent: x.slice", "mac_address": "mac_address: 02:42:ac:11:00:42",
+		"group_add": "group_add: [audio]", "devices": "devices: ['/dev/null:/dev/xnull']",
+		"device_cgroup_rules": "device_cgroup_rules: ['c 1:3 mr']", "oom_score_adj": "oom_score_adj: 100",
+		"oom_kill_disable": "oom_kill_disable: true", "mem_swappiness": "mem_swappiness: 5",
+		"storage_opt": "storage_opt: {size: 1G}", "blkio_config": "blkio_config: {weight: 300}",
+		"cpu_rt_period": "cpu_rt_period: 1000", "cpu_rt_runtime": "cpu_rt_runtime: 500",
+		"stop_signal": "stop_signal: SIGUSR1", "annotations": "annotations: {a: b}",
+		"volume_driver": "volume_driver: local", "gpus": "gpus: all",
+		"volumes": "volumes: [{type: bind, source: /tmp, target: /t, bind: {propagation: rshared}}]",
+	}
+	p0 := load(t, base, "")
+	web0, _ := p0.Service("web")
+	for key, line := range cases {
+		t.Run(key, func(t *testing.T) {
+			p := load(t, base+"    "+line+"\n", "")
+			web, _ := p.Service("web")
+			if web.Hash == web0.Hash {
+				t.Errorf("%s: hash unchanged", line)
+			}
+			var keys []string
+			for _, c := range DiffSpecs(web0.Spec, web.Spec) {
+				keys = append(keys, c.Key)
+			}
+			if len(keys) != 1 || keys[0] != key {
+				t.Errorf("%s: diff keys %v, want [%s]", line, keys, key)
+			}
+		})
+	}
+}
+
+// checker returns a function that reports a field of a create request that
+// is not what a test wants.
+func checker(t *testing.T) func(what string, got, want any) {
+	return func(what string, got, want any) {
+		t.Helper()
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s = %#v, want %#v", what, got, want)
+		}
+	}
 }

@@ -12,9 +12,18 @@ import (
 )
 
 // load writes a project's files to a temporary directory and loads it.
-func load(t testing.TB, composeYAML, rancherYAML string) *compose.Project {
+// load loads a project from its files; extra holds more files by name
+// (env files, config files) written beside them.
+func load(t testing.TB, composeYAML, rancherYAML string, extra ...map[string]string) *compose.Project {
 	t.Helper()
 	dir := t.TempDir()
+	for _, files := range extra {
+		for name, content := range files {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	if err := os.WriteFile(filepath.Join(dir, "docker-compose.yml"), []byte(composeYAML), 0o644); err != nil {
 		t.Fatal(err)
 	}
