@@ -40,6 +40,8 @@ var appliedKeys = map[string]bool{
 	"volume_driver": true,
 	// Accepted with a note of what they do here (notedKeys).
 	"attach": true, "develop": true,
+	// Lifecycle hooks, run through the exec API (reconcile/hooks.go).
+	"post_start": true, "pre_stop": true,
 }
 
 // appliedDeployKeys are the deploy: keys that mean something on a single

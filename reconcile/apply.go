@@ -216,8 +216,32 @@ func (r *runner) do(ctx context.Context, a Action) error {
 		return e.RemoveVolume(call, a.Name)
 	case Wait:
 		return wait(ctx, e, a)
+	case RunHooks:
+		return runHooks(ctx, e, a)
 	}
 	return fmt.Errorf("unknown action %T", a)
+}
+
+// runHooks runs a container's hooks in order. Like a wait, a hook sees
+// Ctrl-C: it may run for as long as its command takes (docker compose sets
+// no limit either), and a hook cut short is run again by the next run.
+func runHooks(ctx context.Context, e Engine, a RunHooks) error {
+	for _, h := range a.Hooks {
+		code, out, err := e.RunHook(ctx, a.Ref, h)
+		switch {
+		case a.Event == PreStop && errors.Is(err, ErrNotRunning):
+			return nil // stopped already: nothing to run before the stop
+		case err != nil:
+			return fmt.Errorf("%s hook %q: %w", a.Event, strings.Join(h.Command, " "), err)
+		case code != 0:
+			cmd := make([]string, len(h.Command))
+			for i, arg := range h.Command {
+				cmd[i] = Masked(arg, a.Mask)
+			}
+			return &HookError{Event: a.Event, Ref: a.Ref, Command: cmd, ExitCode: code, Output: Masked(out, a.Mask)}
+		}
+	}
+	return nil
 }
 
 // wait polls until every container meets the condition. It fails at once

@@ -33,6 +33,10 @@ func DiffSpecs(oldSpec, newSpec []byte) []Change {
 			out = append(out, diffEnvironment(a[k], b[k])...)
 			continue
 		}
+		if k == "post_start" || k == "pre_stop" {
+			out = append(out, Change{Key: k, Old: compact(maskHookEnv(a[k])), New: compact(maskHookEnv(b[k]))})
+			continue
+		}
 		out = append(out, Change{Key: k, Old: compact(a[k]), New: compact(b[k])})
 	}
 	return out
@@ -50,6 +54,35 @@ func diffEnvironment(oldEnv, newEnv json.RawMessage) []Change {
 	}
 	return out
 }
+
+// maskHookEnv returns hooks (a post_start or pre_stop list) with the values
+// of their environment replaced by ***, as environment values are never
+// printed.
+func maskHookEnv(hooks json.RawMessage) json.RawMessage {
+	var hs []map[string]json.RawMessage
+	if len(hooks) == 0 || json.Unmarshal(hooks, &hs) != nil {
+		return hooks
+	}
+	for _, h := range hs {
+		var env map[string]*string
+		if json.Unmarshal(h["environment"], &env) != nil || len(env) == 0 {
+			continue
+		}
+		for k, v := range env {
+			if v != nil {
+				env[k] = &masked
+			}
+		}
+		h["environment"], _ = json.Marshal(env)
+	}
+	out, err := json.Marshal(hs)
+	if err != nil {
+		return hooks
+	}
+	return out
+}
+
+var masked = "***"
 
 func unionKeys(a, b map[string]json.RawMessage) []string {
 	seen := map[string]bool{}

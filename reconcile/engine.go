@@ -30,6 +30,10 @@ type Engine interface {
 	SetRestartPolicy(ctx context.Context, ref, policy string) error
 	InspectContainer(ctx context.Context, ref string) (ContainerStatus, error)
 	RemoveNetwork(ctx context.Context, name string) error
+	// RunHook runs a lifecycle hook in a running container through the
+	// exec API and returns its exit code and the last lines of its output
+	// (stderr preferred); ErrNotRunning when the container does not run.
+	RunHook(ctx context.Context, ref string, h Hook) (exitCode int, output string, err error)
 	RemoveVolume(ctx context.Context, name string) error
 }
 

@@ -68,7 +68,7 @@ func Stop(obs Observed, services []string, timeout *time.Duration) Plan {
 	var lanes [][]Step
 	for _, c := range pick(obs.Containers, services) {
 		if c.Running() {
-			lanes = append(lanes, []Step{{Target: c.Target(), Action: StopContainer{Ref: c.ID, Timeout: timeout}}})
+			lanes = append(lanes, append(preStop(c, c.Target(), ""), Step{Target: c.Target(), Action: StopContainer{Ref: c.ID, Timeout: timeout}}))
 		}
 	}
 	plan.Setup = inLanes(obs.Project, lanes...)
@@ -84,7 +84,7 @@ func Start(obs Observed, services []string, timeout time.Duration) Plan {
 	var lanes [][]Step
 	for _, c := range current(pick(obs.Containers, services)) {
 		if !c.Running() {
-			lanes = append(lanes, []Step{{Target: c.Target(), Action: StartContainer{Ref: c.ID}}})
+			lanes = append(lanes, append([]Step{{Target: c.Target(), Action: StartContainer{Ref: c.ID}}}, postStart(c, c.Target())...))
 			refs = append(refs, c.ID)
 		}
 	}
@@ -101,11 +101,12 @@ func Restart(obs Observed, services []string, stopTimeout *time.Duration, wait t
 	plan := Plan{Project: obs.Project}
 	for _, c := range current(pick(obs.Containers, services)) {
 		if c.Running() {
+			plan.Setup = append(plan.Setup, preStop(c, c.Target(), "")...)
 			plan.Setup = append(plan.Setup, Step{Target: c.Target(), Action: StopContainer{Ref: c.ID, Timeout: stopTimeout}})
 		}
-		plan.Setup = append(plan.Setup,
-			Step{Target: c.Target(), Action: StartContainer{Ref: c.ID}},
-			Step{Target: c.Target(), Action: Wait{Refs: []string{c.ID}, Until: Ready, Timeout: wait}})
+		plan.Setup = append(plan.Setup, Step{Target: c.Target(), Action: StartContainer{Ref: c.ID}})
+		plan.Setup = append(plan.Setup, postStart(c, c.Target())...)
+		plan.Setup = append(plan.Setup, Step{Target: c.Target(), Action: Wait{Refs: []string{c.ID}, Until: Ready, Timeout: wait}})
 	}
 	return plan
 }

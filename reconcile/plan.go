@@ -194,7 +194,8 @@ func planService(p *compose.Project, svc compose.Service, view ServiceView, obs 
 		}
 		switch {
 		case exists && !c.Running() && start && !(svc.StartOnce() && c.State == "exited"):
-			lanes = append(lanes, append(lane, Step{Target: target, Reason: "stopped", Action: StartContainer{Ref: c.ID}}))
+			lane = append(lane, Step{Target: target, Reason: "stopped", Action: StartContainer{Ref: c.ID}})
+			lanes = append(lanes, append(lane, postStart(c, target)...))
 			started = append(started, c.ID)
 		case exists:
 			lanes = append(lanes, lane)
@@ -210,6 +211,7 @@ func planService(p *compose.Project, svc compose.Service, view ServiceView, obs 
 			lane := []Step{{Target: target, Reason: fmt.Sprintf("missing: scale %d", svc.Scale), Action: CreateContainer{Request: req}}}
 			if start {
 				lane = append(lane, Step{Target: target, Action: StartContainer{Ref: req.Name}})
+				lane = append(lane, hookStep(target, req.Name, req.Config.Labels[LabelSpec], PostStart, "")...)
 				started = append(started, req.Name)
 			}
 			lanes = append(lanes, lane)
@@ -298,6 +300,7 @@ func removeSteps(c Container, reason string, timeout *time.Duration) []Step {
 	}
 	var steps []Step
 	if c.Running() {
+		steps = append(steps, preStop(c, target, reason)...)
 		steps = append(steps, Step{Target: target, Reason: reason, Action: StopContainer{Ref: c.ID, Timeout: timeout}})
 	}
 	return append(steps, Step{Target: target, Reason: reason, Action: RemoveContainer{Ref: c.ID, Volumes: true}})

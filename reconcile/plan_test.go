@@ -470,14 +470,43 @@ func simulateSteps(t *testing.T, obs Observed, plan Plan, limit int, bad string)
 		steps = append(steps, sp.Steps...)
 	}
 	steps = append(steps, plan.Teardown...)
+	// What the hooks must have run before: a pre_stop hook before each stop
+	// of a running container (in this run), a post_start hook since its
+	// last start (in this run or an earlier one) before a wait on it.
+	preStopped := map[string]bool{}
+	setLabel := func(i int, k, v string) {
+		labels := map[string]string{}
+		for k, v := range out.Containers[i].Labels {
+			labels[k] = v
+		}
+		labels[k] = v
+		out.Containers[i].Labels = labels
+	}
 	for n, s := range flatten(steps) {
 		if n == limit {
 			break
 		}
 		switch a := s.Action.(type) {
+		case RunHooks:
+			c := out.Containers[find(a.Ref)]
+			if a.Event == PreStop && c.Running() {
+				preStopped[c.ID] = true
+			}
+			if a.Event == PostStart {
+				setLabel(find(a.Ref), postStarted, "true")
+				// The engine refuses an exec in a container that exited.
+				if !c.Running() || bad == failingHook && c.Revision == 2 {
+					sortContainers(out.Containers)
+					return out, true
+				}
+			}
 		case Wait:
 			for _, ref := range a.Refs {
-				if c := out.Containers[find(ref)]; c.Image == bad && c.State != "running" {
+				c := out.Containers[find(ref)]
+				if hooks, _ := specHooks(c.Labels[LabelSpec], PostStart); len(hooks) > 0 && c.Running() && c.Labels[postStarted] != "true" {
+					t.Errorf("%s: waits on %s, started without its post_start hook", s, c.Name)
+				}
+				if c.Image == bad && c.State != "running" {
 					sortContainers(out.Containers)
 					return out, true
 				}
@@ -522,10 +551,15 @@ func simulateSteps(t *testing.T, obs Observed, plan Plan, limit int, bad string)
 				}
 			}
 			out.Containers[i].State = "running"
+			setLabel(i, postStarted, "")
 			if out.Containers[i].Image == bad {
 				out.Containers[i].State, out.Containers[i].ExitCode = "exited", 1
 			}
 		case StopContainer:
+			c := out.Containers[find(a.Ref)]
+			if hooks, _ := specHooks(c.Labels[LabelSpec], PreStop); len(hooks) > 0 && c.Running() && !preStopped[c.ID] {
+				t.Errorf("%s: stops %s without its pre_stop hook", s, c.Name)
+			}
 			out.Containers[find(a.Ref)].State = "exited"
 		case RemoveContainer:
 			i := find(a.Ref)
@@ -550,6 +584,14 @@ func simulateSteps(t *testing.T, obs Observed, plan Plan, limit int, bad string)
 	sortContainers(out.Containers)
 	return out, false
 }
+
+// failingHook, as simulateSteps' bad image, makes the post_start hooks of
+// revision 2 fail.
+const failingHook = "failing post_start hook"
+
+// postStarted is where simulate notes that a container's post_start hook
+// ran since its last start.
+const postStarted = "test.post-started"
 
 // liveRestart is where simulate keeps a container's restart policy as the
 // engine would have it now (the Container type holds only the one it was

@@ -69,7 +69,8 @@ func rollbackService(name string, view ServiceView, opts RollbackOptions, proxy 
 		var stops [][]Step
 		for _, c := range view.Current {
 			if c.Running() {
-				stops = append(stops, []Step{{Target: c.Target(), Reason: "frees its host ports", Action: StopContainer{Ref: c.ID}}})
+				stop := Step{Target: c.Target(), Reason: "frees its host ports", Action: StopContainer{Ref: c.ID}}
+				stops = append(stops, append(preStop(c, c.Target(), stop.Reason), stop))
 			}
 		}
 		sp.Steps = inLanes(name, stops...)
@@ -107,6 +108,7 @@ func rollbackService(name string, view ServiceView, opts RollbackOptions, proxy 
 		}
 		if !k.Running() {
 			lane = append(lane, Step{Target: k.Target(), Reason: fmt.Sprintf("revision %d", keptRev), Action: StartContainer{Ref: k.ID}})
+			lane = append(lane, postStart(k, k.Target())...)
 		}
 		back = append(back, lane)
 		refs = append(refs, k.ID)

@@ -26,9 +26,17 @@ func TestUpgradeIsATransaction(t *testing.T) {
 		{"stop-first, scale 1, host port", "services:\n  web:\n    image: drover-hello:%s\n    restart: always\n    ports: ['127.0.0.1:8991:80']\n", "web:\n  upgrade_strategy: {start_first: false}\n", 1, true},
 		{"stop-first, scale 4", "services:\n  web:\n    image: drover-hello:%s\n    restart: unless-stopped\n    scale: 4\n", "web:\n  upgrade_strategy: {start_first: false, batch_size: 2}\n", 4, false},
 		{"start-first, scale 4", "services:\n  web:\n    image: drover-hello:%s\n    restart: always\n    scale: 4\n", "web:\n  upgrade_strategy: {start_first: true, batch_size: 3}\n", 4, false},
+		// With hooks, a run stopped between a pre_stop hook and its stop,
+		// or between a start and its post_start hook, must run them.
+		{"stop-first, scale 2, hooks", hooksFile, "web:\n  upgrade_strategy: {start_first: false, batch_size: 1}\n", 2, false},
+		{"start-first, scale 3, hooks", hooksFile, "web:\n  scale: 3\n  upgrade_strategy: {start_first: true, batch_size: 2}\n", 3, false},
 	}
 	for _, m := range modes {
-		for _, image := range []string{"v2", "broken"} {
+		images := []string{"v2", "broken"}
+		if m.compose == hooksFile {
+			images = append(images, failingHook)
+		}
+		for _, image := range images {
 			t.Run(m.name+", "+image, func(t *testing.T) {
 				p1 := load(t, fmt.Sprintf(m.compose, "v1"), m.rancher)
 				// The revision that runs: made by a plain up of v1.
@@ -42,12 +50,17 @@ func TestUpgradeIsATransaction(t *testing.T) {
 				for _, c := range start.Containers {
 					original[c.ID] = c.Name
 				}
-				p2 := load(t, fmt.Sprintf(m.compose, image), m.rancher)
 				bad := ""
-				if image == "broken" {
+				file := fmt.Sprintf(m.compose, image)
+				switch image {
+				case "broken":
 					bad = "drover-hello:broken"
 					start.Images[bad] = "sha256:bad"
+				case failingHook:
+					bad = failingHook
+					file = strings.ReplaceAll(fmt.Sprintf(m.compose, "v2"), "[/hello, -append, /hooks/started]", "[/hello, -exit, '3']")
 				}
+				p2 := load(t, file, m.rancher)
 				plan, err := Upgrade(p2, start, UpgradeOptions{})
 				if err != nil {
 					t.Fatal(err)
@@ -80,6 +93,20 @@ func TestUpgradeIsATransaction(t *testing.T) {
 		}
 	}
 }
+
+// hooksFile is a service with both hooks, the pre_stop one with a secret in
+// its environment.
+const hooksFile = `services:
+  web:
+    image: drover-hello:%s
+    restart: always
+    scale: 2
+    post_start:
+      - command: [/hello, -append, /hooks/started]
+    pre_stop:
+      - command: [/hello, -append, /hooks/stopping]
+        environment: {TOKEN: s3cret}
+`
 
 // checkInvariants: every slot has a container of the old revision or a
 // new one that holds or will take its name; the containers are the original

@@ -233,6 +233,23 @@ func isKept(c Container) bool {
 	return !c.Running() && c.Name == KeptName(c.Name, c.Revision)
 }
 
+// postStart is the post_start hook of the slot's new container, part of
+// its health gate: run whenever the container is gated, so that a run
+// stopped between its start and its hook runs the hook, and one stopped
+// after it runs it again (hooks run at least once).
+func (s slot) postStart(target, ref string) []Step {
+	if s.new != nil && s.new.Name == s.name {
+		return nil // passed: its gate is behind it
+	}
+	spec := ""
+	if s.new != nil {
+		spec = s.new.Labels[LabelSpec]
+	} else {
+		spec = s.request.Config.Labels[LabelSpec]
+	}
+	return hookStep(target, ref, spec, PostStart, "part of its health gate")
+}
+
 // restartPolicy is the policy the new container gets once it passes.
 func (s slot) restartPolicy() string {
 	if s.new != nil {
@@ -311,6 +328,7 @@ func batchSteps(svc compose.Service, policy compose.Policy, slots []slot, index,
 			}
 			lane = append(lane, Step{Target: names[i], Reason: reason, Action: StartContainer{Ref: ref}})
 		}
+		lane = append(lane, s.postStart(names[i], ref)...)
 		waitRefs = append(waitRefs, ref)
 		before = append(before, lane)
 		var last []Step
@@ -349,6 +367,7 @@ func keepSteps(svc compose.Service, c Container, target string) []Step {
 		steps = append(steps, Step{Target: target, Reason: "keep for rollback", Action: SetRestartPolicy{Ref: c.ID, Policy: "no"}})
 	}
 	if c.Running() {
+		steps = append(steps, preStop(c, target, "keep for rollback")...)
 		steps = append(steps, Step{Target: target, Reason: "keep for rollback", Action: StopContainer{Ref: c.ID, Timeout: stopTimeout(svc)}})
 	}
 	if c.Name != kept {
@@ -429,6 +448,7 @@ func proxiedBatchSteps(svc compose.Service, policy compose.Policy, slots []slot,
 		if s.new == nil || !s.new.Running() {
 			lane = append(lane, Step{Target: names[i], Action: StartContainer{Ref: ref}})
 		}
+		lane = append(lane, s.postStart(names[i], ref)...)
 		begin = append(begin, lane)
 		waitRefs = append(waitRefs, ref)
 		var last []Step

@@ -24,9 +24,17 @@ var version = "dev"
 
 func main() {
 	probe := flag.String("probe", "", "GET this URL and exit 0 if it answers 200 (a HEALTHCHECK command)")
+	appendTo := flag.String("append", "", "append a line to this file saying whether this container's server answers, and exit (a lifecycle hook)")
+	exit := flag.Int("exit", -1, "exit with this status at once (a failing hook)")
 	flag.Parse()
-	if *probe != "" {
+	switch {
+	case *probe != "":
 		os.Exit(runProbe(*probe))
+	case *appendTo != "":
+		os.Exit(runAppend(*appendTo))
+	case *exit >= 0:
+		fmt.Fprintf(os.Stderr, "hello %s: exiting with status %d (-exit, MARK=%s)\n", version, *exit, os.Getenv("MARK"))
+		os.Exit(*exit)
 	}
 
 	port := envOr("PORT", "80")
@@ -105,6 +113,27 @@ func runProbe(url string) int {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		fmt.Fprintln(os.Stderr, resp.Status)
+		return 1
+	}
+	return 0
+}
+
+// runAppend appends "VERSION HOSTNAME serving|down MARK" to a file: run as a
+// hook, it records when it ran that the server still answered (or not yet),
+// and that the hook's environment (MARK) reached it.
+func runAppend(path string) int {
+	host, _ := os.Hostname()
+	state := "down"
+	if runProbe("http://127.0.0.1:"+envOr("PORT", "80")+"/version") == 0 {
+		state = "serving"
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err == nil {
+		_, err = fmt.Fprintf(f, "%s %s %s %s\n", version, host, state, os.Getenv("MARK"))
+		err = errors.Join(err, f.Close())
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	return 0
