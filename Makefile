@@ -6,10 +6,22 @@ export CGO_ENABLED := 0
 GO ?= go
 BIN := bin/drover
 
-.PHONY: build images test unit e2e fuzz faults demo bench lint clean
+.PHONY: build install images test unit e2e fuzz faults demo bench lint clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/drover
+
+# drover in $(PREFIX)/bin, and the same binary as the Docker CLI plugin
+# (docker drover ...): a link named docker-drover in the CLI's plugin
+# directory, $(DOCKER_CONFIG)/cli-plugins (PLUGIN_DIR=/usr/local/lib/docker/cli-plugins
+# for every user). DESTDIR stages a package.
+PREFIX ?= /usr/local
+DOCKER_CONFIG ?= $(HOME)/.docker
+PLUGIN_DIR ?= $(DOCKER_CONFIG)/cli-plugins
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PLUGIN_DIR)
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/drover
+	ln -sf $(PREFIX)/bin/drover $(DESTDIR)$(PLUGIN_DIR)/docker-drover
 
 # drover-hello:v1, :v2 and :broken, FROM scratch, built locally.
 images:

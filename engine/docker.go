@@ -41,15 +41,18 @@ type Docker struct {
 	proxyImage string
 }
 
-// Connect makes a client from the environment (DOCKER_HOST and friends),
-// negotiates the API version and checks that the engine answers. Each call
+// Connect makes a client from the environment (DOCKER_HOST and friends)
+// and the endpoint's options (a docker context's host and TLS, which come
+// after the environment's), negotiates the API version and checks that the engine answers. Each call
 // is bounded in time and the safe ones are repeated (transport.go).
-func Connect(ctx context.Context) (*Docker, error) {
+func Connect(ctx context.Context, endpoint ...client.Opt) (*Docker, error) {
 	timeout, err := EngineTimeout()
 	if err != nil {
 		return nil, err
 	}
-	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation(), withFaultTolerance(timeout))
+	opts := append([]client.Opt{client.FromEnv}, endpoint...)
+	opts = append(opts, client.WithAPIVersionNegotiation(), withFaultTolerance(timeout))
+	c, err := client.NewClientWithOpts(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("docker client: %w", err)
 	}

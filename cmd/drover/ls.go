@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/drover/drover/engine"
 	"github.com/drover/drover/reconcile"
 )
 
@@ -25,7 +24,7 @@ func lsCommand() command {
 				if len(args) > 0 {
 					return usageError{"ls takes no arguments"}
 				}
-				d, err := engine.Connect(ctx)
+				d, err := a.connect(ctx)
 				if err != nil {
 					return err
 				}

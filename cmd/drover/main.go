@@ -15,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 
+	cliflags "github.com/docker/cli/cli/flags"
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -33,6 +34,9 @@ func main() {
 		<-ctx.Done()
 		stop() // a second Ctrl-C ends drover at once
 	}()
+	if isPlugin(os.Args[0]) {
+		os.Exit(runPlugin(ctx, os.Args[1:], os.Stdout, os.Stderr))
+	}
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -54,6 +58,10 @@ type app struct {
 	progress string
 	stdout   io.Writer
 	stderr   io.Writer
+	// docker holds the docker CLI's global options (-H, --context, TLS)
+	// when drover runs as its plugin, read from dockerFlags; nil otherwise.
+	docker      *cliflags.ClientOptions
+	dockerFlags *pflag.FlagSet
 }
 
 // command is one subcommand: flags registers its flags and returns what runs
@@ -79,7 +87,12 @@ func commands() []command {
 // status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	a := &app{stdout: stdout, stderr: stderr}
-	root := newRootCommand(a, args)
+	return execute(ctx, newRootCommand(a, args), args, stdout, stderr)
+}
+
+// execute runs a command tree and turns its error into words on stderr and
+// an exit status.
+func execute(ctx context.Context, root *cobra.Command, args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(append([]string{}, args...))
 	root.SetOut(stdout)
 	root.SetErr(stderr)

@@ -64,7 +64,7 @@ func (a *app) open(ctx context.Context, need needFiles, lock bool) (*session, er
 	default:
 		return nil, err
 	}
-	if s.engine, err = engine.Connect(ctx); err != nil {
+	if s.engine, err = a.connect(ctx); err != nil {
 		return nil, err
 	}
 	if lock {

@@ -21,7 +21,9 @@ func printHelp(w io.Writer, cmd *cobra.Command) {
 	if cmd.HasAvailableSubCommands() {
 		width := 0
 		for _, c := range cmd.Commands() {
-			width = max(width, len(c.Name()))
+			if c.IsAvailableCommand() {
+				width = max(width, len(c.Name()))
+			}
 		}
 		fmt.Fprintf(w, "\nCommands:\n")
 		for _, c := range cmd.Commands() {
@@ -32,7 +34,7 @@ func printHelp(w io.Writer, cmd *cobra.Command) {
 	}
 	if cmd.HasAvailableLocalFlags() {
 		header := "Options"
-		if !cmd.HasParent() {
+		if cmd.HasAvailableSubCommands() {
 			header = "Global Options"
 		}
 		fmt.Fprintf(w, "\n%s:\n%s", header, flagUsages(cmd.LocalFlags()))
@@ -40,14 +42,15 @@ func printHelp(w io.Writer, cmd *cobra.Command) {
 	if cmd.Example != "" {
 		fmt.Fprintf(w, "\nExamples:\n%s\n", strings.TrimRight(cmd.Example, "\n"))
 	}
-	switch {
-	case !cmd.HasParent():
-		fmt.Fprintf(w, "\nRun '%s COMMAND --help' for more information on a command.\n", cmd.Name())
-	case cmd.HasAvailableSubCommands():
+	if cmd.HasAvailableSubCommands() {
 		fmt.Fprintf(w, "\nRun '%s COMMAND --help' for more information on a command.\n", cmd.CommandPath())
-	default:
-		fmt.Fprintf(w, "\nGlobal options (-f, -p, --progress...) go before the command: see '%s --help'.\n", cmd.Root().Name())
+		return
 	}
+	top := cmd
+	for top.HasParent() && top.Name() != pluginName {
+		top = top.Parent()
+	}
+	fmt.Fprintf(w, "\nGlobal options (-f, -p, --progress...) go before the command: see '%s --help'.\n", top.CommandPath())
 }
 
 // flagUsages lists a flag set's flags as pflag's FlagUsages does, except

@@ -1,0 +1,104 @@
+package tests
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runIn runs a program in dir with extra environment and returns what it
+// printed and how it ended.
+func runIn(t *testing.T, dir string, env []string, name string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	cmd.Env = append(cleanEnviron(), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("running %s: %v", name, err)
+	}
+	return r
+}
+
+// make install puts drover in PREFIX/bin and links it as the Docker CLI
+// plugin in DOCKER_CONFIG/cli-plugins; docker drover then answers through
+// the plugin protocol, on the engine docker's own options choose. The
+// plain binary reads the same context store (DOCKER_CONTEXT, docker
+// context use), and DOCKER_HOST comes before a chosen context.
+func TestDockerCLIPlugin(t *testing.T) {
+	if _, err := exec.LookPath("docker"); err != nil {
+		t.Skip("the docker CLI is not installed (Debian's docker.io, which .ci/run installs with the engine): " + err.Error())
+	}
+	tmp := t.TempDir()
+	prefix, cfg := filepath.Join(tmp, "prefix"), filepath.Join(tmp, "docker")
+	if out, err := exec.Command("make", "-C", "..", "install", "PREFIX="+prefix, "DOCKER_CONFIG="+cfg, "BIN="+filepath.Join(tmp, "drover")).CombinedOutput(); err != nil {
+		t.Fatalf("make install: %v\n%s", err, out)
+	}
+	installed := filepath.Join(prefix, "bin", "drover")
+	if target, err := os.Readlink(filepath.Join(cfg, "cli-plugins", "docker-drover")); err != nil || target != installed {
+		t.Fatalf("plugin link: %q, %v; want a link to %s", target, err, installed)
+	}
+	// The engine the tests use, by DOCKER_HOST; none for the contexts' part.
+	env := []string{"DOCKER_CONFIG=" + cfg, "DOCKER_CONTEXT=", "DOCKER_HOST=" + docker.DaemonHost()}
+
+	p := newProject(t, "services:\n  web:\n    image: IMAGE:v1\n", "")
+	r := runIn(t, p.dir, env, "docker", "drover", "version")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "drover version ") {
+		t.Fatalf("docker drover version:\n%s", r)
+	}
+	if r = runIn(t, p.dir, env, "docker", "drover", "-p", p.name, "up"); r.code != 0 {
+		t.Fatalf("docker drover up:\n%s", r)
+	}
+	r = runIn(t, p.dir, env, "docker", "drover", "-p", p.name, "ps")
+	if r.code != 0 || !strings.Contains(r.stdout, p.name+"-web-1") {
+		t.Errorf("docker drover ps does not list the container:\n%s", r)
+	}
+	if r = runIn(t, p.dir, env, "docker", "--help"); !strings.Contains(r.stdout, "drover*") {
+		t.Errorf("docker --help does not list the plugin:\n%s", r)
+	}
+
+	// A context whose engine is nowhere: each way of choosing it must be
+	// what the failure names.
+	env[2] = "DOCKER_HOST="
+	if r = runIn(t, p.dir, env, "docker", "context", "create", "nowhere", "--docker", "host=unix:///nonexistent/docker.sock"); r.code != 0 {
+		t.Fatalf("docker context create:\n%s", r)
+	}
+	nowhere := `docker context "nowhere": cannot reach the Docker engine at unix:///nonexistent/docker.sock`
+	for _, tc := range []struct {
+		what string
+		env  []string
+		cmd  []string
+	}{
+		{"docker --context", nil, []string{"docker", "--context", "nowhere", "drover", "-p", p.name, "ps"}},
+		{"DOCKER_CONTEXT, plugin", []string{"DOCKER_CONTEXT=nowhere"}, []string{"docker", "drover", "-p", p.name, "ps"}},
+		{"DOCKER_CONTEXT, plain binary", []string{"DOCKER_CONTEXT=nowhere"}, []string{installed, "-p", p.name, "ps"}},
+	} {
+		r = runIn(t, p.dir, append(env, tc.env...), tc.cmd[0], tc.cmd[1:]...)
+		if r.code != 1 || !strings.Contains(r.stderr, nowhere) {
+			t.Errorf("%s: want exit 1 and %q:\n%s", tc.what, nowhere, r)
+		}
+	}
+	if r = runIn(t, p.dir, env, "docker", "-H", "unix:///nonexistent/other.sock", "drover", "-p", p.name, "ps"); r.code != 1 || !strings.Contains(r.stderr, "unix:///nonexistent/other.sock") {
+		t.Errorf("docker -H: want the engine at that host:\n%s", r)
+	}
+	if r = runIn(t, p.dir, env, "docker", "context", "use", "nowhere"); r.code != 0 {
+		t.Fatalf("docker context use:\n%s", r)
+	}
+	if r = runIn(t, p.dir, env, installed, "-p", p.name, "ps"); r.code != 1 || !strings.Contains(r.stderr, nowhere) {
+		t.Errorf("after docker context use nowhere: want exit 1 and %q:\n%s", nowhere, r)
+	}
+	// DOCKER_HOST comes before the context docker context use chose.
+	env[2] = "DOCKER_HOST=" + docker.DaemonHost()
+	r = runIn(t, p.dir, env, installed, "-p", p.name, "ps")
+	if r.code != 0 || !strings.Contains(r.stdout, p.name+"-web-1") {
+		t.Errorf("DOCKER_HOST over the current context:\n%s", r)
+	}
+}
