@@ -1,9 +1,13 @@
 package compose
 
 import (
+	"bytes"
 	"encoding/json"
+	"sort"
+	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	"go.yaml.in/yaml/v4"
 )
 
 // MarshalYAML renders the resolved project with, under x-drover, what drover
@@ -38,7 +42,60 @@ func (p *Project) MarshalYAML() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return withPolicy.MarshalYAML()
+	out, err := withPolicy.MarshalYAML()
+	if err != nil {
+		return nil, err
+	}
+	return sshShortSyntax(out)
+}
+
+// sshShortSyntax rewrites build.ssh entries the way the Compose
+// specification writes them (id=path), sorted: compose-go prints "id: path"
+// as a string, which would read back as a key with no path.
+func sshShortSyntax(doc []byte) ([]byte, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(doc, &root); err != nil || len(root.Content) == 0 {
+		return doc, nil
+	}
+	changed := false
+	services := mappingValue(root.Content[0], "services")
+	for i := 1; services != nil && i < len(services.Content); i += 2 {
+		ssh := mappingValue(mappingValue(services.Content[i], "build"), "ssh")
+		if ssh == nil {
+			continue
+		}
+		for _, item := range ssh.Content {
+			if id, path, ok := strings.Cut(item.Value, ": "); ok && item.Kind == yaml.ScalarNode {
+				item.Value, item.Style = id+"="+path, 0
+			}
+		}
+		// compose-go reads them from a map: give them one order.
+		sort.Slice(ssh.Content, func(a, b int) bool { return ssh.Content[a].Value < ssh.Content[b].Value })
+		changed = true
+	}
+	if !changed {
+		return doc, nil
+	}
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(&root); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), enc.Close()
+}
+
+// mappingValue is the value of key in a YAML mapping node, nil when absent.
+func mappingValue(m *yaml.Node, key string) *yaml.Node {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
 }
 
 // asMap turns a tagged struct into the map its JSON form has, so that YAML

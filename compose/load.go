@@ -67,6 +67,9 @@ func Load(ctx context.Context, o Options) (*Project, error) {
 		}
 		p.Services = append(p.Services, s)
 	}
+	if err := checkProject(p.Services, srcs); err != nil {
+		return nil, err
+	}
 	p.index()
 	p.Warnings = append(noEffectWarnings(p.Services), volumeNotes...)
 	if rf.Catalog {

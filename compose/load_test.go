@@ -361,3 +361,59 @@ func FuzzConvertV1(f *testing.F) {
 		}
 	})
 }
+
+// TestCheckProject: what the engine would refuse half-way through an up is
+// refused while loading, naming both services.
+func TestCheckProject(t *testing.T) {
+	cases := []struct{ name, compose, want string }{
+		{"duplicate container_name",
+			"services:\n  a:\n    image: x\n    container_name: one\n  b:\n    image: x\n    container_name: one\n",
+			`docker-compose.yml:7: service "b": container_name "one" is already the container name of service "a"`},
+		{"one host port twice",
+			"services:\n  a:\n    image: x\n    ports: ['8080:80']\n  b:\n    image: x\n    ports: ['127.0.0.1:8080:81']\n",
+			`docker-compose.yml:7: service "b": host port 8080/tcp is also published by service "a"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := loadText(t, tc.compose, "")
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want %q", err, tc.want)
+			}
+		})
+	}
+	ok := map[string]string{
+		"other protocol": "services:\n  a:\n    image: x\n    ports: ['53:53/udp']\n  b:\n    image: x\n    ports: ['53:53/tcp']\n",
+		"other address":  "services:\n  a:\n    image: x\n    ports: ['127.0.0.1:80:80']\n  b:\n    image: x\n    ports: ['127.0.0.2:80:80']\n",
+	}
+	for name, text := range ok {
+		if _, err := loadText(t, text, ""); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// TestConfigBuildSSH: build.ssh and build.secrets load, print, and what
+// config prints loads back to the same.
+func TestConfigBuildSSH(t *testing.T) {
+	text := "services:\n  web:\n    build:\n      context: .\n      ssh: [default, key=/tmp/id]\n      secrets: [tok]\nsecrets:\n  tok: {file: ./tok}\n"
+	p, err := loadText(t, text, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := p.MarshalYAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), "ssh:\n        - default\n        - key=/tmp/id\n") || !strings.Contains(string(out), "- source: tok") {
+		t.Errorf("config output:\n%s", out)
+	}
+	p2, err := loadText(t, string(out), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	web, _ := p.Service("web")
+	web2, _ := p2.Service("web")
+	if path, _ := web2.Config.Build.SSH.Get("key"); path != "/tmp/id" || len(web2.Config.Build.SSH) != len(web.Config.Build.SSH) {
+		t.Errorf("ssh read back %+v, want %+v", web2.Config.Build.SSH, web.Config.Build.SSH)
+	}
+}

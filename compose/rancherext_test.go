@@ -51,12 +51,7 @@ func TestRancherVolumeExtensions(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			cleanEnv(t)
-			dir := t.TempDir()
-			if err := os.WriteFile(filepath.Join(dir, "docker-compose.yml"), []byte(tc.compose), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			p, err := Load(context.Background(), Options{ProjectDir: dir, ProjectName: "demo"})
+			p, err := loadText(t, tc.compose, "demo")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -69,4 +64,16 @@ func TestRancherVolumeExtensions(t *testing.T) {
 			}
 		})
 	}
+}
+
+// loadText loads a project whose only file is a docker-compose.yml with
+// that text, from an environment without COMPOSE_ variables.
+func loadText(t *testing.T, text, name string) (*Project, error) {
+	t.Helper()
+	cleanEnv(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "docker-compose.yml"), []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return Load(context.Background(), Options{ProjectDir: dir, ProjectName: name})
 }

@@ -421,6 +421,8 @@ func TestUpErrors(t *testing.T) {
 			`service "web": image gone:v9 is not on the engine and pull_policy is never`},
 		{"external network missing", "services:\n  web:\n    image: drover-hello:v1\n    networks: [edge]\nnetworks:\n  edge:\n    external: true\n", Options{},
 			`network "edge" is declared external but the engine has no network "edge"`},
+		{"build with ssh and secrets", "services:\n  web:\n    build:\n      context: .\n      ssh: [default]\n      secrets: [tok]\nsecrets:\n  tok: {file: ./tok}\n", Options{},
+			`service "web": build.ssh and build.secrets need BuildKit, and drover builds with the engine's legacy builder; build the image first (docker buildx build --tag demo-web ...)`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

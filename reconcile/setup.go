@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
 
@@ -84,6 +85,9 @@ func resourceLabels(project, kindLabel, key string, own map[string]string) map[s
 func imageStep(p *compose.Project, svc compose.Service, ref string) (Step, error) {
 	cfg := svc.Config
 	if b := cfg.Build; b != nil {
+		if err := legacyBuilderCan(svc.Name, b, ref); err != nil {
+			return Step{}, err
+		}
 		return Step{Target: ref, Reason: "missing", Action: BuildImage{Spec: BuildSpec{
 			Tag: ref, Context: b.Context, Dockerfile: b.Dockerfile, Args: b.Args, Target: b.Target,
 			Labels: map[string]string{LabelProject: p.Name, LabelService: svc.Name},
@@ -97,4 +101,25 @@ func imageStep(p *compose.Project, svc compose.Service, ref string) (Step, error
 		reason = "pull always"
 	}
 	return Step{Target: ref, Reason: reason, Action: PullImage{Ref: ref}}, nil
+}
+
+// legacyBuilderCan refuses, before any change, a build that needs BuildKit:
+// drover builds through the engine's build API without a BuildKit session,
+// which has no way to forward an SSH agent or mount a build secret.
+func legacyBuilderCan(service string, b *types.BuildConfig, ref string) error {
+	var need []string
+	if len(b.SSH) > 0 {
+		need = append(need, "build.ssh")
+	}
+	if len(b.Secrets) > 0 {
+		need = append(need, "build.secrets")
+	}
+	if len(need) == 0 {
+		return nil
+	}
+	verb := "needs"
+	if len(need) > 1 {
+		verb = "need"
+	}
+	return fmt.Errorf("service %q: %s %s BuildKit, and drover builds with the engine's legacy builder; build the image first (docker buildx build --tag %s ...), then run drover again", service, strings.Join(need, " and "), verb, ref)
 }

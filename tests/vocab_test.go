@@ -3,6 +3,7 @@ package tests
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -49,5 +50,34 @@ services:
 	}
 	if len(h.Devices) != 1 || h.Devices[0].PathOnHost != "/dev/null" || h.Devices[0].PathInContainer != "/dev/xnull" || h.Devices[0].CgroupPermissions != "r" {
 		t.Errorf("devices %+v", h.Devices)
+	}
+}
+
+// TestDuplicateContainerNameRefused: two services with one container_name
+// are refused before the first engine call, naming both.
+func TestDuplicateContainerNameRefused(t *testing.T) {
+	files := `
+services:
+  a:
+    image: IMAGE:v1
+  b:
+    image: IMAGE:v1
+    container_name: NAME
+  c:
+    image: IMAGE:v1
+    container_name: NAME
+`
+	p := newProject(t, files, "")
+	p.write("docker-compose.yml", strings.ReplaceAll(files, "NAME", p.name+"-one"))
+	r := p.drover("up", "-d")
+	want := `docker-compose.yml:10: service "c": container_name "` + p.name + `-one" is already the container name of service "b"`
+	if r.code != 1 || !strings.Contains(r.stderr, want) {
+		t.Errorf("want exit 1 and %q:\n%s", want, r)
+	}
+	if left := p.leftovers(); len(left) > 0 {
+		t.Errorf("the engine was changed: %v", left)
+	}
+	if _, err := docker.ContainerInspect(context.Background(), p.name+"-one"); err == nil {
+		t.Errorf("container %s-one exists", p.name)
 	}
 }
