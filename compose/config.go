@@ -30,6 +30,9 @@ func (p *Project) MarshalYAML() ([]byte, error) {
 		if r, err := asMap(svc.Rancher); err == nil && len(r) > 0 {
 			ext["rancher"] = r
 		}
+		if svc.History != DefaultHistory {
+			ext["history"] = svc.History
+		}
 		if len(svc.NoEffect) > 0 {
 			ext["no_effect"] = svc.NoEffect
 		}

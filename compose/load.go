@@ -205,6 +205,9 @@ func newService(cfg types.ServiceConfig, rs RancherService, srcs sources) (Servi
 	if s.Proxy, err = proxied(cfg); err != nil {
 		return Service{}, srcs.at(cfg.Name, "x-drover", err.Error())
 	}
+	if s.History, err = historyLimit(cfg); err != nil {
+		return Service{}, srcs.at(cfg.Name, "x-drover", err.Error())
+	}
 	if s.Hash, s.Spec, err = Hash(cfg); err != nil {
 		return Service{}, err
 	}

@@ -64,6 +64,9 @@ type Service struct {
 	// Proxy: drover's front proxy owns the service's published host ports
 	// (x-drover: {proxy: true}); its containers publish none themselves.
 	Proxy bool
+	// History is how many revisions its containers record, the current one
+	// included (x-drover: {history: N}; DefaultHistory).
+	History int
 }
 
 // Service returns the named service, and whether it exists.

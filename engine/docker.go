@@ -93,6 +93,7 @@ func (d *Docker) ListContainers(ctx context.Context, project string) ([]reconcil
 			Health:   reconcile.HealthFromStatus(s.Status),
 			ExitCode: reconcile.ExitCodeFromStatus(s.Status),
 			Labels:   s.Labels,
+			Created:  time.Unix(s.Created, 0).UTC(),
 		}
 		if len(s.Names) > 0 {
 			c.Name = strings.TrimPrefix(s.Names[0], "/")
@@ -124,8 +125,13 @@ func (d *Docker) ListImages(ctx context.Context) (map[string]string, error) {
 	}
 	out := map[string]string{}
 	for _, img := range list {
-		for _, tag := range img.RepoTags {
-			out[tag] = img.ID
+		// Every reference that names the image: its tags, its repo
+		// digests, and its ID (tagged or not: a container may run it).
+		out[img.ID] = img.ID
+		for _, ref := range append(img.RepoTags, img.RepoDigests...) {
+			if ref != "<none>:<none>" && ref != "<none>@<none>" {
+				out[ref] = img.ID
+			}
 		}
 	}
 	return out, nil

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Labels drover writes on every container. The Compose ones let `docker
@@ -57,6 +58,8 @@ type Container struct {
 	Health   string // "", "starting", "healthy", "unhealthy"
 	Ports    []Port
 	Labels   map[string]string
+	// Created is when the engine made it (to the second).
+	Created time.Time
 	// RestartPolicy is the policy the container was made with (its
 	// LabelRestart, or what the engine reported for a container without
 	// it); "" when unknown.
@@ -93,7 +96,9 @@ func (c Container) Target() string { return fmt.Sprintf("%s#%d", c.Service, c.Nu
 type Observed struct {
 	Project    string
 	Containers []Container
-	// Images maps a familiar image reference (drover-hello:v1) to its ID.
+	// Images maps every reference of each image on the engine to its ID:
+	// the familiar tag (drover-hello:v1), the repo digest
+	// (drover-hello@sha256:…) and the ID itself.
 	Images   map[string]string
 	Networks map[string]bool
 	Volumes  map[string]bool

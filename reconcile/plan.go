@@ -162,6 +162,10 @@ func planService(p *compose.Project, svc compose.Service, view ServiceView, obs 
 		sp.Notes = append(sp.Notes, fmt.Sprintf("%s: out of sync: %s; run drover up --upgrade", svc.Name, drift))
 	}
 
+	made := newSlots(p, svc, view, drift != "", obs)
+	if made.note != "" {
+		sp.Notes = append(sp.Notes, made.note)
+	}
 	bySlot := map[int]Container{}
 	var surplus []Container
 	for _, c := range view.Current {
@@ -199,10 +203,10 @@ func planService(p *compose.Project, svc compose.Service, view ServiceView, obs 
 			started = append(started, c.ID)
 		case exists:
 			lanes = append(lanes, lane)
-		case drift != "":
-			sp.Notes = append(sp.Notes, fmt.Sprintf("%s: not created: the service is out of sync, drover up --upgrade creates it", target))
+		case drift != "" && made.why != "":
+			sp.Notes = append(sp.Notes, fmt.Sprintf("%s: not created: the service is out of sync and %s; drover up --upgrade creates it", target, made.why))
 		default:
-			req, w, err := newCreateRequest(specInput{project: p, service: svc, number: n, revision: revision, apiVersion: obs.APIVersion})
+			req, w, err := made.request(n)
 			if err != nil {
 				return sp, nil, err
 			}

@@ -48,7 +48,7 @@ type world struct {
 func newWorld(p *compose.Project) *world {
 	return &world{p: p, obs: Observed{
 		Project:    p.Name,
-		Images:     map[string]string{"drover-hello:v1": "sha256:111", "drover-hello:v2": "sha256:222"},
+		Images:     map[string]string{"drover-hello:v1": "sha256:111", "drover-hello:v2": "sha256:222", "sha256:111": "sha256:111", "sha256:222": "sha256:222"},
 		Networks:   map[string]bool{"demo_default": true},
 		Volumes:    map[string]bool{},
 		APIVersion: "1.41",
@@ -159,10 +159,31 @@ services:
 			want: "note: web: out of sync: environment.TOKEN changed; run drover up --upgrade\n",
 		},
 		{
-			name: "out of sync: a missing slot waits for the upgrade", compose: twoWeb,
+			name: "out of sync: a missing slot is made from the serving revision", compose: twoWeb,
 			world: func(w *world) { w.ctr("web", 1, 1, "running").edit(func(c *Container) { c.Hash = "old" }) },
+			want: `web: create web#2 (missing: scale 2)
+web: start web#2
+web: wait-ready web
+note: web: out of sync: config-hash old → e8d72e0667bc; run drover up --upgrade
+note: web: out of sync: new containers are made from revision 1, the one serving (drover-hello:v1, image 111), not from the files
+`,
+		},
+		{
+			name: "out of sync, the serving image gone: a missing slot waits for the upgrade", compose: twoWeb,
+			world: func(w *world) {
+				w.ctr("web", 1, 1, "running").edit(func(c *Container) { c.Hash, c.ImageID = "old", "sha256:999" })
+			},
 			want: `note: web: out of sync: config-hash old → e8d72e0667bc; run drover up --upgrade
-note: web#2: not created: the service is out of sync, drover up --upgrade creates it
+note: web#2: not created: the service is out of sync and image 999 of revision 1 is no longer on the engine; drover up --upgrade creates it
+`,
+		},
+		{
+			name: "out of sync, made by another tool: a missing slot waits for the upgrade", compose: twoWeb,
+			world: func(w *world) {
+				w.ctr("web", 1, 1, "running").edit(func(c *Container) { c.Hash = "old"; delete(c.Labels, LabelSpec) })
+			},
+			want: `note: web: out of sync: made by another tool → drover, config-hash old → e8d72e0667bc; run drover up --upgrade
+note: web#2: not created: the service is out of sync and its containers record no spec; drover up --upgrade creates it
 `,
 		},
 		{

@@ -93,7 +93,8 @@ func Upgrade(p *compose.Project, obs Observed, opts UpgradeOptions) (Plan, error
 		if settled && !opts.forced(svc.Name) && outOfSync(p, svc, view.Current, obs.Images) == "" {
 			continue
 		}
-		steps, err := upgradeService(p, svc, view, obs, opts)
+		hist, _ := ServiceHistory(groups[svc.Name], obs.Images)
+		steps, err := upgradeService(p, svc, view, obs, opts, revisionSource{history: hist})
 		if err != nil {
 			return Plan{}, err
 		}
@@ -124,10 +125,11 @@ func upgrading(p *compose.Project, plan Plan) []compose.Service {
 	return out
 }
 
-// upgradeService plans the upgrade of one service to the files' config. It
-// works slot by slot from what exists, so that it also finishes an upgrade
-// that was interrupted at any point, or tries again one that failed.
-func upgradeService(p *compose.Project, svc compose.Service, view ServiceView, obs Observed, opts UpgradeOptions) ([]Step, error) {
+// upgradeService plans the upgrade of one service to svc: the files'
+// config, or a recorded revision made again (src says which). It works slot
+// by slot from what exists, so that it also finishes an upgrade that was
+// interrupted at any point, or tries again one that failed.
+func upgradeService(p *compose.Project, svc compose.Service, view ServiceView, obs Observed, opts UpgradeOptions, src revisionSource) ([]Step, error) {
 	policy := opts.Policy(svc)
 	if policy.StartFirst && !svc.Proxy {
 		for _, port := range svc.Config.Ports {
@@ -165,7 +167,7 @@ func upgradeService(p *compose.Project, svc compose.Service, view ServiceView, o
 	if target == view.Revision {
 		news = view.Current
 	}
-	slots, err := upgradeSlots(p, svc, old, news, target, obs.APIVersion)
+	slots, err := upgradeSlots(p, svc, src, old, news, target, obs.APIVersion)
 	if err != nil {
 		return nil, err
 	}
@@ -258,12 +260,12 @@ func (s slot) restartPolicy() string {
 	return cmp.Or(s.request.Config.Labels[LabelRestart], "no")
 }
 
-func upgradeSlots(p *compose.Project, svc compose.Service, old, news []Container, target int, apiVersion string) ([]slot, error) {
+func upgradeSlots(p *compose.Project, svc compose.Service, src revisionSource, old, news []Container, target int, apiVersion string) ([]slot, error) {
 	var slots []slot
 	for n := 1; n <= svc.Scale; n++ {
 		s := slot{number: n, name: ContainerName(p.Name, svc.Config, n), old: byNumber(old, n), new: byNumber(news, n), runOnce: svc.StartOnce()}
 		if s.new == nil {
-			req, _, err := newCreateRequest(specInput{project: p, service: svc, number: n, revision: target, apiVersion: apiVersion})
+			req, _, err := createRequest(p, svc, src, n, target, apiVersion)
 			if err != nil {
 				return nil, err
 			}
