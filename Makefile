@@ -37,7 +37,7 @@ test: lint
 	$(GO) test -count=1 -timeout 15m -parallel 3 ./...
 
 unit:
-	$(GO) test -count=1 ./compose/... ./reconcile/...
+	$(GO) test -count=1 ./compose/... ./reconcile/... ./history/...
 
 e2e:
 	$(GO) test -count=1 -timeout 15m -v ./tests/...
@@ -49,6 +49,7 @@ fuzz:
 	$(GO) test ./compose -run '^$$' -fuzz FuzzConvertV1 -fuzztime $(FUZZTIME)
 	$(GO) test ./compose -run '^$$' -fuzz FuzzComposeErrors -fuzztime $(FUZZTIME)
 	$(GO) test ./reconcile -run '^$$' -fuzz FuzzLabels -fuzztime $(FUZZTIME)
+	$(GO) test ./history -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME)
 
 # The full fault tables of tests/faults_test.go (the normal suite runs a
 # fast subset): every step x signal x mode x image, and every engine request

@@ -23,7 +23,7 @@ type upFlags struct {
 	upgrade, forceUpgrade, confirm bool
 	rollback, pull, force          bool
 	recreateProxy                  bool
-	batchSize                      int
+	batchSize, toRevision          int
 	interval                       string
 	waitTimeout                    time.Duration
 	waitTimeoutSet                 bool
@@ -46,7 +46,8 @@ func upCommand() command {
 			fs.BoolVar(&f.forceUpgrade, "force-upgrade", false, "upgrade the named services (all when none is named) even when in sync (alias --force-recreate)")
 			fs.BoolVar(&f.forceUpgrade, "force-recreate", false, "alias of --force-upgrade")
 			fs.BoolVarP(&f.confirm, "confirm-upgrade", "c", false, "remove the containers kept for a rollback of upgraded services (with --upgrade: upgrade, then confirm)")
-			fs.BoolVarP(&f.rollback, "rollback", "r", false, "bring the kept containers back and remove the new ones")
+			fs.BoolVarP(&f.rollback, "rollback", "r", false, "bring the kept containers back and remove the new ones; with nothing kept (after a confirm), make the revision before the serving one again from its record")
+			fs.IntVar(&f.toRevision, "to-revision", 0, "with --rollback: go back to this revision (see drover history): its kept containers, or new ones made from its recorded spec and image ID in health-gated batches, keeping the serving ones for a rollback")
 			fs.BoolVar(&f.recreateProxy, "recreate-proxy", false, "replace the front proxy when its ports (or drover's build) changed: its ports close for about a second")
 			fs.BoolVar(&f.force, "force", false, "with --confirm-upgrade: confirm even when the new revision has not passed its health gate or has failed since")
 			fs.BoolVar(&f.pull, "pull", false, "pull the images first, then upgrade where the image changed")
@@ -64,6 +65,12 @@ func (a *app) upCmd(ctx context.Context, f upFlags, args []string) error {
 	if f.rollback && (f.upgrade || f.forceUpgrade || f.confirm) {
 		return usageError{"--rollback goes with no other upgrade flag"}
 	}
+	if f.toRevision != 0 && !f.rollback {
+		return usageError{"--to-revision goes with --rollback"}
+	}
+	if f.toRevision < 0 {
+		return usageError{"--to-revision must be a revision number (see drover history)"}
+	}
 	if f.force && !f.confirm {
 		return usageError{"--force goes with --confirm-upgrade"}
 	}
@@ -74,19 +81,19 @@ func (a *app) upCmd(ctx context.Context, f upFlags, args []string) error {
 	if err != nil {
 		return usageError{err.Error()}
 	}
+	opts := reconcile.UpgradeOptions{
+		Options:   reconcile.Options{Services: args, RemoveOrphans: f.removeOrphans, WaitTimeout: f.waitTimeout, RecreateProxy: f.recreateProxy},
+		BatchSize: f.batchSize, Interval: interval,
+	}
+	if f.waitTimeoutSet {
+		opts.HealthTimeout = f.waitTimeout
+	}
 	switch {
 	case f.rollback:
-		return a.rollback(ctx, args, f.waitTimeout, f.dryRun)
+		return a.rollback(ctx, reconcile.RollbackToOptions{UpgradeOptions: opts, Revision: f.toRevision}, f.dryRun)
 	case f.confirm && !f.upgrade && !f.forceUpgrade:
 		return a.confirm(ctx, args, f.force, f.dryRun)
 	case f.upgrade || f.forceUpgrade:
-		opts := reconcile.UpgradeOptions{
-			Options:   reconcile.Options{Services: args, RemoveOrphans: f.removeOrphans, WaitTimeout: f.waitTimeout, RecreateProxy: f.recreateProxy},
-			BatchSize: f.batchSize, Interval: interval,
-		}
-		if f.waitTimeoutSet {
-			opts.HealthTimeout = f.waitTimeout
-		}
 		if f.forceUpgrade {
 			opts.Force = args
 			if len(args) == 0 {
@@ -328,14 +335,23 @@ func (a *app) printLastLogs(ctx context.Context, s *session, fe *reconcile.Servi
 	}
 }
 
-func (a *app) rollback(ctx context.Context, services []string, wait time.Duration, dryRun bool) error {
+// rollback runs up --rollback: back to the kept containers; with nothing
+// kept, or with --to-revision, to a recorded revision (rollbackTo).
+func (a *app) rollback(ctx context.Context, to reconcile.RollbackToOptions, dryRun bool) error {
+	services := to.Services
 	s, obs, err := a.openObserved(ctx, filesOptional, !dryRun, services)
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	opts := reconcile.RollbackOptions{Services: services, Timeout: wait, Monitor: a.monitor(s, services)}
+	opts := reconcile.RollbackOptions{Services: services, Timeout: to.WaitTimeout, Monitor: a.monitor(s, services)}
 	plan, err := reconcile.Rollback(obs, opts)
+	if to.Revision > 0 || errors.Is(err, reconcile.ErrNothingKept) {
+		if s.project == nil {
+			return fmt.Errorf("%w; going back to an earlier recorded revision makes new containers from it, which needs the project's files (see drover history)", err)
+		}
+		return a.rollbackTo(ctx, s, obs, to, dryRun)
+	}
 	if err != nil {
 		return err
 	}
@@ -347,6 +363,32 @@ func (a *app) rollback(ctx context.Context, services []string, wait time.Duratio
 		a.adviseAfterInterrupt(ctx, s)
 		return interrupted{err}
 	}
+	return a.forwardAgain(ctx, s, opts, err)
+}
+
+// rollbackTo goes back to a recorded revision: its kept containers, or new
+// ones made from its record in health-gated batches. A failure while
+// making it again is undone like a failed upgrade's (the failure action);
+// one while bringing kept containers back, like a failed rollback's.
+func (a *app) rollbackTo(ctx context.Context, s *session, obs reconcile.Observed, to reconcile.RollbackToOptions, dryRun bool) error {
+	plan, recreated, err := reconcile.RollbackTo(s.project, obs, to)
+	if err != nil {
+		return err
+	}
+	err = a.run(ctx, s, plan, dryRun, "rollback")
+	switch {
+	case err == nil || dryRun:
+		return nil
+	case ctx.Err() != nil:
+		a.adviseAfterInterrupt(ctx, s)
+		return interrupted{err}
+	}
+	for _, fe := range reconcile.FailedServices(err) {
+		if slices.Contains(recreated, fe.Service) {
+			return a.afterFailure(ctx, s, to.UpgradeOptions, err)
+		}
+	}
+	opts := reconcile.RollbackOptions{Services: to.Services, Timeout: to.WaitTimeout, Monitor: a.monitor(s, to.Services)}
 	return a.forwardAgain(ctx, s, opts, err)
 }
 
