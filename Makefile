@@ -48,6 +48,7 @@ fuzz:
 	$(GO) test ./compose -run '^$$' -fuzz FuzzParseRancher -fuzztime $(FUZZTIME)
 	$(GO) test ./compose -run '^$$' -fuzz FuzzConvertV1 -fuzztime $(FUZZTIME)
 	$(GO) test ./compose -run '^$$' -fuzz FuzzComposeErrors -fuzztime $(FUZZTIME)
+	$(GO) test ./compose -run '^$$' -fuzz FuzzCatalogLoad -fuzztime $(FUZZTIME)
 	$(GO) test ./reconcile -run '^$$' -fuzz FuzzLabels -fuzztime $(FUZZTIME)
 	$(GO) test ./history -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME)
 

@@ -25,12 +25,13 @@ type Options struct {
 	ProjectDir  string   // --project-directory
 	EnvFiles    []string // --env-file
 	Profiles    []string // --profile
+	Answers     []string // --answers: answers files for a catalog entry's questions
 }
 
 // Load reads and validates a project. Every problem found in the files is
 // reported here, before anything touches an engine.
 func Load(ctx context.Context, o Options) (*Project, error) {
-	cp, srcs, volumeNotes, err := loadCompose(ctx, o)
+	cp, srcs, e, err := loadCompose(ctx, o)
 	if err != nil {
 		return nil, err
 	}
@@ -42,11 +43,8 @@ func Load(ctx context.Context, o Options) (*Project, error) {
 		return nil, err
 	}
 
-	p := &Project{Name: cp.Name, WorkingDir: cp.WorkingDir, ConfigFiles: cp.ComposeFiles, Compose: cp}
-	rf, err := readRancherFile(o.RancherFile, cp.ComposeFiles)
-	if err != nil {
-		return nil, err
-	}
+	p := &Project{Name: cp.Name, WorkingDir: cp.WorkingDir, ConfigFiles: cp.ComposeFiles, Compose: cp, Questions: e.questions}
+	rf := e.rancher
 	if rf != nil {
 		p.RancherFile = rf.Path
 		if err := checkRancherServices(rf, func(name string) bool {
@@ -71,10 +69,7 @@ func Load(ctx context.Context, o Options) (*Project, error) {
 		return nil, err
 	}
 	p.index()
-	p.Warnings = append(noEffectWarnings(p.Services), volumeNotes...)
-	if rf.Catalog {
-		p.Warnings = append(p.Warnings, fmt.Sprintf("%s: the catalog section (questions, version, description) is for the Rancher catalog UI: ignored", rf.Path))
-	}
+	p.Warnings = append(append(e.warnings, noEffectWarnings(p.Services)...), e.volumeNotes...)
 	return p, nil
 }
 
@@ -87,15 +82,18 @@ func projectOptions(o Options) (*cli.ProjectOptions, error) {
 		cli.WithEnvFiles(o.EnvFiles...),
 		cli.WithDotEnv,
 		cli.WithConfigFileEnv,
+		withCatalogTemplate,
 		cli.WithDefaultConfigPath,
 	)
 }
 
-// loadCompose loads the compose files with compose-go, converting files of
-// the v1 layout first. It reads the files itself (compose-go would refuse a
-// v1 file while parsing it), so it applies the name precedence compose-go's
-// own project loading would: -p, COMPOSE_PROJECT_NAME, name:, the directory.
-func loadCompose(ctx context.Context, o Options) (*types.Project, sources, []string, error) {
+// loadCompose loads the compose files with compose-go, after a catalog
+// entry's questions are answered and its templates rendered, converting
+// files of the v1 layout first. It reads the files itself (compose-go would
+// refuse a v1 file while parsing it), so it applies the name precedence
+// compose-go's own project loading would: -p, COMPOSE_PROJECT_NAME, name:,
+// the directory.
+func loadCompose(ctx context.Context, o Options) (*types.Project, sources, *entry, error) {
 	popts, err := projectOptions(o)
 	if err != nil {
 		return nil, nil, nil, loadError(err)
@@ -108,6 +106,10 @@ func loadCompose(ctx context.Context, o Options) (*types.Project, sources, []str
 	if err != nil {
 		return nil, nil, nil, loadError(err)
 	}
+	e, err := prepareEntry(o, details, popts.Environment, workingDir)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	named := false
 	var notes []string
 	for i, f := range details.ConfigFiles {
@@ -116,7 +118,7 @@ func loadCompose(ctx context.Context, o Options) (*types.Project, sources, []str
 			return nil, nil, nil, v1FileError(f, err)
 		}
 		if v1 != nil {
-			fileNotes, _ := rancherVolumes(v1, true)
+			fileNotes, _ := rancherVolumes(v1, true, e.env)
 			notes = append(notes, fileNotes...)
 			details.ConfigFiles[i].Config = v1
 		} else if model, fileNotes := rancherModel(f.Content); model != nil {
@@ -126,14 +128,14 @@ func loadCompose(ctx context.Context, o Options) (*types.Project, sources, []str
 		named = named || fileName(f.Content) != ""
 	}
 	srcs := newSources(details.ConfigFiles)
-	details.Environment = popts.Environment
+	details.Environment = e.env
 	profiles := o.Profiles
-	if len(profiles) == 0 && popts.Environment["COMPOSE_PROFILES"] != "" {
-		profiles = strings.Split(popts.Environment["COMPOSE_PROFILES"], ",")
+	if len(profiles) == 0 && e.env["COMPOSE_PROFILES"] != "" {
+		profiles = strings.Split(e.env["COMPOSE_PROFILES"], ",")
 	}
 	cp, err := loader.LoadWithContext(ctx, *details, func(lo *loader.Options) {
 		lo.Profiles = profiles
-		switch env := popts.Environment["COMPOSE_PROJECT_NAME"]; {
+		switch env := e.env["COMPOSE_PROJECT_NAME"]; {
 		case o.ProjectName != "":
 			lo.SetProjectName(o.ProjectName, true)
 		case env != "":
@@ -148,7 +150,8 @@ func loadCompose(ctx context.Context, o Options) (*types.Project, sources, []str
 	for _, f := range details.ConfigFiles {
 		cp.ComposeFiles = append(cp.ComposeFiles, f.Filename)
 	}
-	return cp, srcs, notes, nil
+	e.volumeNotes = notes
+	return cp, srcs, e, nil
 }
 
 // fileName returns the name: key of a compose file, "" when it has none. A
@@ -236,30 +239,6 @@ func proxied(cfg types.ServiceConfig) (bool, error) {
 		}
 	}
 	return false, nil
-}
-
-// readRancherFile reads the file named by -r, or rancher-compose.yml beside
-// the first compose file when -r is absent. Only a named file must exist.
-func readRancherFile(named string, composeFiles []string) (*RancherFile, error) {
-	path := named
-	if path == "" {
-		if len(composeFiles) == 0 {
-			return nil, nil
-		}
-		path = filepath.Join(filepath.Dir(composeFiles[0]), "rancher-compose.yml")
-		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-			return nil, nil
-		}
-	}
-	rf, err := ReadRancherFile(path)
-	if err != nil {
-		var fe *FileError
-		if errors.As(err, &fe) {
-			return nil, relativeFile(err)
-		}
-		return nil, fmt.Errorf("rancher-compose file: %w", err)
-	}
-	return rf, nil
 }
 
 // dependencyOrder returns the service names so that each comes after the

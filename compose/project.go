@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/drover/drover/catalog"
 )
 
 // Project is a loaded, validated drover project.
@@ -24,6 +26,9 @@ type Project struct {
 	// depends on, ties broken by name.
 	Services []Service
 	Warnings []string
+	// Questions are a catalog entry's questions with the values they
+	// resolved to, in the order the rancher-compose file asks them.
+	Questions []catalog.Value
 	// byName indexes Services, so that planning a project of many services
 	// looks each one up in constant time; nil in a Project made by hand.
 	byName map[string]int

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v4"
+
+	"github.com/drover/drover/catalog"
 )
 
 // RancherFile is the content of a rancher-compose.yml: per-service settings
@@ -20,6 +22,9 @@ type RancherFile struct {
 	Lines map[string]int
 	// Catalog is set when the file has a catalog section (catalog templates).
 	Catalog bool
+	// Warnings name the variables that were not set when the file was
+	// interpolated.
+	Warnings []string
 }
 
 // RancherService holds the rancher-compose keys of one service. A nil
@@ -135,6 +140,13 @@ func ReadRancherFile(path string) (*RancherFile, error) {
 // Both layouts are accepted: version 2 with a services: section, and the v1
 // layout with service names at the top level.
 func ParseRancher(path string, data []byte) (*RancherFile, error) {
+	return ParseRancherWith(path, data, nil)
+}
+
+// ParseRancherWith parses a rancher-compose.yml as ParseRancher does, after
+// replacing the variables in its values with env (see interpolateRancher);
+// a nil env leaves them as written.
+func ParseRancherWith(path string, data []byte, env map[string]string) (*RancherFile, error) {
 	rf := &RancherFile{Path: path, Services: map[string]RancherService{}, Lines: map[string]int{}}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
@@ -150,6 +162,12 @@ func ParseRancher(path string, data []byte) (*RancherFile, error) {
 	}
 	if root.Kind != yaml.MappingNode {
 		return nil, p.errAt(root, "", "", "expected a mapping at the top level")
+	}
+	if env != nil {
+		var err error
+		if rf.Warnings, err = interpolateRancher(path, root, env); err != nil {
+			return nil, err
+		}
 	}
 	// With a services: key the file has the version 2 layout; without one,
 	// the v1 layout puts service names at the top level.
@@ -180,6 +198,10 @@ func ParseRancher(path string, data []byte) (*RancherFile, error) {
 	}
 	for _, kv := range services {
 		name := kv.key.Value
+		if v2 && catalog.IsSectionKey(name, false) {
+			rf.Catalog = true
+			continue
+		}
 		if _, dup := rf.Services[name]; dup {
 			return nil, p.errAt(kv.key, name, "", "service is declared twice")
 		}
@@ -244,6 +266,9 @@ func (p *rancherParser) service(name string, n *yaml.Node) (RancherService, erro
 	for _, kv := range pairs(n) {
 		key := kv.key.Value
 		v := kv.value
+		if v.Kind == yaml.AliasNode && v.Alias != nil {
+			v = v.Alias // metadata: *shared, as Rancher-era files share blocks
+		}
 		switch key {
 		case "scale":
 			s.Scale, err = p.intPtr(v, name, key)

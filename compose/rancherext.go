@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/compose-spec/compose-go/v2/template"
 	"github.com/compose-spec/compose-go/v2/types"
 	"go.yaml.in/yaml/v4"
 )
@@ -25,9 +26,11 @@ const extVolumeDriver = "x-drover-volume_driver"
 //   - in a v1 file, volumes: name:/path with a name that is not a path: a
 //     named volume, created on first use under that very name (v1 names
 //     were not prefixed with the project), with the volume_driver when set.
+//     The name is read as compose-go will interpolate it, with env: a
+//     catalog entry names its volumes with questions (${data_volume}:/data).
 //
 // It reports whether it changed the model.
-func rancherVolumes(model map[string]any, v1 bool) (notes []string, changed bool) {
+func rancherVolumes(model map[string]any, v1 bool, env map[string]string) (notes []string, changed bool) {
 	services, _ := model["services"].(map[string]any)
 	volumes, _ := model["volumes"].(map[string]any)
 	for _, name := range sortedMapKeys(volumes) {
@@ -69,7 +72,7 @@ func rancherVolumes(model map[string]any, v1 bool) (notes []string, changed bool
 			if !ok {
 				continue
 			}
-			src, _, found := strings.Cut(spec, ":")
+			src, _, found := strings.Cut(interpolated(spec, env), ":")
 			if !found || !isVolumeName(src) {
 				continue
 			}
@@ -101,6 +104,19 @@ func rancherVolumes(model map[string]any, v1 bool) (notes []string, changed bool
 	return notes, changed
 }
 
+// interpolated is s with its variables replaced from env, as compose-go
+// will replace them; s itself when it does not interpolate.
+func interpolated(s string, env map[string]string) string {
+	if !strings.Contains(s, "$") {
+		return s
+	}
+	out, err := template.SubstituteWithOptions(s, func(k string) (string, bool) { v, ok := env[k]; return v, ok }, template.WithoutLogging)
+	if err != nil {
+		return s
+	}
+	return out
+}
+
 // isVolumeName tells a volume name from a host path in a short volume
 // spec: a path starts with /, . or ~ (or is a Windows drive).
 func isVolumeName(src string) bool {
@@ -122,7 +138,7 @@ func rancherModel(content []byte) (map[string]any, []string) {
 	if err := yaml.Unmarshal(content, &model); err != nil || model == nil {
 		return nil, nil
 	}
-	notes, changed := rancherVolumes(model, false)
+	notes, changed := rancherVolumes(model, false, nil)
 	if !changed {
 		return nil, nil
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -113,9 +114,10 @@ func configCommand() command {
 	return command{
 		name: "config", args: "",
 		summary: "Print the resolved project as YAML: files merged, variables interpolated, with each service's scale and upgrade policy under x-drover.",
-		example: "  drover config\n  drover config --services",
+		example: "  drover config\n  drover config --services\n  drover --answers answers.txt config --questions",
 		flags: func(fs *pflag.FlagSet) func(context.Context, *app, []string) error {
 			services := fs.Bool("services", false, "print the service names, one a line, in dependency order")
+			questions := fs.Bool("questions", false, "print a catalog entry's questions with the value each resolves to and where it comes from (passwords masked)")
 			return func(ctx context.Context, a *app, args []string) error {
 				if len(args) > 0 {
 					return usageError{"config takes no arguments"}
@@ -123,6 +125,10 @@ func configCommand() command {
 				p, err := loadOnly(ctx, a)
 				if err != nil {
 					return err
+				}
+				if *questions {
+					printQuestions(a.stdout, p)
+					return nil
 				}
 				if *services {
 					for _, s := range p.Services {
@@ -149,4 +155,27 @@ func loadOnly(ctx context.Context, a *app) (*compose.Project, error) {
 	}
 	a.warn(p)
 	return p, nil
+}
+
+// printQuestions prints a catalog entry's questions, one a line, with the
+// value each resolved to (a password's masked) and where it came from.
+func printQuestions(w io.Writer, p *compose.Project) {
+	if len(p.Questions) == 0 {
+		fmt.Fprintln(w, "no catalog questions (the rancher-compose file has no .catalog section with questions)")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "VARIABLE\tTYPE\tVALUE\tFROM\tLABEL")
+	for _, q := range p.Questions {
+		value := q.Shown()
+		if strings.ContainsAny(value, "\n\t") || value == "" {
+			value = strconv.Quote(value)
+		}
+		from := q.Source
+		if from == "" {
+			from = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", q.Variable, q.Type, value, from, q.Label)
+	}
+	tw.Flush()
 }

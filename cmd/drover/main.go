@@ -172,6 +172,7 @@ func newRootCommand(a *app, args []string) *cobra.Command {
 	global.StringVarP(&a.files.ProjectName, "project-name", "p", "", "project name (default: COMPOSE_PROJECT_NAME, the name: key, else the directory name)")
 	global.StringVar(&a.files.ProjectDir, "project-directory", "", "working directory of the project (default: the first compose file's directory)")
 	global.StringArrayVar(&a.files.EnvFiles, "env-file", nil, "environment file for interpolation (repeatable; default .env)")
+	global.StringArrayVar(&a.files.Answers, "answers", nil, "answers to a catalog entry's questions: KEY=VALUE lines, or a .yml/.json map (repeatable; a later file wins)")
 	global.StringArrayVar(&a.files.Profiles, "profile", nil, "enable a profile (repeatable; default: COMPOSE_PROFILES)")
 	a.progress = "auto"
 	global.Var(&choice{value: &a.progress, allowed: []string{"auto", "tty", "plain", "json"}}, "progress", "progress output: auto, tty, plain or json")
