@@ -142,12 +142,15 @@ func selection(p *compose.Project, names []string) (map[string]bool, error) {
 // planService plans one service of a plain up.
 func planService(p *compose.Project, svc compose.Service, view ServiceView, obs Observed, opts Options) (sp ServicePlan, warnings []string, err error) {
 	sp.Service = svc.Name
-	switch view.State {
-	case Upgrading:
+	switch {
+	case view.State == Upgrading && scaledUp(view):
+		// Upgraded, then scaled up: the new slots are made below, from
+		// the revision that serves.
+	case view.State == Upgrading:
 		sp.Left = "upgrading, not finished"
 		sp.Notes = append(sp.Notes, fmt.Sprintf("%s: upgrading to revision %d, not finished; %s", svc.Name, view.Revision, nextStep(svc.Name, view)))
 		return sp, nil, nil
-	case UpgradeFailed:
+	case view.State == UpgradeFailed:
 		sp.Left = "upgrade failed"
 		sp.Notes = append(sp.Notes, fmt.Sprintf("%s: the upgrade to revision %d failed: %s %s; %s", svc.Name, view.Revision, view.Bad.Name, badReason(*view.Bad), nextStep(svc.Name, view)))
 		return sp, nil, nil
@@ -162,7 +165,7 @@ func planService(p *compose.Project, svc compose.Service, view ServiceView, obs 
 		sp.Notes = append(sp.Notes, fmt.Sprintf("%s: out of sync: %s; run drover up --upgrade", svc.Name, drift))
 	}
 
-	made := newSlots(p, svc, view, drift != "", obs)
+	made := newSlots(p, svc, view, drift != "" || len(view.Kept) > 0, obs)
 	if made.note != "" {
 		sp.Notes = append(sp.Notes, made.note)
 	}

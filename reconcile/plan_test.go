@@ -165,7 +165,7 @@ services:
 web: start web#2
 web: wait-ready web
 note: web: out of sync: config-hash old → e8d72e0667bc; run drover up --upgrade
-note: web: out of sync: new containers are made from revision 1, the one serving (drover-hello:v1, image 111), not from the files
+note: web: new containers are made from revision 1, the one serving (drover-hello:v1, image 111), not from the files
 `,
 		},
 		{

@@ -234,11 +234,41 @@ func imagePresent(images map[string]string, id string) bool {
 	return ok
 }
 
+// goingOn is what an upgrade under way (upgrading, or failed) goes on
+// with: the revision it began, made again from its record (the spec and
+// image ID of its first container), so that one revision never runs two
+// images because a tag moved meanwhile, and a rollback to an earlier
+// revision, whose spec is not the files', goes on too. The files when
+// there is no usable record, or when they changed since (then
+// upgradeService refuses, saying so).
+func goingOn(svc compose.Service, view ServiceView, images map[string]string, hist []history.Revision) (compose.Service, revisionSource) {
+	files := revisionSource{history: hist}
+	rec := ownRevision(view.Current[0], images)
+	if rec.Spec == nil || rec.ImageID == "" || !imagePresent(images, rec.ImageID) || rec.From == 0 && rec.Hash != svc.Hash {
+		return svc, files
+	}
+	made, err := fromRevision(svc, rec)
+	if err != nil {
+		return svc, files
+	}
+	return made, recorded(rec, hist)
+}
+
+// scaledUp: a service that is upgrading only because it was scaled up
+// after its upgrade passed: at the scale its new containers record, it is
+// upgraded. A plain up may fill the new slots (from the revision that
+// serves), which leaves it upgraded.
+func scaledUp(view ServiceView) bool {
+	all := append(append([]Container(nil), view.Current...), view.Kept...)
+	return viewOf(all, 0).State == Upgraded
+}
+
 // slotMaker makes the containers a plain up adds to a service (a scale up,
-// a slot whose container was removed by hand). In sync, from the files; out
-// of sync, from the revision that serves, since one service must never run
-// two versions by accident: its recorded spec and image ID, whatever the
-// files and the tag say now.
+// a slot whose container was removed by hand). In sync and settled, from
+// the files; out of sync, or with containers kept for a rollback, from the
+// revision that serves, since one service must never run two versions by
+// accident: its recorded spec and image ID, whatever the files and the tag
+// say now.
 type slotMaker struct {
 	p        *compose.Project
 	svc      compose.Service
@@ -249,13 +279,13 @@ type slotMaker struct {
 	note     string
 }
 
-func newSlots(p *compose.Project, svc compose.Service, view ServiceView, outOfSync bool, obs Observed) slotMaker {
+func newSlots(p *compose.Project, svc compose.Service, view ServiceView, fromRecord bool, obs Observed) slotMaker {
 	m := slotMaker{p: p, svc: svc, revision: max(view.Revision, 1), api: obs.APIVersion}
 	all := append(append([]Container(nil), view.Current...), view.Kept...)
 	if len(all) > 0 && missingSlots(view.Current, svc.Scale) {
 		m.src.history, _ = ServiceHistory(all, obs.Images)
 	}
-	if !outOfSync {
+	if !fromRecord {
 		return m
 	}
 	rec, why := servingRecord(view.Current, obs.Images)
@@ -271,7 +301,7 @@ func newSlots(p *compose.Project, svc compose.Service, view ServiceView, outOfSy
 	m.svc, m.src.imageID, m.src.image = made, rec.ImageID, rec.Image
 	m.src.from = rec.From
 	if missingSlots(view.Current, svc.Scale) {
-		m.note = fmt.Sprintf("%s: out of sync: new containers are made from revision %d, the one serving (%s, image %s), not from the files", svc.Name, rec.Number, rec.Image, shortID(rec.ImageID))
+		m.note = fmt.Sprintf("%s: new containers are made from revision %d, the one serving (%s, image %s), not from the files", svc.Name, rec.Number, rec.Image, shortID(rec.ImageID))
 	}
 	return m
 }

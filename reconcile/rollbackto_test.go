@@ -123,8 +123,30 @@ func TestRollbackToRevision(t *testing.T) {
 			t.Errorf("%s: going on left %s revision %d with %d containers", where, view.State, view.Revision, len(view.Current))
 		}
 		for _, c := range view.Current {
-			if c.ImageID != "sha256:111" && c.Labels[LabelRollbackOf] != "1" {
-				t.Errorf("%s: %s runs %s", where, c.Name, c.ImageID)
+			if c.ImageID != "sha256:111" || c.Labels[LabelRollbackOf] != "1" {
+				t.Errorf("%s: %s runs %s, rollback of %q", where, c.Name, c.ImageID, c.Labels[LabelRollbackOf])
+			}
+		}
+		// What status advises in a state between revisions works: up
+		// --upgrade goes on with revision 4 (from its record, not the
+		// files), and --rollback goes back.
+		if lv := viewOf(byService(left.Containers)["web"], 2); lv.State == Upgrading || lv.State == UpgradeFailed {
+			if next := nextStep("web", lv); !strings.Contains(next, "drover up --upgrade web (go on to revision 4)") || !strings.Contains(next, "drover up --rollback web") {
+				t.Errorf("%s: advice %q", where, next)
+			}
+			up, err := Upgrade(p3, left, UpgradeOptions{})
+			if err != nil {
+				t.Errorf("%s: up --upgrade: %v", where, err)
+				continue
+			}
+			on := viewOf(byService(simulate(t, left, up).Containers)["web"], 2)
+			if on.State != Upgraded || on.Revision != 4 {
+				t.Errorf("%s: up --upgrade left %s revision %d", where, on.State, on.Revision)
+			}
+			for _, c := range on.Current {
+				if c.ImageID != "sha256:111" || c.Labels[LabelRollbackOf] != "1" || !strings.Contains(c.Labels[LabelSpec], `"RELEASE":"v1"`) {
+					t.Errorf("%s: after up --upgrade %s runs %s, rollback of %q", where, c.Name, c.ImageID, c.Labels[LabelRollbackOf])
+				}
 			}
 		}
 		// Back: a plain rollback returns to revision 3's containers.
@@ -150,6 +172,30 @@ func TestRollbackToRevision(t *testing.T) {
 	rolled := simulate(t, obs, plan)
 	if again, _, err := RollbackTo(p3, rolled, opts); err != nil || !again.Empty() || !strings.Contains(again.String(), "web: revision 1 serves already (as revision 4); nothing to do") {
 		t.Errorf("a rollback to revision 1 again: %v\n%s", err, again)
+	}
+	// Scaled up before a confirm: the new slot is made from revision 4, the
+	// service stays upgraded, and a rollback still returns to revision 3.
+	up3, err := Up(p3, rolled, Options{Services: []string{"web"}, Scale: map[string]int{"web": 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(up3.String(), "create web#3") || !strings.Contains(up3.Services[0].Left, "out of sync") {
+		t.Errorf("scale up of the upgraded service:\n%s", up3)
+	}
+	for _, st := range flatten(up3.Services[0].Steps) {
+		if c, ok := st.Action.(CreateContainer); ok && (c.Request.Config.Image != "sha256:111" || c.Request.Config.Labels[LabelRevision] != "4") {
+			t.Errorf("scale up of the upgraded service makes %s on %s, revision %s", c.Request.Name, c.Request.Config.Image, c.Request.Config.Labels[LabelRevision])
+		}
+	}
+	scaled := simulate(t, rolled, up3)
+	if v := viewOf(byService(scaled.Containers)["web"], 3); v.State != Upgraded || len(v.Current) != 3 {
+		t.Errorf("after the scale up: %s with %d containers", v.State, len(v.Current))
+	}
+	backed := simulate(t, scaled, must(Rollback(scaled, RollbackOptions{Timeout: time.Minute})))
+	for _, c := range backed.Containers {
+		if v3[c.ID] != c.Name || !c.Running() {
+			t.Errorf("rollback after the scale up: %s (revision %d) is %s", c.Name, c.Revision, c.State)
+		}
 	}
 	// Once confirmed, a scale up of the out-of-sync service makes its new
 	// slot from revision 4: revision 1's spec and image ID, not the files'

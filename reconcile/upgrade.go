@@ -94,7 +94,11 @@ func Upgrade(p *compose.Project, obs Observed, opts UpgradeOptions) (Plan, error
 			continue
 		}
 		hist, _ := ServiceHistory(groups[svc.Name], obs.Images)
-		steps, err := upgradeService(p, svc, view, obs, opts, revisionSource{history: hist})
+		target, src := svc, revisionSource{history: hist}
+		if !settled {
+			target, src = goingOn(svc, view, obs.Images, hist)
+		}
+		steps, err := upgradeService(p, target, view, obs, opts, src)
 		if err != nil {
 			return Plan{}, err
 		}
