@@ -1,9 +1,12 @@
 package reconcile
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/drover/drover/history"
 )
 
 // FuzzLabels builds containers from arbitrary label values (garbage,
@@ -15,6 +18,10 @@ func FuzzLabels(f *testing.F) {
 	f.Add("|0|x|odd|running|0", "web|99999|-3|demo-web-1-r1|dead|137")
 	f.Add("web|2|2|demo-web-2|running|0", "web|2|2|demo-web-2-r2|created|0")
 	f.Add("other|1|1|demo-other-1|running|0", "web|1|1|demo-web-1-r1|exited|0")
+	// A history whose revision 1 has an odd spec: made again, it must be
+	// refused or made, never panic.
+	odd, _ := history.Encode([]history.Revision{{Number: 1, ImageID: "sha256:2", Spec: json.RawMessage(`{"image":"x","extra_hosts":{"a":[1]},"ports":[{"target":"x"}],"healthcheck":{"interval":5}}`)}})
+	f.Add("web|1|2|demo-web-1|running|"+odd, "web|2|2|demo-web-2|running|0")
 	p := load(f, fourWeb, "web:\n  scale: 2\n")
 	f.Fuzz(func(t *testing.T, a, b string) {
 		var cs []Container
@@ -23,7 +30,8 @@ func FuzzLabels(f *testing.F) {
 			for len(parts) < 6 {
 				parts = append(parts, "")
 			}
-			labels := map[string]string{LabelProject: "demo", LabelSpec: parts[3]}
+			// The last part is also the history label: arbitrary text.
+			labels := map[string]string{LabelProject: "demo", LabelSpec: parts[3], LabelHistory: parts[5]}
 			for k, v := range map[string]string{LabelService: parts[0], LabelNumber: parts[1], LabelRevision: parts[2]} {
 				if v != "" {
 					labels[k] = v
@@ -39,7 +47,7 @@ func FuzzLabels(f *testing.F) {
 			ours[c.ID] = true
 			ours[c.Name] = true
 		}
-		obs := Observed{Project: "demo", Containers: kept, Images: map[string]string{"drover-hello:v2": "sha256:2"}, Networks: map[string]bool{"demo_default": true}, APIVersion: "1.41"}
+		obs := Observed{Project: "demo", Containers: kept, Images: map[string]string{"drover-hello:v2": "sha256:2", "sha256:2": "sha256:2"}, Networks: map[string]bool{"demo_default": true}, APIVersion: "1.41"}
 		sortContainers(obs.Containers)
 		var plans []Plan
 		if pl, err := Up(p, obs, Options{}); err == nil {
@@ -51,6 +59,12 @@ func FuzzLabels(f *testing.F) {
 		if pl, err := Rollback(obs, RollbackOptions{Timeout: time.Second}); err == nil {
 			plans = append(plans, pl)
 		}
+		for _, rev := range []int{0, 1} {
+			if pl, _, err := RollbackTo(p, obs, RollbackToOptions{Revision: rev}); err == nil {
+				plans = append(plans, pl)
+			}
+		}
+		History(obs, nil)
 		for _, force := range []bool{false, true} {
 			if pl, err := Confirm(obs, nil, force); err == nil {
 				plans = append(plans, pl)
