@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -100,5 +101,54 @@ func TestDockerCLIPlugin(t *testing.T) {
 	r = runIn(t, p.dir, env, installed, "-p", p.name, "ps")
 	if r.code != 0 || !strings.Contains(r.stdout, p.name+"-web-1") {
 		t.Errorf("DOCKER_HOST over the current context:\n%s", r)
+	}
+}
+
+// The bash completion script loads, and, driven as bash drives it,
+// completes a service name of the project in the current directory;
+// project names come from the engine, and a project given by -p alone
+// completes its services from its containers.
+func TestShellCompletion(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("bash is not installed: " + err.Error())
+	}
+	path := []string{"PATH=" + filepath.Dir(droverBin) + string(os.PathListSeparator) + os.Getenv("PATH")}
+	p := newProject(t, "services:\n  web:\n    image: IMAGE:v1\n  worker:\n    image: IMAGE:v1\n  db:\n    image: IMAGE:v1\n", "")
+	r := runIn(t, p.dir, path, bash, "-c", "source <(drover completion bash) && complete -p drover")
+	if r.code != 0 || strings.TrimSpace(r.stdout) != "complete -o default -F __start_drover drover" {
+		t.Fatalf("the bash script does not load:\n%s", r)
+	}
+	// bash-completion's _get_comp_words_by_ref, reduced to what the script
+	// asks of it, so that the test needs no package beyond bash.
+	drive := `source <(drover completion bash)
+_get_comp_words_by_ref() { cur="${COMP_WORDS[COMP_CWORD]}"; prev="${COMP_WORDS[COMP_CWORD-1]}"; words=("${COMP_WORDS[@]}"); cword=$COMP_CWORD; }
+compopt() { :; }
+read -ra COMP_WORDS <<<"$1"; [ "${1: -1}" = " " ] && COMP_WORDS+=("")
+COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); COMP_LINE="$1"; COMP_POINT=${#COMP_LINE}
+__start_drover
+printf '%s\n' "${COMPREPLY[@]}"`
+	complete := func(dir, line string) []string {
+		t.Helper()
+		r := runIn(t, dir, path, bash, "-c", drive, "drive", line)
+		if r.code != 0 {
+			t.Fatalf("completing %q:\n%s", line, r)
+		}
+		return strings.Fields(r.stdout)
+	}
+	if got := complete(p.dir, "drover up w"); strings.Join(got, " ") != "web worker" {
+		t.Errorf("drover up w<TAB> offers %q, want web worker", got)
+	}
+	if got := complete(p.dir, "drover stop db "); strings.Join(got, " ") != "web worker" {
+		t.Errorf("drover stop db <TAB> offers %q, want web worker", got)
+	}
+
+	p.mustDrover("up")
+	if got := complete(p.dir, "drover -p "+p.name[:len(p.name)-3]); !slices.Contains(got, p.name) {
+		t.Errorf("drover -p <TAB> offers %q, want %s among them", got, p.name)
+	}
+	elsewhere := t.TempDir()
+	if got := complete(elsewhere, "drover -p "+p.name+" logs "); strings.Join(got, " ") != "db web worker" {
+		t.Errorf("drover -p NAME logs <TAB>, without files, offers %q, want db web worker", got)
 	}
 }

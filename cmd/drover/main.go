@@ -182,6 +182,7 @@ func newRootCommand(a *app, args []string) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err.Error()} })
 	root.SetHelpFunc(func(cmd *cobra.Command, _ []string) { printHelp(cmd.OutOrStdout(), cmd) })
 	root.SetHelpCommand(helpCommand(root))
+	a.completeGlobalFlags(root)
 	for _, c := range commands() {
 		root.AddCommand(cobraCommand(a, c))
 	}
@@ -200,6 +201,10 @@ func cobraCommand(a *app, c command) *cobra.Command {
 	}
 	runCmd := c.flags(cc.Flags())
 	cc.Flags().BoolP("help", "h", false, "show this help")
+	cc.ValidArgsFunction = a.completeArgs(c.args)
+	if cc.Flags().Lookup("project-name") != nil { // unlock's -p, after the command
+		_ = cc.RegisterFlagCompletionFunc("project-name", a.completeProjects)
+	}
 	cc.RunE = func(cmd *cobra.Command, args []string) error {
 		return runCmd(cmd.Context(), a, args)
 	}
