@@ -27,6 +27,7 @@ func (p *Project) MarshalYAML() ([]byte, error) {
 				"monitor":        svc.Policy.Monitor.String(),
 			},
 		}
+		ext["pull"] = svc.Pull.String()
 		if r, err := asMap(svc.Rancher); err == nil && len(r) > 0 {
 			ext["rancher"] = r
 		}

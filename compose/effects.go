@@ -59,6 +59,9 @@ func noEffect(cfg types.ServiceConfig, rs RancherService) []string {
 			continue
 		}
 		switch {
+		case k == LabelPullImage && v == "always" && cfg.PullPolicy != "":
+			out = append(out, fmt.Sprintf("label %s: no effect: pull_policy %s takes precedence", k, cfg.PullPolicy))
+			continue
 		case k == LabelPullImage && v == "always", k == LabelStartOnce && v == "true":
 			continue // acted on
 		}
@@ -76,9 +79,9 @@ func noEffect(cfg types.ServiceConfig, rs RancherService) []string {
 }
 
 // PullAlways reports whether the service asks for its image to be pulled
-// before each container is made.
+// before each container is made and before an upgrade is planned.
 func (s Service) PullAlways() bool {
-	return s.Config.PullPolicy == types.PullPolicyAlways || s.Config.Labels[LabelPullImage] == "always"
+	return s.Pull.Mode == PullAlways
 }
 
 // StartOnce reports whether the service's containers run once.

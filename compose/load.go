@@ -205,6 +205,9 @@ func newService(cfg types.ServiceConfig, rs RancherService, srcs sources) (Servi
 	if cfg.ContainerName != "" && s.Scale > 1 {
 		return Service{}, srcs.at(cfg.Name, "container_name", fmt.Sprintf("container_name %q needs scale 1, but scale is %d", cfg.ContainerName, s.Scale))
 	}
+	if s.Pull, err = ResolvePull(cfg); err != nil {
+		return Service{}, srcs.at(cfg.Name, "pull_policy", err.Error())
+	}
 	if s.Proxy, err = proxied(cfg); err != nil {
 		return Service{}, srcs.at(cfg.Name, "x-drover", err.Error())
 	}

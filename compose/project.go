@@ -66,6 +66,8 @@ type Service struct {
 	// NoEffect explains the rancher-compose keys and io.rancher.* labels
 	// that mean nothing on a plain engine.
 	NoEffect []string
+	// Pull says when the image is pulled (or built).
+	Pull PullPolicy
 	// Proxy: drover's front proxy owns the service's published host ports
 	// (x-drover: {proxy: true}); its containers publish none themselves.
 	Proxy bool

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/docker/cli/cli/config/configfile"
 	"github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
@@ -39,6 +40,10 @@ type Docker struct {
 	// proxyImage is computed once, on first use (ProxyImage).
 	proxyTag   sync.Once
 	proxyImage string
+	// The Docker CLI's configuration, read on first use (registryAuth).
+	authOnce sync.Once
+	authFile *configfile.ConfigFile
+	authErr  error
 }
 
 // Connect makes a client from the environment (DOCKER_HOST and friends)
@@ -248,31 +253,21 @@ func readDockerignore(dir string) ([]string, error) {
 	return ignorefile.ReadAll(f)
 }
 
-// PullImage pulls ref. Its error does not repeat the reference: the step
-// that called it names the image ("pull web:v2: ...").
-func (d *Docker) PullImage(ctx context.Context, ref string) error {
-	rc, err := d.c.ImagePull(ctx, ref, image.PullOptions{})
-	if err == nil {
-		err = jsonStreamError(rc)
-		rc.Close()
-	}
-	if err != nil {
-		return d.pullError(ctx, ref, err)
-	}
-	return nil
-}
-
 // pullError says, in one line, whether the image is on this machine and
 // whether a registry answered: "not on this machine, and no registry
 // answered" is the common case of an image that was never built or pulled
 // here, and the daemon's own words come after it, for the detail.
-func (d *Docker) pullError(ctx context.Context, ref string, err error) error {
+func (d *Docker) pullError(ctx context.Context, ref, user string, err error) error {
 	cause := strings.TrimPrefix(err.Error(), "Error response from daemon: ")
-	registry := "the registry refused it"
+	host := registryHost(ref)
+	registry := "the registry " + host + " refused it"
+	if unauthorized(cause) {
+		return registryError(ref, user, err)
+	}
 	if unreachable(cause) {
-		registry = "no registry answered"
+		registry = "the registry " + host + " did not answer"
 	} else if notFound(cause) {
-		registry = "the registry does not have it (or wants a login)"
+		registry = "the registry " + host + " does not have it (or wants a login)"
 	}
 	if _, ierr := d.c.ImageInspect(ctx, ref); ierr == nil {
 		return fmt.Errorf("%s: %s", registry, cause)

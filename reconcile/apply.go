@@ -20,15 +20,19 @@ type Event struct {
 	Reason   string        `json:"reason,omitempty"`
 	Duration time.Duration `json:"duration_ns,omitempty"`
 	Error    string        `json:"error,omitempty"`
+	// Progress is set on the progress events of a pull or push.
+	Progress *Progress `json:"progress,omitempty"`
 }
 
 // Phase is where a step is.
 type Phase string
 
 const (
-	Begun  Phase = "begun"
-	Done   Phase = "done"
-	Failed Phase = "failed"
+	Begun Phase = "begun"
+	// Underway is a progress report of a long step (a pull, a push).
+	Underway Phase = "progress"
+	Done     Phase = "done"
+	Failed   Phase = "failed"
 )
 
 // PollInterval is how often a Wait looks at its containers.
@@ -128,7 +132,11 @@ func (r *runner) run(ctx context.Context, service string, s Step) error {
 	ev := Event{Service: service, Target: s.Target, Action: s.Action.Kind(), Reason: s.Reason}
 	start := time.Now()
 	r.report(ev, Begun, start, 0, nil)
-	err := r.do(ctx, s.Action)
+	err := r.do(ctx, s.Action, func(p Progress) {
+		pe := ev
+		pe.Progress = &p
+		r.report(pe, Underway, time.Now(), time.Since(start), nil)
+	})
 	r.report(ev, Done, time.Now(), time.Since(start), err)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", s.Action.Kind(), s.Target, err)
@@ -140,10 +148,17 @@ func (r *runner) run(ctx context.Context, service string, s Step) error {
 func (r *runner) lanes(ctx context.Context, service string, l Lanes) error {
 	errs := make([]error, len(l.Lanes))
 	var wg sync.WaitGroup
+	bound := len(l.Lanes)
+	if l.Max > 0 {
+		bound = min(bound, l.Max)
+	}
+	slots := make(chan struct{}, bound)
 	for i, lane := range l.Lanes {
 		wg.Add(1)
 		go func(i int, lane []Step) {
 			defer wg.Done()
+			slots <- struct{}{}
+			defer func() { <-slots }()
 			for _, s := range lane {
 				if errs[i] = r.run(ctx, service, s); errs[i] != nil {
 					return
@@ -170,7 +185,7 @@ func (r *runner) report(ev Event, phase Phase, at time.Time, d time.Duration, er
 
 // do makes the one engine call of an action. Engine calls do not see the
 // cancellation of ctx, so that Ctrl-C never cuts a call in half; waits do.
-func (r *runner) do(ctx context.Context, a Action) error {
+func (r *runner) do(ctx context.Context, a Action, progress func(Progress)) error {
 	call := context.WithoutCancel(ctx)
 	e := r.engine
 	switch a := a.(type) {
@@ -181,7 +196,9 @@ func (r *runner) do(ctx context.Context, a Action) error {
 	case BuildImage:
 		return e.BuildImage(call, a.Spec)
 	case PullImage:
-		return e.PullImage(call, a.Ref)
+		return e.PullImage(call, a.Ref, progress)
+	case PushImage:
+		return e.PushImage(call, a.Ref, progress)
 	case CreateContainer:
 		_, err := e.CreateContainer(call, a.Request)
 		return err

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -12,7 +13,10 @@ type Engine interface {
 	CreateNetwork(ctx context.Context, spec NetworkSpec) error
 	CreateVolume(ctx context.Context, spec VolumeSpec) error
 	BuildImage(ctx context.Context, spec BuildSpec) error
-	PullImage(ctx context.Context, ref string) error
+	// PullImage pulls ref from its registry, reporting how far it got.
+	PullImage(ctx context.Context, ref string, progress func(Progress)) error
+	// PushImage pushes ref to its registry, reporting how far it got.
+	PushImage(ctx context.Context, ref string, progress func(Progress)) error
 	// BuildProxyImage builds the front proxy's image out of drover's own
 	// (statically linked) binary.
 	BuildProxyImage(ctx context.Context, tag string) error
@@ -35,6 +39,22 @@ type Engine interface {
 	// (stderr preferred); ErrNotRunning when the container does not run.
 	RunHook(ctx context.Context, ref string, h Hook) (exitCode int, output string, err error)
 	RemoveVolume(ctx context.Context, name string) error
+}
+
+// Progress is how far a pull or push of one image has got.
+type Progress struct {
+	Layers     int   `json:"layers"`
+	LayersDone int   `json:"layers_done"`
+	Bytes      int64 `json:"bytes"` // of the layers whose size is known so far
+	BytesDone  int64 `json:"bytes_done"`
+}
+
+func (p Progress) String() string {
+	return fmt.Sprintf("%d/%d layers, %s/%s", p.LayersDone, p.Layers, megabytes(p.BytesDone), megabytes(p.Bytes))
+}
+
+func megabytes(n int64) string {
+	return fmt.Sprintf("%.1f MB", float64(n)/1e6)
 }
 
 // ContainerStatus is the live state of one container.

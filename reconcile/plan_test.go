@@ -340,7 +340,7 @@ fresh: wait-ready fresh
 `,
 		},
 		{
-			name: "io.rancher.container.pull_image: always pulls before creating",
+			name: "io.rancher.container.pull_image: always: a present image is not pulled by the plan (Refresh pulls it first)",
 			compose: `
 services:
   web:
@@ -348,8 +348,7 @@ services:
     labels: {io.rancher.container.pull_image: always}
 `,
 			world: func(w *world) {},
-			want: `setup: pull drover-hello:v1 (pull always)
-web: create web#1 (missing: scale 1)
+			want: `web: create web#1 (missing: scale 1)
 web: start web#1
 web: wait-ready web
 `,

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
 
@@ -13,20 +14,23 @@ import (
 // to get new containers need and the engine lacks. An image that is missing
 // and can be neither built nor pulled is an error now, before any change.
 func setupSteps(p *compose.Project, obs Observed, creating []compose.Service) ([]Step, error) {
-	var steps []Step
+	var fetches, steps []Step
 	images := map[string]bool{}
 	networks := map[string]bool{}
 	volumes := map[string]bool{}
 	for _, svc := range creating {
 		ref := ImageRef(p.Name, svc.Config)
 		_, present := obs.Images[NormalizeRef(ref)]
-		if (!present || svc.PullAlways() && svc.Config.Build == nil) && !images[ref] {
+		if !present && !images[ref] {
 			images[ref] = true
-			step, err := imageStep(p, svc, ref)
+			if svc.Config.Build == nil && svc.Pull.Mode == compose.PullNever {
+				return nil, fmt.Errorf("service %q: image %s is not on the engine and pull_policy is never", svc.Name, ref)
+			}
+			step, _, err := fetchStep(p, svc, ref, svc.PullDue(false, time.Time{}, time.Time{}), "missing")
 			if err != nil {
 				return nil, err
 			}
-			steps = append(steps, step)
+			fetches = append(fetches, step)
 		}
 		if svc.Config.NetworkMode == "" {
 			for key := range svc.Config.Networks {
@@ -69,7 +73,7 @@ func setupSteps(p *compose.Project, obs Observed, creating []compose.Service) ([
 			Name: v.Name, Driver: v.Driver, Options: v.DriverOpts, Labels: labels,
 		}}})
 	}
-	return steps, nil
+	return append(fetchLanes(fetches), steps...), nil
 }
 
 // resourceLabels are the labels of a network or volume drover creates: the
@@ -80,27 +84,6 @@ func resourceLabels(project, kindLabel, key string, own map[string]string) map[s
 		labels[k] = v
 	}
 	return labels
-}
-
-func imageStep(p *compose.Project, svc compose.Service, ref string) (Step, error) {
-	cfg := svc.Config
-	if b := cfg.Build; b != nil {
-		if err := legacyBuilderCan(svc.Name, b, ref); err != nil {
-			return Step{}, err
-		}
-		return Step{Target: ref, Reason: "missing", Action: BuildImage{Spec: BuildSpec{
-			Tag: ref, Context: b.Context, Dockerfile: b.Dockerfile, Args: b.Args, Target: b.Target,
-			Labels: map[string]string{LabelProject: p.Name, LabelService: svc.Name},
-		}}}, nil
-	}
-	if cfg.PullPolicy == types.PullPolicyNever {
-		return Step{}, fmt.Errorf("service %q: image %s is not on the engine and pull_policy is never", svc.Name, ref)
-	}
-	reason := "missing"
-	if svc.PullAlways() {
-		reason = "pull always"
-	}
-	return Step{Target: ref, Reason: reason, Action: PullImage{Ref: ref}}, nil
 }
 
 // legacyBuilderCan refuses, before any change, a build that needs BuildKit:

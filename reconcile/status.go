@@ -22,6 +22,9 @@ type ServiceStatus struct {
 	// Proxy is the service's backends as the front proxy holds them, per
 	// published port: "8991: web-1-r2:80 serving".
 	Proxy []string `json:"proxy,omitempty"`
+	// Registry is what the registry said of the service's tag (a
+	// TagCheck's note), filled in by the caller that asked it.
+	Registry string `json:"registry,omitempty"`
 }
 
 // proxyBackends lists a service's backends in the proxy's table.

@@ -62,6 +62,7 @@ type (
 	CreateVolume    struct{ Spec VolumeSpec }
 	BuildImage      struct{ Spec BuildSpec }
 	PullImage       struct{ Ref string }
+	PushImage       struct{ Ref string }
 	CreateContainer struct{ Request CreateRequest }
 	StartContainer  struct{ Ref string }
 	StopContainer   struct {
@@ -101,10 +102,13 @@ type Probe struct {
 }
 
 // Lanes runs sequences of steps side by side: each lane in order, the lanes
-// at once. Per-container work (create then start, rename then start, stop
-// then remove) goes in lanes, so that ten containers cost about what one
-// does.
-type Lanes struct{ Lanes [][]Step }
+// at once (at most Max at once when Max > 0). Per-container work (create
+// then start, rename then start, stop then remove) goes in lanes, so that
+// ten containers cost about what one does; so do pulls, bounded.
+type Lanes struct {
+	Lanes [][]Step
+	Max   int
+}
 
 func (Lanes) Kind() string { return "lanes" }
 
@@ -145,6 +149,7 @@ func (CreateNetwork) Kind() string   { return "create-network" }
 func (CreateVolume) Kind() string    { return "create-volume" }
 func (BuildImage) Kind() string      { return "build" }
 func (PullImage) Kind() string       { return "pull" }
+func (PushImage) Kind() string       { return "push" }
 func (CreateContainer) Kind() string { return "create" }
 func (StartContainer) Kind() string  { return "start" }
 func (StopContainer) Kind() string   { return "stop" }

@@ -87,7 +87,7 @@ func TestErrorBrokenFilesKeepPsStatusLogsDown(t *testing.T) {
 func TestErrorMissingImageNoRegistry(t *testing.T) {
 	p := newProject(t, "services:\n  web:\n    image: 127.0.0.1:9/drover-e2e-missing:v9\n", "")
 	r := p.drover("--progress", "plain", "up")
-	want := `drover up: pull 127.0.0.1:9/drover-e2e-missing:v9: not on this machine, and no registry answered: `
+	want := `drover up: pull 127.0.0.1:9/drover-e2e-missing:v9: not on this machine, and the registry 127.0.0.1:9 did not answer: `
 	if r.code != 1 || !strings.Contains(r.stderr, want) {
 		t.Errorf("want exit 1 and %q:\n%s", want, r)
 	}

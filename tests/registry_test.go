@@ -224,6 +224,17 @@ func (r *localRegistry) Push(t *testing.T, local, repoTag string, keep bool) str
 	return ref
 }
 
+// PushFromElsewhere pushes a local image as repoTag the way another machine
+// would: through the registry's other name (localhost:PORT, the same
+// registry to it, another one to the engine), so that the engine's own
+// REGISTRY/repoTag stays where it was.
+func (r *localRegistry) PushFromElsewhere(t *testing.T, local, repoTag string) {
+	t.Helper()
+	other := *r
+	other.Addr = strings.Replace(r.Addr, "127.0.0.1:", "localhost:", 1)
+	other.Push(t, local, repoTag, false)
+}
+
 // Untag removes a local tag (not the image it names, which other tags may
 // hold).
 func (r *localRegistry) Untag(t *testing.T, ref string) {

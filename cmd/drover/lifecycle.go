@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"sync"
 
 	"github.com/docker/docker/pkg/stdcopy"
@@ -234,14 +233,9 @@ func (a *app) pullImages(ctx context.Context, s *session, services []string) err
 			return fmt.Errorf("no such service: %q", name)
 		}
 	}
-	var plan reconcile.Plan
-	seen := map[string]bool{}
-	for _, svc := range s.project.Services {
-		if len(services) > 0 && !slices.Contains(services, svc.Name) || svc.Config.Image == "" || seen[svc.Config.Image] {
-			continue
-		}
-		seen[svc.Config.Image] = true
-		plan.Setup = append(plan.Setup, reconcile.Step{Target: svc.Config.Image, Reason: svc.Name, Action: reconcile.PullImage{Ref: svc.Config.Image}})
+	plan, err := reconcile.PullPlan(s.project, services)
+	if err != nil {
+		return err
 	}
 	return a.run(ctx, s, plan, false, "pull")
 }

@@ -26,8 +26,11 @@ type printer struct {
 
 	mu      sync.Mutex // guards what the live line reads
 	running map[string]time.Time
-	stop    chan struct{}
-	done    chan struct{}
+	// progress is the last progress of each pull or push under way, and
+	// of those done (for their closing line).
+	progress map[string]reconcile.Progress
+	stop     chan struct{}
+	done     chan struct{}
 }
 
 // printer makes the renderer for the --progress mode; auto is tty on a
@@ -40,7 +43,7 @@ func (a *app) printer() *printer {
 			mode = "tty"
 		}
 	}
-	p := &printer{w: a.stdout, mode: mode, start: time.Now(), counts: map[string]int{}, running: map[string]time.Time{}}
+	p := &printer{w: a.stdout, mode: mode, start: time.Now(), counts: map[string]int{}, running: map[string]time.Time{}, progress: map[string]reconcile.Progress{}}
 	if mode == "tty" {
 		p.stop, p.done = make(chan struct{}), make(chan struct{})
 		go p.tick()
@@ -87,7 +90,11 @@ func (p *printer) drawLive() {
 	sort.Slice(items, func(i, j int) bool { return items[i].since.Before(items[j].since) })
 	var parts []string
 	for _, it := range items {
-		parts = append(parts, fmt.Sprintf("%s %.1fs", it.name, time.Since(it.since).Seconds()))
+		part := fmt.Sprintf("%s %.1fs", it.name, time.Since(it.since).Seconds())
+		if pr, ok := p.progress[it.name]; ok {
+			part += " " + pr.String()
+		}
+		parts = append(parts, part)
 	}
 	line := strings.Join(parts, " | ")
 	if len(line) > 110 {
@@ -109,6 +116,14 @@ func (p *printer) event(ev reconcile.Event) {
 	defer p.mu.Unlock()
 	key := ev.Target + " " + ev.Action
 	live := p.mode == "tty"
+	if ev.Phase == reconcile.Underway {
+		// On a terminal the live line shows it; plain output says it once,
+		// on the step's closing line.
+		if ev.Progress != nil {
+			p.progress[key] = *ev.Progress
+		}
+		return
+	}
 	if live {
 		fmt.Fprint(p.w, "\r\033[K")
 	}
@@ -119,7 +134,7 @@ func (p *printer) event(ev reconcile.Event) {
 		// Long steps announce themselves, so that a wait is never silent
 		// (on a terminal the live line shows them instead).
 		switch ev.Action {
-		case "build", "pull", "wait-ready", "wait-healthy", "wait-completed", "wait-interval":
+		case "build", "pull", "push", "wait-ready", "wait-healthy", "wait-completed", "wait-interval":
 			if !live {
 				fmt.Fprintf(p.w, "[%6.2fs] %-20s %-14s ...%s\n", at, ev.Target, ev.Action, reason(ev))
 			}
@@ -131,9 +146,15 @@ func (p *printer) event(ev reconcile.Event) {
 			break
 		}
 		p.counts[ev.Action]++
-		fmt.Fprintf(p.w, "[%6.2fs] %-20s %-14s done in %s%s\n", at, ev.Target, ev.Action, ev.Duration.Round(time.Millisecond), reason(ev))
+		size := ""
+		if pr, ok := p.progress[key]; ok {
+			size = " [" + pr.String() + "]"
+			delete(p.progress, key)
+		}
+		fmt.Fprintf(p.w, "[%6.2fs] %-20s %-14s done in %s%s%s\n", at, ev.Target, ev.Action, ev.Duration.Round(time.Millisecond), reason(ev), size)
 	case reconcile.Failed:
 		delete(p.running, key)
+		delete(p.progress, key)
 		p.failed++
 		fmt.Fprintf(p.w, "[%6.2fs] %-20s %-14s FAILED after %s: %s\n", at, ev.Target, ev.Action, ev.Duration.Round(time.Millisecond), ev.Error)
 	}
@@ -165,10 +186,20 @@ func (p *printer) summary(verb string) {
 		fmt.Fprintf(p.w, "%s: nothing to do\n", verb)
 		return
 	}
-	fmt.Fprintf(p.w, "%s: %d created, %d started, %d stopped, %d removed", verb,
-		p.counts["create"], p.counts["start"], p.counts["stop"], p.counts["remove"])
-	if p.failed > 0 {
-		fmt.Fprintf(p.w, ", %d failed", p.failed)
+	var parts []string
+	for _, c := range []struct{ action, word string }{{"pull", "pulled"}, {"build", "built"}, {"push", "pushed"}} {
+		if n := p.counts[c.action]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, c.word))
+		}
 	}
-	fmt.Fprintf(p.w, " in %s\n", time.Since(p.start).Round(10*time.Millisecond))
+	// Containers are always counted, except after a run that only
+	// fetched or pushed images.
+	if containers := p.counts["create"] + p.counts["start"] + p.counts["stop"] + p.counts["remove"]; containers > 0 || len(parts) == 0 && p.failed == 0 {
+		parts = append([]string{fmt.Sprintf("%d created, %d started, %d stopped, %d removed",
+			p.counts["create"], p.counts["start"], p.counts["stop"], p.counts["remove"])}, parts...)
+	}
+	if p.failed > 0 {
+		parts = append(parts, fmt.Sprintf("%d failed", p.failed))
+	}
+	fmt.Fprintf(p.w, "%s: %s in %s\n", verb, strings.Join(parts, ", "), time.Since(p.start).Round(10*time.Millisecond))
 }

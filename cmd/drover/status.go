@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/pflag"
@@ -17,6 +18,7 @@ func statusCommand() command {
 		example: "  drover status\n  drover -p mystack status --format json",
 		flags: func(fs *pflag.FlagSet) func(context.Context, *app, []string) error {
 			format := fs.String("format", "table", "output format: table or json")
+			registry := fs.Bool("registry", false, "ask the registry about every service that pulls its image (by default only those that follow their tag: pull always, daily, weekly, every_<duration>)")
 			return func(ctx context.Context, a *app, args []string) error {
 				if *format != "table" && *format != "json" {
 					return usageError{fmt.Sprintf("--format %q: expected table or json", *format)}
@@ -27,6 +29,18 @@ func statusCommand() command {
 				}
 				defer s.close()
 				rows := reconcile.Status(s.project, obs)
+				var notes []string
+				for _, c := range a.askRegistries(ctx, s, nil, *registry) {
+					note := c.Note()
+					for i := range rows {
+						if rows[i].Service == c.Service {
+							rows[i].Registry = note
+						}
+					}
+					if note != "" {
+						notes = append(notes, note)
+					}
+				}
 				if *format == "json" {
 					return writeJSON(a.stdout, rows)
 				}
@@ -37,6 +51,9 @@ func statusCommand() command {
 						for _, b := range r.Proxy {
 							fmt.Fprintf(a.stdout, "proxy %s %s\n", r.Service, b)
 						}
+					}
+					for _, n := range notes {
+						fmt.Fprintf(a.stdout, "registry %s\n", n)
 					}
 				}()
 				for _, r := range rows {
@@ -66,6 +83,7 @@ func diffCommand() command {
 		example: "  drover diff web\n  drover diff --show-values",
 		flags: func(fs *pflag.FlagSet) func(context.Context, *app, []string) error {
 			show := fs.Bool("show-values", false, "print environment values instead of masking them")
+			registry := fs.Bool("registry", false, "ask the registry about every service that pulls its image (by default only those that follow their tag)")
 			return func(ctx context.Context, a *app, args []string) error {
 				s, obs, err := a.openObserved(ctx, filesRequired, false, nil)
 				if err != nil {
@@ -94,7 +112,14 @@ func diffCommand() command {
 						return err
 					}
 				}
+				registryNotes := map[string]string{}
+				for _, c := range a.askRegistries(ctx, s, args, *registry) {
+					registryNotes[c.Service] = c.Note()
+				}
 				for _, d := range diffs {
+					if note := registryNotes[d.Service]; note != "" {
+						fmt.Fprintf(a.stdout, "%s: registry: %s\n", d.Service, strings.TrimPrefix(note, d.Service+": "))
+					}
 					if len(d.Changes) == 0 && d.Image == "" {
 						fmt.Fprintf(a.stdout, "%s: in sync\n", d.Service)
 						continue

@@ -21,12 +21,15 @@ import (
 type upFlags struct {
 	attach, removeOrphans, dryRun  bool
 	upgrade, forceUpgrade, confirm bool
-	rollback, pull, force          bool
+	rollback, force                bool
 	recreateProxy                  bool
-	batchSize, toRevision          int
-	interval                       string
-	waitTimeout                    time.Duration
-	waitTimeoutSet                 bool
+	// pull is --pull: always, missing or never over the files' policies.
+	pull           compose.PullMode
+	batchSize      int
+	toRevision     int
+	interval       string
+	waitTimeout    time.Duration
+	waitTimeoutSet bool
 }
 
 func upCommand() command {
@@ -50,11 +53,18 @@ func upCommand() command {
 			fs.IntVar(&f.toRevision, "to-revision", 0, "with --rollback: go back to this revision (see drover history): its kept containers, or new ones made from its recorded spec and image ID in health-gated batches, keeping the serving ones for a rollback")
 			fs.BoolVar(&f.recreateProxy, "recreate-proxy", false, "replace the front proxy when its ports (or drover's build) changed: its ports close for about a second")
 			fs.BoolVar(&f.force, "force", false, "with --confirm-upgrade: confirm even when the new revision has not passed its health gate or has failed since")
-			fs.BoolVar(&f.pull, "pull", false, "pull the images first, then upgrade where the image changed")
+			pull := fs.String("pull", "", "pull policy for this run, over pull_policy and io.rancher.container.pull_image: always, missing or never")
 			fs.IntVar(&f.batchSize, "batch-size", 0, "containers upgraded at once (default: the service's policy, else 2)")
 			fs.StringVar(&f.interval, "interval", "", "pause between batches: milliseconds (1500) or a duration (1.5s) (default: the service's policy, else 1000)")
 			return func(ctx context.Context, a *app, args []string) error {
 				f.waitTimeoutSet = fs.Changed("wait-timeout")
+				if *pull != "" {
+					mode, err := compose.ParsePullFlag(*pull)
+					if err != nil {
+						return usageError{err.Error()}
+					}
+					f.pull = mode
+				}
 				return a.upCmd(ctx, f, args)
 			}
 		},
@@ -102,7 +112,7 @@ func (a *app) upCmd(ctx context.Context, f upFlags, args []string) error {
 		}
 		return a.upgrade(ctx, opts, f)
 	}
-	return a.up(ctx, reconcile.Options{Services: args, RemoveOrphans: f.removeOrphans, WaitTimeout: f.waitTimeout, RecreateProxy: f.recreateProxy}, f.dryRun, f.attach, "up")
+	return a.up(ctx, reconcile.Options{Services: args, RemoveOrphans: f.removeOrphans, WaitTimeout: f.waitTimeout, RecreateProxy: f.recreateProxy}, f, "up")
 }
 
 // parseInterval reads --interval: a bare number is milliseconds, as
@@ -143,24 +153,34 @@ func scaleCommand() command {
 					opts.Scale[name] = n
 					opts.Services = append(opts.Services, name)
 				}
-				return a.up(ctx, opts, false, false, "scale")
+				return a.up(ctx, opts, upFlags{}, "scale")
 			}
 		},
 	}
 }
 
 // up plans and applies a plain up (or a scale), then prints what the user
-// must know: services out of sync, orphans.
-func (a *app) up(ctx context.Context, opts reconcile.Options, dryRun, attach bool, verb string) error {
+// must know: services out of sync, orphans. An up (not a scale) first
+// fetches what the pull policies ask for (refresh).
+func (a *app) up(ctx context.Context, opts reconcile.Options, f upFlags, verb string) error {
+	dryRun, attach := f.dryRun, f.attach
 	s, err := a.open(ctx, filesRequired, !dryRun)
 	if err != nil {
 		return err
 	}
 	defer s.close()
 	a.warn(s.project)
+	if f.pull != "" {
+		s.project.OverridePull(f.pull)
+	}
 	obs, err := s.observe(ctx)
 	if err != nil {
 		return err
+	}
+	if verb == "up" {
+		if obs, err = a.refreshed(ctx, s, opts.Services, obs, dryRun); err != nil {
+			return err
+		}
 	}
 	plan, err := reconcile.Up(s.project, obs, opts)
 	if err != nil {
@@ -211,7 +231,7 @@ func (a *app) run(ctx context.Context, s *session, plan reconcile.Plan, dryRun b
 	return err
 }
 
-// upgrade runs up --upgrade: pull (with --pull), plan, apply; a service whose
+// upgrade runs up --upgrade: pull what the pull policies ask for, plan, apply; a service whose
 // batch fails is rolled back or paused as its policy says; with
 // --confirm-upgrade the upgraded services are confirmed at the end.
 func (a *app) upgrade(ctx context.Context, opts reconcile.UpgradeOptions, f upFlags) error {
@@ -221,13 +241,14 @@ func (a *app) upgrade(ctx context.Context, opts reconcile.UpgradeOptions, f upFl
 	}
 	defer s.close()
 	a.warn(s.project)
-	if f.pull && !f.dryRun {
-		if err := a.pullImages(ctx, s, opts.Services); err != nil {
-			return err
-		}
+	if f.pull != "" {
+		s.project.OverridePull(f.pull)
 	}
 	obs, err := s.observe(ctx)
 	if err != nil {
+		return err
+	}
+	if obs, err = a.refreshed(ctx, s, opts.Services, obs, f.dryRun); err != nil {
 		return err
 	}
 	plan, err := reconcile.Upgrade(s.project, obs, opts)

@@ -1,0 +1,118 @@
+package reconcile
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/drover/drover/compose"
+)
+
+// FetchParallel bounds the images pulled at once: enough to overlap the
+// registry's round trips, few enough not to starve the engine.
+const FetchParallel = 4
+
+// Refresh plans the pulls and builds that the selected services' pull
+// policies ask for before anything else is planned: always and build on
+// every up, refresh once the local tag is older than the policy's period
+// (tagged holds when each present tag, normalised, was last set). A tag
+// that moved in the registry then shows as out of sync, and an upgrade
+// replaces it. Images the engine lacks are left to the plan's setup, which
+// fetches them only for services that get new containers.
+func Refresh(p *compose.Project, services []string, obs Observed, tagged map[string]time.Time, now time.Time) (Plan, error) {
+	selected, err := selection(p, services)
+	if err != nil {
+		return Plan{}, err
+	}
+	var steps []Step
+	seen := map[string]bool{}
+	for _, svc := range p.Services {
+		ref := ImageRef(p.Name, svc.Config)
+		key := NormalizeRef(ref)
+		if !selected[svc.Name] || seen[key] {
+			continue
+		}
+		if _, present := obs.Images[key]; !present {
+			continue
+		}
+		step, ok, err := fetchStep(p, svc, ref, svc.PullDue(true, tagged[key], now), "pull "+svc.Pull.String())
+		if err != nil {
+			return Plan{}, err
+		}
+		if ok {
+			seen[key] = true
+			steps = append(steps, step)
+		}
+	}
+	return Plan{Project: p.Name, Setup: fetchLanes(steps)}, nil
+}
+
+// PullPlan is drover pull: the image of every selected service that has
+// one and does not build it, whatever its policy.
+func PullPlan(p *compose.Project, services []string) (Plan, error) {
+	selected, err := selection(p, services)
+	if err != nil {
+		return Plan{}, err
+	}
+	var steps []Step
+	seen := map[string]bool{}
+	for _, svc := range p.Services {
+		ref := svc.Config.Image
+		if !selected[svc.Name] || ref == "" || svc.Config.Build != nil || seen[NormalizeRef(ref)] {
+			continue
+		}
+		seen[NormalizeRef(ref)] = true
+		steps = append(steps, Step{Target: ref, Reason: svc.Name, Action: PullImage{Ref: ref}})
+	}
+	return Plan{Project: p.Name, Setup: fetchLanes(steps)}, nil
+}
+
+// fetchStep is the pull or build of one service's image; false when f asks
+// for neither. A build the engine's legacy builder cannot do is an error.
+func fetchStep(p *compose.Project, svc compose.Service, ref string, f compose.Fetch, reason string) (Step, bool, error) {
+	switch f {
+	case compose.FetchPull:
+		return Step{Target: ref, Reason: reason, Action: PullImage{Ref: ref}}, true, nil
+	case compose.FetchBuild:
+		if err := legacyBuilderCan(svc.Name, svc.Config.Build, ref); err != nil {
+			return Step{}, false, err
+		}
+		return Step{Target: ref, Reason: reason, Action: BuildImage{Spec: buildSpec(p, svc, ref)}}, true, nil
+	}
+	return Step{}, false, nil
+}
+
+// buildSpec is the build of a service's image under ref.
+func buildSpec(p *compose.Project, svc compose.Service, ref string) BuildSpec {
+	b := svc.Config.Build
+	return BuildSpec{
+		Tag: ref, Context: b.Context, Dockerfile: b.Dockerfile, Args: b.Args, Target: b.Target,
+		Labels: map[string]string{LabelProject: p.Name, LabelService: svc.Name},
+	}
+}
+
+// fetchLanes runs pulls side by side, at most FetchParallel at once, and
+// builds one after the other in a lane of their own (each build already
+// keeps the engine's CPUs busy).
+func fetchLanes(steps []Step) []Step {
+	var builds []Step
+	var pulls [][]Step
+	for _, s := range steps {
+		if _, ok := s.Action.(BuildImage); ok {
+			builds = append(builds, s)
+			continue
+		}
+		pulls = append(pulls, []Step{s})
+	}
+	var lanes [][]Step
+	if len(builds) > 0 {
+		lanes = append(lanes, builds)
+	}
+	lanes = append(lanes, pulls...)
+	switch len(lanes) {
+	case 0:
+		return nil
+	case 1:
+		return lanes[0]
+	}
+	return []Step{{Target: fmt.Sprintf("%d images", len(steps)), Action: Lanes{Lanes: lanes, Max: FetchParallel}}}
+}
