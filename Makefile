@@ -67,6 +67,7 @@ bench: build images
 	bench/compare.sh $(BIN)
 	bench/scale.sh $(BIN)
 	bench/proxy.sh $(BIN)
+	bench/pull.sh $(BIN)
 
 clean:
 	rm -rf bin

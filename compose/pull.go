@@ -92,6 +92,16 @@ func (p *Project) OverridePull(mode PullMode) {
 	}
 }
 
+// OverrideBuild makes every service with a build section build its image
+// before planning, as up --build does.
+func (p *Project) OverrideBuild() {
+	for i := range p.Services {
+		if p.Services[i].Config.Build != nil {
+			p.Services[i].Pull = PullPolicy{Mode: PullBuild, From: "--build"}
+		}
+	}
+}
+
 // Fetch is what a pull policy asks for an image before planning or before
 // a container is made.
 type Fetch int

@@ -232,7 +232,7 @@ func (d *Docker) BuildImage(ctx context.Context, s reconcile.BuildSpec) error {
 	defer tar.Close()
 	resp, err := d.c.ImageBuild(ctx, tar, build.ImageBuildOptions{
 		Tags: []string{s.Tag}, Dockerfile: dockerfile, BuildArgs: s.Args, Target: s.Target,
-		Labels: s.Labels, Remove: true, ForceRemove: true,
+		Labels: s.Labels, Remove: true, ForceRemove: true, NoCache: s.NoCache, PullParent: s.Pull,
 	})
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/drover/drover/compose"
@@ -62,6 +63,80 @@ func PullPlan(p *compose.Project, services []string) (Plan, error) {
 		}
 		seen[NormalizeRef(ref)] = true
 		steps = append(steps, Step{Target: ref, Reason: svc.Name, Action: PullImage{Ref: ref}})
+	}
+	return Plan{Project: p.Name, Setup: fetchLanes(steps)}, nil
+}
+
+// BuildOptions are drover build's flags.
+type BuildOptions struct {
+	NoCache, Pull bool
+	// Args are --build-arg values, over the files' build args.
+	Args map[string]string
+}
+
+// BuildPlan is drover build: the image of every selected service that has
+// a build section, one after the other. Services without one are skipped.
+func BuildPlan(p *compose.Project, services []string, opts BuildOptions) (Plan, error) {
+	selected, err := selection(p, services)
+	if err != nil {
+		return Plan{}, err
+	}
+	var steps []Step
+	seen := map[string]bool{}
+	for _, svc := range p.Services {
+		ref := ImageRef(p.Name, svc.Config)
+		if !selected[svc.Name] || svc.Config.Build == nil || seen[ref] {
+			continue
+		}
+		seen[ref] = true
+		step, _, err := fetchStep(p, svc, ref, compose.FetchBuild, svc.Name)
+		if err != nil {
+			return Plan{}, err
+		}
+		b := step.Action.(BuildImage)
+		b.Spec.NoCache, b.Spec.Pull = opts.NoCache, opts.Pull
+		if len(opts.Args) > 0 {
+			args := map[string]*string{}
+			for k, v := range b.Spec.Args {
+				args[k] = v
+			}
+			for k, v := range opts.Args {
+				args[k] = &v
+			}
+			b.Spec.Args = args
+		}
+		step.Action = b
+		steps = append(steps, step)
+	}
+	return Plan{Project: p.Name, Setup: steps}, nil
+}
+
+// PushPlan is drover push: the image of every selected service that builds
+// it and names it (build and image), at most FetchParallel at once. A
+// service named on the command line that has nothing to push is an error.
+func PushPlan(p *compose.Project, services []string) (Plan, error) {
+	selected, err := selection(p, services)
+	if err != nil {
+		return Plan{}, err
+	}
+	var steps []Step
+	seen := map[string]bool{}
+	for _, svc := range p.Services {
+		if !selected[svc.Name] {
+			continue
+		}
+		ref := svc.Config.Image
+		if svc.Config.Build == nil || ref == "" {
+			if slices.Contains(services, svc.Name) {
+				return Plan{}, fmt.Errorf("service %q: nothing to push: drover pushes the images it builds, named by image: (the service needs both build and image)", svc.Name)
+			}
+			continue
+		}
+		if seen[ref] {
+			continue
+		}
+		seen[ref] = true
+		steps = append(steps, Step{Target: ref, Reason: svc.Name, Action: PushImage{Ref: ref}})
 	}
 	return Plan{Project: p.Name, Setup: fetchLanes(steps)}, nil
 }

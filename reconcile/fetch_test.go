@@ -81,3 +81,40 @@ func TestFetchLanesBound(t *testing.T) {
 		t.Fatalf("plan:\n%s", s)
 	}
 }
+
+func TestBuildAndPushPlans(t *testing.T) {
+	p := load(t, `
+services:
+  web:
+    build: .
+    image: r.example/web:1
+  worker:
+    build: .
+    image: r.example/web:1
+  local:
+    build: .
+  cache:
+    image: r.example/cache:7
+`, "")
+	plan, err := BuildPlan(p, nil, BuildOptions{NoCache: true, Args: map[string]string{"RELEASE": "2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := plan.String(); got != "setup: build demo-local (local)\nsetup: build r.example/web:1 (web)\n" {
+		t.Fatalf("build plan:\n%s", got)
+	}
+	spec := plan.Setup[1].Action.(BuildImage).Spec
+	if !spec.NoCache || spec.Args["RELEASE"] == nil || *spec.Args["RELEASE"] != "2" {
+		t.Fatalf("build spec %+v lacks --no-cache or --build-arg", spec)
+	}
+	push, err := PushPlan(p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := push.String(); got != "setup: push r.example/web:1 (web)\n" {
+		t.Fatalf("push plan:\n%s", got)
+	}
+	if _, err := PushPlan(p, []string{"cache"}); err == nil || !strings.Contains(err.Error(), `service "cache": nothing to push`) {
+		t.Fatalf("push of a service that does not build: %v", err)
+	}
+}

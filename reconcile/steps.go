@@ -54,6 +54,9 @@ type BuildSpec struct {
 	Args       map[string]*string
 	Target     string
 	Labels     map[string]string
+	// NoCache builds every step again; Pull asks the engine to pull a
+	// newer base image (drover build --no-cache, --pull).
+	NoCache, Pull bool
 }
 
 // Actions, one per engine operation.

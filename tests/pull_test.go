@@ -3,10 +3,13 @@ package tests
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/image"
 )
 
@@ -115,5 +118,116 @@ func TestUnreachableRegistryChangesNothing(t *testing.T) {
 	st := p.mustDrover("status")
 	if !strings.Contains(st.stdout, "registry web: cannot ask the registry about "+ref+": the registry "+dead+" did not answer") {
 		t.Errorf("status does not say it cannot ask the registry:\n%s", st)
+	}
+}
+
+// (3) and (4): after a tag moved, up --rollback brings back the original
+// containers; a scale-up then makes the new slot on the rolled-back image
+// ID, and a container removed by hand is made again on it, not on what the
+// tag means now.
+func TestMovedTagRollbackKeepsTheServingImage(t *testing.T) {
+	reg := startRegistry(t)
+	p := newProject(t, "services: {}\n", "")
+	ref := reg.Push(t, imageRepo+":v1", p.name+"/web:latest", false)
+	p.write("docker-compose.yml", fmt.Sprintf("services:\n  web:\n    image: %s\n    labels:\n      io.rancher.container.pull_image: always\n", ref))
+	p.mustDrover("up", "-d")
+	original := p.ids()
+	v1, v2 := imageID(t, imageRepo+":v1"), imageID(t, imageRepo+":v2")
+	reg.PushFromElsewhere(t, imageRepo+":v2", p.name+"/web:latest")
+	p.mustDrover("up", "--upgrade")
+	if got := p.imagesOf("web"); got[p.name+"-web-1"] != v2 {
+		t.Fatalf("after up --upgrade web-1 runs %v, want v2 %s", got, v2)
+	}
+	p.mustDrover("up", "--rollback")
+	if got := p.ids(); fmt.Sprint(got) != fmt.Sprint(original) {
+		t.Fatalf("after the rollback the containers are %v, want the originals %v", got, original)
+	}
+	if imageID(t, ref) != v2 {
+		t.Fatalf("the tag %s should still name v2 here", ref)
+	}
+
+	if r := p.drover("scale", "web=2"); r.code != 0 && r.code != 3 {
+		t.Fatalf("scale web=2:\n%s", r)
+	}
+	imgs := p.imagesOf("web")
+	if len(imgs) != 2 || imgs[p.name+"-web-1"] != v1 || imgs[p.name+"-web-2"] != v1 {
+		t.Fatalf("after scale web=2 the containers run %v, want both on the rolled-back v1 %s (v2 is %s)", imgs, v1, v2)
+	}
+
+	// A plain up (the files say scale 1) pulls (the tag is already v2
+	// here), makes web-1 again on v1 and reports the service out of sync.
+	if err := docker.ContainerRemove(context.Background(), p.name+"-web-1", container.RemoveOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	if r := p.drover("up", "-d"); r.code != 3 || !strings.Contains(r.stderr, "out of sync") {
+		t.Fatalf("up after a container was removed by hand: want exit 3 and the service out of sync:\n%s", r)
+	}
+	if imgs := p.imagesOf("web"); len(imgs) != 1 || imgs[p.name+"-web-1"] != v1 {
+		t.Fatalf("the container removed by hand came back on %v, want the serving v1 %s", imgs, v1)
+	}
+}
+
+// imagesOf maps the names of a service's containers to their image IDs.
+func (p *project) imagesOf(service string) map[string]string {
+	out := map[string]string{}
+	for _, c := range p.containers() {
+		if c.Labels["com.docker.compose.service"] == service {
+			out[strings.TrimPrefix(c.Names[0], "/")] = c.ImageID
+		}
+	}
+	return out
+}
+
+// (7) The release loop from drover: build and push in one project
+// directory, then another "host" (a second project directory that only
+// names the tag) pulls it, and upgrades once a new build is pushed.
+func TestBuildPushThenUpgradeElsewhere(t *testing.T) {
+	reg := startRegistry(t)
+	src := newProject(t, "services: {}\n", "")
+	ref := reg.Ref(src.name + "/web:latest")
+	src.write("docker-compose.yml", fmt.Sprintf("services:\n  web:\n    build: ./web\n    image: %s\n", ref))
+	if err := os.MkdirAll(filepath.Join(src.dir, "web"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin, err := os.ReadFile(helloBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src.dir, "web", "hello"), bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	src.write("web/Dockerfile", "FROM scratch\nARG RELEASE=1\nLABEL release=$RELEASE\nCOPY hello /hello\nENTRYPOINT [\"/hello\"]\n")
+	src.mustDrover("build")
+	first := imageID(t, ref)
+	if first == "" {
+		t.Fatalf("drover build made no %s", ref)
+	}
+	if r := src.mustDrover("--progress", "plain", "push"); !regexp.MustCompile(`push .*done in .*\[\d+/\d+ layers`).MatchString(r.stdout) || !strings.Contains(r.stdout, "push: 1 pushed") {
+		t.Errorf("push does not show its layers and count:\n%s", r)
+	}
+	reg.Untag(t, ref)
+
+	host := newProject(t, fmt.Sprintf("services:\n  web:\n    image: %s\n    pull_policy: always\n", ref), "")
+	host.mustDrover("up", "-d")
+	if got := host.imagesOf("web"); got[host.name+"-web-1"] != first {
+		t.Fatalf("the other host runs %v, want the pushed build %s", got, first)
+	}
+
+	src.mustDrover("build", "--build-arg", "RELEASE=2", "--no-cache")
+	second := imageID(t, ref)
+	if second == first || second == "" {
+		t.Fatalf("the second build gave %q, the first %q", second, first)
+	}
+	src.mustDrover("push", "web")
+	// Back to the first build here, as the other host has it.
+	if err := docker.ImageTag(context.Background(), first, ref); err != nil {
+		t.Fatal(err)
+	}
+	if r := host.drover("up", "-d"); r.code != 3 || !strings.Contains(r.stderr, "out of sync") {
+		t.Errorf("a plain up after the push: want exit 3, out of sync:\n%s", r)
+	}
+	host.mustDrover("up", "--upgrade")
+	if got := host.imagesOf("web"); got[host.name+"-web-1"] != second {
+		t.Fatalf("after up --upgrade the other host runs %v, want the second build %s", got, second)
 	}
 }

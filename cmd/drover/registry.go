@@ -40,6 +40,16 @@ func (a *app) refresh(ctx context.Context, s *session, services []string, obs re
 	return !dryRun, nil
 }
 
+// overrideFetch applies up's --pull and --build over the files' policies.
+func (a *app) overrideFetch(s *session, f upFlags) {
+	if f.pull != "" {
+		s.project.OverridePull(f.pull)
+	}
+	if f.build {
+		s.project.OverrideBuild()
+	}
+}
+
 // refreshed runs refresh and returns the observation to plan from: read
 // again when something was fetched.
 func (a *app) refreshed(ctx context.Context, s *session, services []string, obs reconcile.Observed, dryRun bool) (reconcile.Observed, error) {

@@ -22,7 +22,7 @@ type upFlags struct {
 	attach, removeOrphans, dryRun  bool
 	upgrade, forceUpgrade, confirm bool
 	rollback, force                bool
-	recreateProxy                  bool
+	recreateProxy, build           bool
 	// pull is --pull: always, missing or never over the files' policies.
 	pull           compose.PullMode
 	batchSize      int
@@ -53,6 +53,7 @@ func upCommand() command {
 			fs.IntVar(&f.toRevision, "to-revision", 0, "with --rollback: go back to this revision (see drover history): its kept containers, or new ones made from its recorded spec and image ID in health-gated batches, keeping the serving ones for a rollback")
 			fs.BoolVar(&f.recreateProxy, "recreate-proxy", false, "replace the front proxy when its ports (or drover's build) changed: its ports close for about a second")
 			fs.BoolVar(&f.force, "force", false, "with --confirm-upgrade: confirm even when the new revision has not passed its health gate or has failed since")
+			fs.BoolVar(&f.build, "build", false, "build the images of services with a build section first (an image that changed is then out of sync: with --upgrade, upgraded)")
 			pull := fs.String("pull", "", "pull policy for this run, over pull_policy and io.rancher.container.pull_image: always, missing or never")
 			fs.IntVar(&f.batchSize, "batch-size", 0, "containers upgraded at once (default: the service's policy, else 2)")
 			fs.StringVar(&f.interval, "interval", "", "pause between batches: milliseconds (1500) or a duration (1.5s) (default: the service's policy, else 1000)")
@@ -170,9 +171,7 @@ func (a *app) up(ctx context.Context, opts reconcile.Options, f upFlags, verb st
 	}
 	defer s.close()
 	a.warn(s.project)
-	if f.pull != "" {
-		s.project.OverridePull(f.pull)
-	}
+	a.overrideFetch(s, f)
 	obs, err := s.observe(ctx)
 	if err != nil {
 		return err
@@ -241,9 +240,7 @@ func (a *app) upgrade(ctx context.Context, opts reconcile.UpgradeOptions, f upFl
 	}
 	defer s.close()
 	a.warn(s.project)
-	if f.pull != "" {
-		s.project.OverridePull(f.pull)
-	}
+	a.overrideFetch(s, f)
 	obs, err := s.observe(ctx)
 	if err != nil {
 		return err
