@@ -111,7 +111,15 @@ func Parse(file string, data []byte) (*Catalog, error) {
 // data has none or is not YAML.
 func section(data []byte) (key, value *yaml.Node) {
 	var doc yaml.Node
-	if yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+	if yaml.Unmarshal(data, &doc) != nil {
+		// A file that is YAML only once rendered (a rancher-compose.yml.tpl)
+		// may still have a catalog section that is: read that alone.
+		data = topLevelBlock(data)
+		if data == nil || yaml.Unmarshal(data, &doc) != nil {
+			return nil, nil
+		}
+	}
+	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
 		return nil, nil
 	}
 	root := doc.Content[0]
@@ -122,6 +130,32 @@ func section(data []byte) (key, value *yaml.Node) {
 		return find(services, ".catalog")
 	}
 	return nil, nil
+}
+
+// topLevelBlock returns the text of a top-level catalog: or .catalog: key,
+// up to the next line that starts at the left margin, with every other
+// line blank so that lines keep their numbers; nil when there is none.
+func topLevelBlock(data []byte) []byte {
+	lines := strings.SplitAfter(string(data), "\n")
+	var b strings.Builder
+	in, found := false, false
+	for _, l := range lines {
+		text := strings.TrimRight(l, "\r\n")
+		top := text != "" && text[0] != ' ' && text[0] != '\t' && text[0] != '#'
+		if top {
+			in = !found && (strings.HasPrefix(text, "catalog:") || strings.HasPrefix(text, ".catalog:"))
+			found = found || in
+		}
+		if in {
+			b.WriteString(l)
+		} else if strings.HasSuffix(l, "\n") {
+			b.WriteString("\n")
+		}
+	}
+	if !found {
+		return nil
+	}
+	return []byte(b.String())
 }
 
 // find returns the last of the keys of mapping m that has one of names (a

@@ -41,6 +41,7 @@ func TestParseLayouts(t *testing.T) {
 		{"catalog:", "catalog:\n  questions:\n    - variable: PORT\nweb: {scale: 1}\n"},
 		{"services: .catalog:", "version: '2'\nservices:\n  web: {scale: 1}\n  .catalog:\n    questions:\n      - variable: PORT\n"},
 		{".catalog before version", ".catalog:\n  questions:\n    - variable: PORT\nversion: '2'\nservices:\n  web: {}\n"},
+		{"YAML only once rendered", "web:\n{{- if true }}\n  scale: 2\n{{- end }}\n.catalog:\n  questions:\n    - variable: PORT\n# a comment\napi: {}\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := Parse("rancher-compose.yml", []byte(tc.text))

@@ -30,10 +30,56 @@ func TestRender(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if string(out) != tc.want {
-				t.Errorf("rendered %q, want %q", out, tc.want)
+			if string(out.Text) != tc.want {
+				t.Errorf("rendered %q, want %q", out.Text, tc.want)
 			}
 		})
+	}
+}
+
+func TestRenderedLines(t *testing.T) {
+	tpl := `{{- $img := "x:1" -}}
+version: '2'
+services:
+{{- if eq .Values.LB "true" }}
+  lb:
+    image: lb
+{{- end }}
+  web:
+    image: {{ $img }}
+    environment:
+      CERT: "{{ .Values.CERT }}"
+{{- if ne .Values.LB "true" }}
+    ports: ["80"]
+{{- else }}
+    expose: ["80"]
+{{- end }}
+    command: x
+`
+	for _, tc := range []struct {
+		lb, cert string
+		want     []int // the template line of each rendered line
+	}{
+		{"true", "c", []int{2, 3, 5, 6, 8, 9, 10, 11, 15, 17}},
+		{"false", "c", []int{2, 3, 8, 9, 10, 11, 13, 17}},
+		// An answer with line breaks: its lines are the action's.
+		{"false", "a\nb", []int{2, 3, 8, 9, 10, 11, 11, 13, 17}},
+	} {
+		r, err := Render("t.tpl", []byte(tpl), Data{Values: map[string]string{"LB": tc.lb, "CERT": tc.cert}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSuffix(string(r.Text), "\n"), "\n")
+		var got []int
+		for i := range lines {
+			got = append(got, r.Line(i+1))
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("LB=%s CERT=%q: lines %v, want %v\n%s", tc.lb, tc.cert, got, tc.want, r.Text)
+		}
+		if strings.ContainsAny(string(r.Text), "\uE000\uE001") {
+			t.Errorf("marks left in the output: %q", r.Text)
+		}
 	}
 }
 

@@ -29,6 +29,28 @@ type entry struct {
 	warnings  []string
 	// volumeNotes say what became of Rancher's volume extensions.
 	volumeNotes []string
+	// rendered are the files that were templates, by absolute path.
+	rendered map[string]*catalog.Rendered
+}
+
+// templateLines places an error found in a rendered file at the line of
+// the template it came from: the user edits the template, not its output.
+func (e *entry) templateLines(err error) error {
+	var fe *FileError
+	if e == nil || !errors.As(err, &fe) || fe.Line == 0 {
+		return err
+	}
+	if r := e.rendered[absPath(fe.File)]; r != nil {
+		fe.Line = r.Line(fe.Line)
+	}
+	return err
+}
+
+func absPath(file string) string {
+	if abs, err := filepath.Abs(file); err == nil {
+		return abs
+	}
+	return file
 }
 
 // templateFile is the name of a catalog entry's templated compose file.
@@ -77,7 +99,7 @@ func prepareEntry(o Options, details *types.ConfigDetails, env map[string]string
 	if err != nil {
 		return nil, err
 	}
-	e := &entry{env: env}
+	e := &entry{env: env, rendered: map[string]*catalog.Rendered{}}
 	if cat != nil {
 		if e.questions, err = cat.Resolve(env, answers); err != nil {
 			return nil, err
@@ -97,11 +119,12 @@ func prepareEntry(o Options, details *types.ConfigDetails, env map[string]string
 		if !catalog.Templated(f.Filename, f.Content, cat != nil) {
 			continue
 		}
-		out, err := catalog.Render(displayPath(f.Filename), f.Content, data)
+		r, err := catalog.Render(displayPath(f.Filename), f.Content, data)
 		if err != nil {
 			return nil, err
 		}
-		details.ConfigFiles[i].Content = out
+		details.ConfigFiles[i].Content = r.Text
+		e.rendered[absPath(f.Filename)] = r
 	}
 	if rpath == "" {
 		return e, nil
@@ -109,13 +132,16 @@ func prepareEntry(o Options, details *types.ConfigDetails, env map[string]string
 	if catalog.Templated(rpath, raw, cat != nil) {
 		// The catalog section was read as written; the rest is rendered,
 		// line for line.
-		if raw, err = catalog.Render(displayPath(rpath), catalog.WithoutSection(raw), data); err != nil {
+		r, err := catalog.Render(displayPath(rpath), catalog.WithoutSection(raw), data)
+		if err != nil {
 			return nil, err
 		}
+		raw = r.Text
+		e.rendered[absPath(rpath)] = r
 	}
 	rf, err := ParseRancherWith(rpath, raw, e.env)
 	if err != nil {
-		return nil, relativeFile(err)
+		return nil, relativeFile(e.templateLines(err))
 	}
 	e.rancher = rf
 	for _, w := range rf.Warnings {

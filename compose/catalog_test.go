@@ -38,10 +38,11 @@ type catalogRefusal struct {
 // work that would make the case load; none is refused for a reason of
 // this package's own (questions, answers, templates, interpolation).
 var catalogRefusals = map[string]catalogRefusal{
-	"community/nuxeo-0":           {"lb", `load_balancer_config: unknown rancher-compose key`},
-	"rancher/l2-flat-0":           {"vocab", `unknown key "network_driver"`},
-	"rancher/per-host-subnet-0":   {"vocab", `unknown key "network_driver"`},
-	"rancher/network-services-29": {"vocab", `undefined volume "rancher-cni-driver"`},
+	"community/nuxeo-0": {"lb", `load_balancer_config: unknown rancher-compose key`},
+	// Lines in templates are the template's, not the rendered text's.
+	"rancher/l2-flat-0":           {"vocab", `docker-compose.yml.tpl:37: service "cni-driver": unknown key "network_driver"`},
+	"rancher/per-host-subnet-0":   {"vocab", `docker-compose.yml.tpl:45: service "cni-driver": unknown key "network_driver"`},
+	"rancher/network-services-29": {"vocab", `docker-compose.yml.tpl:24: service "network-manager": volumes: undefined volume "rancher-cni-driver"`},
 	"rancher/vxlan-8":             {"rancher-compose", `network_driver: unknown rancher-compose key`},
 	"rancher/windows-0":           {"rancher-compose", `network_driver: unknown rancher-compose key`},
 	"community/registry-convoy-0": {"lb", `load_balancer_config: unknown rancher-compose key`},
@@ -333,6 +334,25 @@ func TestRancherInterpolation(t *testing.T) {
 	want := "r.yml:3: variable GONE is not set: a blank string\nr.yml:5: variable ALSO_GONE is not set: a blank string"
 	if got := strings.Join(rf.Warnings, "\n"); got != want {
 		t.Errorf("warnings:\n%s\nwant\n%s", got, want)
+	}
+}
+
+// An error found in a rendered file names the template's line.
+func TestRenderedErrorNamesTemplateLine(t *testing.T) {
+	cleanEnv(t)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "docker-compose.yml.tpl"), []byte("services:\n{{- if eq .Values.EXTRA \"true\" }}\n  extra:\n    image: x\n{{- end }}\n  web:\n    image: x\n    imgae: y\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "rancher-compose.yml.tpl"), []byte(".catalog:\n  questions:\n    - variable: EXTRA\n      default: false\nweb:\n{{- if eq .Values.EXTRA \"true\" }}\n  scale: 2\n{{- end }}\n  scale: lots\n"), 0o644)
+	_, err := Load(context.Background(), Options{ProjectDir: dir})
+	want := filepath.Join(dir, "rancher-compose.yml.tpl") + `:9: service "web": scale: expected an integer, got "lots"`
+	if err == nil || err.Error() != want {
+		t.Errorf("error %v\nwant  %s", err, want)
+	}
+	os.WriteFile(filepath.Join(dir, "rancher-compose.yml.tpl"), []byte(".catalog:\n  questions:\n    - variable: EXTRA\n      default: false\n"), 0o644)
+	_, err = Load(context.Background(), Options{ProjectDir: dir})
+	want = filepath.Join(dir, "docker-compose.yml.tpl") + `:8: service "web": unknown key "imgae" (did you mean "image"?)`
+	if err == nil || err.Error() != want {
+		t.Errorf("error %v\nwant  %s", err, want)
 	}
 }
 

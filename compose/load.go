@@ -31,16 +31,27 @@ type Options struct {
 // Load reads and validates a project. Every problem found in the files is
 // reported here, before anything touches an engine.
 func Load(ctx context.Context, o Options) (*Project, error) {
+	p, e, err := load(ctx, o)
+	if err != nil {
+		return nil, e.templateLines(err)
+	}
+	return p, nil
+}
+
+// load is Load, returning also what was made of a catalog entry's files,
+// even on error: the lines of an error in a rendered file are the
+// rendered text's until Load places them in the template.
+func load(ctx context.Context, o Options) (*Project, *entry, error) {
 	cp, srcs, e, err := loadCompose(ctx, o)
 	if err != nil {
-		return nil, err
+		return nil, e, err
 	}
 	cp = withVolumeDrivers(cp)
 	if cp, err = cp.WithServicesEnvironmentResolved(true); err != nil {
-		return nil, err
+		return nil, e, err
 	}
 	if cp, err = cp.WithServicesLabelsResolved(true); err != nil {
-		return nil, err
+		return nil, e, err
 	}
 
 	p := &Project{Name: cp.Name, WorkingDir: cp.WorkingDir, ConfigFiles: cp.ComposeFiles, Compose: cp, Questions: e.questions}
@@ -52,7 +63,7 @@ func Load(ctx context.Context, o Options) (*Project, error) {
 			_, disabled := cp.DisabledServices[name]
 			return ok || disabled
 		}); err != nil {
-			return nil, relativeFile(err)
+			return nil, e, relativeFile(err)
 		}
 	} else {
 		rf = &RancherFile{}
@@ -61,16 +72,16 @@ func Load(ctx context.Context, o Options) (*Project, error) {
 	for _, name := range dependencyOrder(cp) {
 		s, err := newService(cp.Services[name], rf.Services[name], srcs)
 		if err != nil {
-			return nil, err
+			return nil, e, err
 		}
 		p.Services = append(p.Services, s)
 	}
 	if err := checkProject(p.Services, srcs); err != nil {
-		return nil, err
+		return nil, e, err
 	}
 	p.index()
 	p.Warnings = append(append(e.warnings, noEffectWarnings(p.Services)...), e.volumeNotes...)
-	return p, nil
+	return p, e, nil
 }
 
 // projectOptions are compose-go's project options for o: the files, the
@@ -115,7 +126,7 @@ func loadCompose(ctx context.Context, o Options) (*types.Project, sources, *entr
 	for i, f := range details.ConfigFiles {
 		v1, err := convertV1(f.Content)
 		if err != nil {
-			return nil, nil, nil, v1FileError(f, err)
+			return nil, nil, e, v1FileError(f, err)
 		}
 		if v1 != nil {
 			fileNotes, _ := rancherVolumes(v1, true, e.env)
@@ -145,7 +156,7 @@ func loadCompose(ctx context.Context, o Options) (*types.Project, sources, *entr
 		}
 	})
 	if err != nil {
-		return nil, nil, nil, srcs.locateError(err)
+		return nil, nil, e, srcs.locateError(err)
 	}
 	for _, f := range details.ConfigFiles {
 		cp.ComposeFiles = append(cp.ComposeFiles, f.Filename)
