@@ -15,6 +15,13 @@ import (
 // rancher-compose settings.
 func (p *Project) MarshalYAML() ([]byte, error) {
 	withPolicy, err := p.Compose.WithServicesTransform(func(name string, cfg types.ServiceConfig) (types.ServiceConfig, error) {
+		if cfg.Extensions == nil {
+			cfg.Extensions = types.Extensions{}
+		}
+		if b, ok := p.Balancer(name); ok {
+			cfg.Extensions["x-drover"] = balancerConfig(p, b)
+			return cfg, nil
+		}
 		svc, _ := p.Service(name)
 		ext := map[string]any{
 			"scale": svc.Scale,
@@ -36,9 +43,6 @@ func (p *Project) MarshalYAML() ([]byte, error) {
 		}
 		if len(svc.NoEffect) > 0 {
 			ext["no_effect"] = svc.NoEffect
-		}
-		if cfg.Extensions == nil {
-			cfg.Extensions = types.Extensions{}
 		}
 		cfg.Extensions["x-drover"] = ext
 		return cfg, nil
@@ -100,6 +104,26 @@ func mappingValue(m *yaml.Node, key string) *yaml.Node {
 		}
 	}
 	return nil
+}
+
+// balancerConfig is what config shows of a load balancer: that the proxy
+// serves it, and its rules as drover resolved them.
+func balancerConfig(p *Project, b Balancer) map[string]any {
+	var rules []map[string]any
+	for _, r := range b.Rules {
+		m, _ := asMap(r)
+		rules = append(rules, m)
+	}
+	ext := map[string]any{
+		"load_balancer": map[string]any{
+			"served_by": p.Name + "-proxy",
+			"rules":     rules,
+		},
+	}
+	if len(b.NoEffect) > 0 {
+		ext["no_effect"] = b.NoEffect
+	}
+	return ext
 }
 
 // asMap turns a tagged struct into the map its JSON form has, so that YAML

@@ -32,9 +32,6 @@ func noEffect(cfg types.ServiceConfig, rs RancherService) []string {
 	if rs.HealthCheck != nil && rs.HealthCheck.Port == 0 {
 		out = append(out, "health_check: no port, so the probe is not run; health comes from the container's Docker health check")
 	}
-	if rs.LBConfig != nil {
-		out = append(out, "lb_config: no effect yet: drover has no load balancer")
-	}
 	if rs.Metadata != nil {
 		out = append(out, "metadata: kept in the project, no effect: there is no Rancher metadata service")
 	}

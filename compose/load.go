@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -70,6 +71,14 @@ func load(ctx context.Context, o Options) (*Project, *entry, error) {
 	}
 
 	for _, name := range dependencyOrder(cp) {
+		if isBalancer(cp.Services[name], rf.Services[name]) {
+			b, err := newBalancer(cp, cp.Services[name], rf.Services[name], rf.Path, srcs)
+			if err != nil {
+				return nil, e, err
+			}
+			p.Balancers = append(p.Balancers, b)
+			continue
+		}
 		s, err := newService(cp.Services[name], rf.Services[name], srcs)
 		if err != nil {
 			return nil, e, err
@@ -80,7 +89,14 @@ func load(ctx context.Context, o Options) (*Project, *entry, error) {
 		return nil, e, err
 	}
 	p.index()
-	p.Warnings = append(append(e.warnings, noEffectWarnings(p.Services)...), e.volumeNotes...)
+	if err := checkBalancerPorts(p, srcs); err != nil {
+		return nil, e, err
+	}
+	explained := slices.Clone(p.Services)
+	for _, b := range p.Balancers {
+		explained = append(explained, Service{Name: b.Name, NoEffect: b.NoEffect})
+	}
+	p.Warnings = append(append(e.warnings, noEffectWarnings(explained)...), e.volumeNotes...)
 	return p, e, nil
 }
 

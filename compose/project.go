@@ -25,7 +25,10 @@ type Project struct {
 	// Services in dependency order: a service comes after everything it
 	// depends on, ties broken by name.
 	Services []Service
-	Warnings []string
+	// Balancers are the load-balancer services: the front proxy serves
+	// their rules, and they are in no other list.
+	Balancers []Balancer
+	Warnings  []string
 	// Questions are a catalog entry's questions with the values they
 	// resolved to, in the order the rancher-compose file asks them.
 	Questions []catalog.Value
@@ -35,8 +38,12 @@ type Project struct {
 }
 
 // NeedsProxy reports whether the project needs drover's front proxy: a
-// service is behind it, or has a rancher-compose health_check it runs.
+// service is behind it, a load balancer is served by it, or a service has
+// a rancher-compose health_check it runs.
 func (p *Project) NeedsProxy() bool {
+	if len(p.Balancers) > 0 {
+		return true
+	}
 	for _, s := range p.Services {
 		if s.Proxy || s.Rancher.HealthCheck != nil && s.Rancher.HealthCheck.Port != 0 {
 			return true

@@ -38,10 +38,16 @@ type RancherService struct {
 	UpgradeStrategy *UpgradeStrategy `yaml:"upgrade_strategy,omitempty" json:"upgrade_strategy,omitempty"`
 	HealthCheck     *RancherHealth   `yaml:"health_check,omitempty" json:"health_check,omitempty"`
 	LBConfig        *LBConfig        `yaml:"lb_config,omitempty" json:"lb_config,omitempty"`
-	Metadata        map[string]any   `yaml:"metadata,omitempty" json:"metadata,omitempty"`
-	ScalePolicy     *ScalePolicy     `yaml:"scale_policy,omitempty" json:"scale_policy,omitempty"`
-	ExternalIPs     []string         `yaml:"external_ips,omitempty" json:"external_ips,omitempty"`
-	Hostname        string           `yaml:"hostname,omitempty" json:"hostname,omitempty"`
+	// LegacyLB is the load_balancer_config of Rancher 1.1 load balancers
+	// (rancher/load-balancer-service), whose rules came from links, ports
+	// and labels; Certs and DefaultCert sat beside it then.
+	LegacyLB    *LegacyLBConfig `yaml:"load_balancer_config,omitempty" json:"load_balancer_config,omitempty"`
+	Certs       []string        `yaml:"certs,omitempty" json:"certs,omitempty"`
+	DefaultCert string          `yaml:"default_cert,omitempty" json:"default_cert,omitempty"`
+	Metadata    map[string]any  `yaml:"metadata,omitempty" json:"metadata,omitempty"`
+	ScalePolicy *ScalePolicy    `yaml:"scale_policy,omitempty" json:"scale_policy,omitempty"`
+	ExternalIPs []string        `yaml:"external_ips,omitempty" json:"external_ips,omitempty"`
+	Hostname    string          `yaml:"hostname,omitempty" json:"hostname,omitempty"`
 }
 
 // UpgradeStrategy is rancher-compose's upgrade_strategy block.
@@ -73,6 +79,20 @@ type LBConfig struct {
 	DefaultCert      string         `yaml:"default_cert,omitempty" json:"default_cert,omitempty"`
 	Config           string         `yaml:"config,omitempty" json:"config,omitempty"`
 	StickinessPolicy map[string]any `yaml:"stickiness_policy,omitempty" json:"stickiness_policy,omitempty"`
+	// Lines are where each key was written, for errors found once the
+	// compose file is known.
+	Lines map[string]int `yaml:"-" json:"-"`
+}
+
+// LegacyLBConfig is rancher-compose's load_balancer_config block (Rancher
+// 1.1): a name, raw haproxy sections and cookie stickiness.
+type LegacyLBConfig struct {
+	Name               string         `yaml:"name,omitempty" json:"name,omitempty"`
+	Description        string         `yaml:"description,omitempty" json:"description,omitempty"`
+	HAProxyConfig      map[string]any `yaml:"haproxy_config,omitempty" json:"haproxy_config,omitempty"`
+	LBCookieStickiness map[string]any `yaml:"lb_cookie_stickiness_policy,omitempty" json:"lb_cookie_stickiness_policy,omitempty"`
+	AppCookieStickines map[string]any `yaml:"app_cookie_stickiness_policy,omitempty" json:"app_cookie_stickiness_policy,omitempty"`
+	Lines              map[string]int `yaml:"-" json:"-"`
 }
 
 // PortRule is one load balancer rule.
@@ -84,6 +104,13 @@ type PortRule struct {
 	Hostname   string `yaml:"hostname,omitempty" json:"hostname,omitempty"`
 	Path       string `yaml:"path,omitempty" json:"path,omitempty"`
 	Priority   int    `yaml:"priority,omitempty" json:"priority,omitempty"`
+	// Selector picks target services by label instead of naming one;
+	// BackendName names the haproxy backend, for raw config to refer to.
+	Selector    string `yaml:"selector,omitempty" json:"selector,omitempty"`
+	BackendName string `yaml:"backend_name,omitempty" json:"backend_name,omitempty"`
+	// Line is where the rule starts, and Lines where each of its keys is.
+	Line  int            `yaml:"-" json:"-"`
+	Lines map[string]int `yaml:"-" json:"-"`
 }
 
 // ScalePolicy is rancher-compose's scale_policy block (min, max, increment).
@@ -221,6 +248,7 @@ type rancherParser struct{ file string }
 var rancherKeys = []string{
 	"scale", "start_on_create", "retain_ip", "drain_timeout_ms", "upgrade_strategy",
 	"health_check", "lb_config", "metadata", "scale_policy", "external_ips", "hostname",
+	"load_balancer_config", "certs", "default_cert",
 }
 
 type keyValue struct{ key, value *yaml.Node }
@@ -287,6 +315,12 @@ func (p *rancherParser) service(name string, n *yaml.Node) (RancherService, erro
 			s.HealthCheck, err = p.healthCheck(v, name)
 		case "lb_config":
 			s.LBConfig, err = p.lbConfig(v, name)
+		case "load_balancer_config":
+			s.LegacyLB, err = p.legacyLBConfig(v, name)
+		case "certs":
+			s.Certs, err = p.stringList(v, name, key)
+		case "default_cert":
+			s.DefaultCert, err = p.str(v, name, key)
 		case "metadata":
 			s.Metadata, err = p.anyMap(v, name, key)
 		case "scale_policy":
@@ -398,9 +432,10 @@ func (p *rancherParser) lbConfig(n *yaml.Node, service string) (*LBConfig, error
 	if err != nil {
 		return nil, err
 	}
-	lb := &LBConfig{}
+	lb := &LBConfig{Lines: map[string]int{}}
 	for _, kv := range kvs {
 		key := "lb_config." + kv.key.Value
+		lb.Lines[kv.key.Value] = kv.key.Line
 		switch kv.key.Value {
 		case "port_rules":
 			if kv.value.Kind != yaml.SequenceNode {
@@ -431,14 +466,45 @@ func (p *rancherParser) lbConfig(n *yaml.Node, service string) (*LBConfig, error
 	return lb, nil
 }
 
+func (p *rancherParser) legacyLBConfig(n *yaml.Node, service string) (*LegacyLBConfig, error) {
+	kvs, err := p.mapping(n, service, "load_balancer_config")
+	if err != nil {
+		return nil, err
+	}
+	lb := &LegacyLBConfig{Lines: map[string]int{}}
+	for _, kv := range kvs {
+		key := "load_balancer_config." + kv.key.Value
+		lb.Lines[kv.key.Value] = kv.key.Line
+		switch kv.key.Value {
+		case "name":
+			lb.Name, err = p.str(kv.value, service, key)
+		case "description":
+			lb.Description, err = p.str(kv.value, service, key)
+		case "haproxy_config":
+			lb.HAProxyConfig, err = p.anyMap(kv.value, service, key)
+		case "lb_cookie_stickiness_policy":
+			lb.LBCookieStickiness, err = p.anyMap(kv.value, service, key)
+		case "app_cookie_stickiness_policy":
+			lb.AppCookieStickines, err = p.anyMap(kv.value, service, key)
+		default:
+			err = p.errAt(kv.key, service, key, "unknown load_balancer_config key (expected name, description, haproxy_config, lb_cookie_stickiness_policy, app_cookie_stickiness_policy)")
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return lb, nil
+}
+
 func (p *rancherParser) portRule(n *yaml.Node, service, key string) (PortRule, error) {
-	var r PortRule
+	r := PortRule{Line: n.Line, Lines: map[string]int{}}
 	kvs, err := p.mapping(n, service, key)
 	if err != nil {
 		return r, err
 	}
 	for _, kv := range kvs {
 		k := key + "." + kv.key.Value
+		r.Lines[kv.key.Value] = kv.key.Line
 		var iv *int
 		switch kv.key.Value {
 		case "source_port", "target_port", "priority":
@@ -464,8 +530,12 @@ func (p *rancherParser) portRule(n *yaml.Node, service, key string) (PortRule, e
 			r.Hostname, err = p.str(kv.value, service, k)
 		case "path":
 			r.Path, err = p.str(kv.value, service, k)
+		case "selector":
+			r.Selector, err = p.str(kv.value, service, k)
+		case "backend_name":
+			r.BackendName, err = p.str(kv.value, service, k)
 		default:
-			err = p.errAt(kv.key, service, k, "unknown port rule key")
+			err = p.errAt(kv.key, service, k, "unknown port rule key (expected source_port, target_port, service, protocol, hostname, path, priority, selector, backend_name)")
 		}
 		if err != nil {
 			return r, err

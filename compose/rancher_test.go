@@ -37,6 +37,11 @@ func TestParseRancherEveryKey(t *testing.T) {
 			},
 		},
 	}
+	lb := rf.Services["lb"].LBConfig
+	if lb.Lines["certs"] != 44 || lb.PortRules[0].Line != 37 || lb.PortRules[0].Lines["service"] != 39 {
+		t.Errorf("lb_config lines %v, rule at %d, its service at %d; want certs at 44, the rule at 37, service at 39", lb.Lines, lb.PortRules[0].Line, lb.PortRules[0].Lines["service"])
+	}
+	lb.Lines, lb.PortRules[0].Line, lb.PortRules[0].Lines = nil, 0, nil
 	if !reflect.DeepEqual(rf.Services, want) {
 		t.Errorf("parsed:\n%#v\nwant:\n%#v", rf.Services, want)
 	}
@@ -100,8 +105,10 @@ func TestParseRancherErrors(t *testing.T) {
 			`r.yml:4: service "lb": lb_config.port_rules: expected a list of rules`},
 		{"port rule protocol", "services:\n  lb:\n    lb_config:\n      port_rules:\n        - source_port: 80\n          protocol: ftp\n",
 			`r.yml:6: service "lb": lb_config.port_rules[0].protocol: unknown protocol "ftp" (expected http, tcp, https, tls, sni, udp)`},
-		{"port rule unknown key", "services:\n  lb:\n    lb_config:\n      port_rules:\n        - selector: x\n",
-			`r.yml:5: service "lb": lb_config.port_rules[0].selector: unknown port rule key`},
+		{"port rule unknown key", "services:\n  lb:\n    lb_config:\n      port_rules:\n        - selectr: x\n",
+			`r.yml:5: service "lb": lb_config.port_rules[0].selectr: unknown port rule key (expected source_port, target_port, service, protocol, hostname, path, priority, selector, backend_name)`},
+		{"load_balancer_config unknown key", "lb:\n  load_balancer_config:\n    haproxy: {}\n",
+			`r.yml:3: service "lb": load_balancer_config.haproxy: unknown load_balancer_config key (expected name, description, haproxy_config, lb_cookie_stickiness_policy, app_cookie_stickiness_policy)`},
 		{"lb unknown key", "services:\n  lb:\n    lb_config:\n      rules: []\n",
 			`r.yml:4: service "lb": lb_config.rules: unknown lb_config key`},
 		{"metadata not a map", "services:\n  web:\n    metadata: [1]\n",

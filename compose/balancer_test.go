@@ -1,0 +1,229 @@
+package compose
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// loadProject writes a docker-compose.yml and, when given, a
+// rancher-compose.yml into a directory named proj and loads them.
+func loadProject(t *testing.T, compose, rancher string) (*Project, error) {
+	t.Helper()
+	cleanEnv(t)
+	dir := filepath.Join(t.TempDir(), "proj")
+	os.Mkdir(dir, 0o755)
+	t.Chdir(dir)
+	os.WriteFile("docker-compose.yml", []byte(compose), 0o644)
+	if rancher != "" {
+		os.WriteFile("rancher-compose.yml", []byte(rancher), 0o644)
+	}
+	return Load(context.Background(), Options{})
+}
+
+const lbTargets = "  web:\n    image: web\n  api:\n    image: api\n"
+
+func TestBalancerRules(t *testing.T) {
+	cases := []struct {
+		name, compose, rancher string
+		want                   []BalancerRule
+	}{
+		{
+			name:    "port rules by host, path and priority; http by default",
+			compose: "services:\n  lb:\n    image: rancher/lb-service-haproxy:v0.7.9\n    ports: ['127.0.0.1:8080:80', '5432']\n" + lbTargets,
+			rancher: `services:
+  lb:
+    lb_config:
+      port_rules:
+      - {source_port: 80, target_port: 8080, service: web, hostname: Shop.Example.com}
+      - {source_port: 80, target_port: 9000, service: proj/api, path: /api, priority: 2, protocol: http}
+      - {source_port: 80, target_port: 8080, service: web, hostname: '*.example.com'}
+      - {source_port: 5432, target_port: 5432, service: api, protocol: tcp}
+`,
+			want: []BalancerRule{
+				{Listen: 8080, HostIP: "127.0.0.1", Source: 80, Service: "web", Target: 8080, Protocol: "http", Hostname: "shop.example.com"},
+				{Listen: 8080, HostIP: "127.0.0.1", Source: 80, Service: "api", Target: 9000, Protocol: "http", Path: "/api", Priority: 2},
+				{Listen: 8080, HostIP: "127.0.0.1", Source: 80, Service: "web", Target: 8080, Protocol: "http", Hostname: "*.example.com"},
+				{Listen: 5432, Source: 5432, Service: "api", Target: 5432, Protocol: "tcp"},
+			},
+		},
+		{
+			name:    "lb_config makes a balancer whatever the image",
+			compose: "services:\n  front:\n    image: anything\n    ports: ['8080:80']\n" + lbTargets,
+			rancher: "services:\n  front:\n    lb_config:\n      port_rules:\n      - {source_port: 80, target_port: 80, service: web}\n",
+			want:    []BalancerRule{{Listen: 8080, Source: 80, Service: "web", Target: 80, Protocol: "http"}},
+		},
+		{
+			name: "Rancher 1.1: links on every port, /tcp, labels",
+			compose: `lb:
+  image: rancher/load-balancer-service
+  ports:
+  - 8080:80
+  - 9999:7000/tcp
+  links:
+  - web:web
+  - api
+  labels:
+    io.rancher.loadbalancer.target.api: app.example.com:8080/v2=9000,'81'
+web:
+  image: web
+api:
+  image: api
+`,
+			rancher: "lb:\n  load_balancer_config:\n    name: lb config\n",
+			want: []BalancerRule{
+				{Listen: 8080, Source: 8080, Service: "api", Target: 9000, Protocol: "http", Hostname: "app.example.com", Path: "/v2"},
+				{Listen: 8080, Source: 8080, Service: "api", Target: 81, Protocol: "http"},
+				{Listen: 9999, Source: 9999, Service: "api", Target: 81, Protocol: "tcp"},
+				{Listen: 8080, Source: 8080, Service: "web", Target: 80, Protocol: "http"},
+				{Listen: 9999, Source: 9999, Service: "web", Target: 7000, Protocol: "tcp"},
+			},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := loadProject(t, tc.compose, tc.rancher)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(p.Balancers) != 1 {
+				t.Fatalf("balancers %+v, want one", p.Balancers)
+			}
+			if got := p.Balancers[0].Rules; !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("rules\n%+v\nwant\n%+v", got, tc.want)
+			}
+			for _, s := range p.Services {
+				if s.Name == p.Balancers[0].Name {
+					t.Errorf("the balancer %q is a service too: a container would be run", s.Name)
+				}
+			}
+			if !p.NeedsProxy() {
+				t.Error("a project with a balancer needs no proxy?")
+			}
+		})
+	}
+}
+
+func TestBalancerWarnings(t *testing.T) {
+	p, err := loadProject(t, "services:\n  lb:\n    image: rancher/lb-service-haproxy\n    ports: ['80']\n    tty: true\n    stdin_open: true\n"+lbTargets,
+		"services:\n  lb:\n    scale: 2\n    lb_config:\n      certs: []\n      port_rules:\n      - {source_port: 80, target_port: 80, service: web, backend_name: x}\n    health_check:\n      port: 42\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(p.Warnings, "\n")
+	for _, want := range []string{
+		`service "lb": load balancer: served by drover's front proxy`,
+		`service "lb": keys stdin_open, tty: no effect on a load balancer`,
+		`service "lb": health_check: no effect on a load balancer`,
+		`service "lb": scale: 2: no effect`,
+		`service "lb": lb_config.certs: empty, no effect`,
+		`service "lb": lb_config.port_rules.backend_name: no effect`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("warnings lack %q:\n%s", want, got)
+		}
+	}
+}
+
+func TestBalancerErrors(t *testing.T) {
+	const compose = "services:\n  lb:\n    image: rancher/lb-service-haproxy\n    ports: ['8080:80']\n    expose: ['81']\n" + lbTargets
+	rule := func(extra string) string {
+		return "services:\n  lb:\n    lb_config:\n      port_rules:\n      - source_port: 80\n        target_port: 80\n        service: web\n" + extra
+	}
+	cases := []struct {
+		name, compose, rancher, want string
+	}{
+		{"https", compose, rule("        protocol: https\n"),
+			`rancher-compose.yml:8: service "lb": lb_config.port_rules[0].protocol: protocol https needs TLS termination, which drover's proxy does not do: use tcp to pass TLS through to the service`},
+		{"sni", compose, rule("        protocol: sni\n"), `rancher-compose.yml:8: service "lb": lb_config.port_rules[0].protocol: protocol sni needs TLS termination`},
+		{"udp", compose, rule("        protocol: udp\n"), `rancher-compose.yml:8: service "lb": lb_config.port_rules[0].protocol: protocol udp is not served by drover's proxy (http or tcp)`},
+		{"unknown service", compose, strings.Replace(rule(""), "service: web", "service: wbe", 1),
+			`rancher-compose.yml:7: service "lb": lb_config.port_rules[0].service: no service "wbe" in the compose file`},
+		{"another stack", compose, strings.Replace(rule(""), "service: web", "service: other/web", 1),
+			`rancher-compose.yml:7: service "lb": lb_config.port_rules[0].service: service "other/web" is in stack "other": drover serves one project ("proj")`},
+		{"itself", compose, strings.Replace(rule(""), "service: web", "service: lb", 1),
+			`lb_config.port_rules[0].service: a load balancer cannot target itself`},
+		{"no target port", compose, strings.Replace(rule(""), "        target_port: 80\n", "", 1),
+			`rancher-compose.yml:5: service "lb": lb_config.port_rules[0].target_port: a port number (1-65535) is required`},
+		{"source port not published", compose, strings.Replace(rule(""), "source_port: 80", "source_port: 90", 1),
+			`rancher-compose.yml:5: service "lb": lb_config.port_rules[0].source_port: source port 90 is not one of the ports of service "lb" (it has 80); add it under ports:`},
+		{"source port only exposed", compose, strings.Replace(rule(""), "source_port: 80", "source_port: 81", 1),
+			`source port 81 is not one of the ports of service "lb" (only in expose: an internal load balancer is not served by drover's proxy yet; publish it under ports:)`},
+		{"tcp with a hostname", compose, rule("        protocol: tcp\n        hostname: x.com\n"),
+			`rancher-compose.yml:9: service "lb": lb_config.port_rules[0].hostname: a tcp rule carries no host or path to route by`},
+		{"a wildcard in the middle", compose, rule("        hostname: a.*.com\n"),
+			`rancher-compose.yml:8: service "lb": lb_config.port_rules[0].hostname: hostname "a.*.com": a wildcard is *.example.com or example.com.*`},
+		{"a path without a slash", compose, rule("        path: api\n"),
+			`rancher-compose.yml:8: service "lb": lb_config.port_rules[0].path: path "api" must start with /`},
+		{"selector", compose, "services:\n  lb:\n    lb_config:\n      port_rules:\n      - source_port: 80\n        selector: foo=bar\n",
+			`rancher-compose.yml:6: service "lb": lb_config.port_rules[0].selector: selector rules are not served by drover's proxy`},
+		{"http and tcp on one port", compose, rule("      - {source_port: 80, target_port: 5432, service: api, protocol: tcp}\n"),
+			`rancher-compose.yml:8: service "lb": lb_config.port_rules[1].protocol: port 8080 has both http rules (to web) and tcp rules (to api)`},
+		{"certs", compose, rule("      certs: [mycert]\n"),
+			`rancher-compose.yml:8: service "lb": lb_config.certs: TLS termination is not done by drover's proxy`},
+		{"default_cert", compose, rule("      default_cert: mycert\n"), `rancher-compose.yml:8: service "lb": lb_config.default_cert: TLS termination`},
+		{"raw haproxy config", compose, rule("      config: |\n        global\n          maxconn 4096\n"),
+			`rancher-compose.yml:8: service "lb": lb_config.config: raw haproxy configuration cannot be applied to drover's proxy`},
+		{"stickiness", compose, rule("      stickiness_policy: {cookie: x}\n"),
+			`rancher-compose.yml:8: service "lb": lb_config.stickiness_policy: cookie stickiness is not done by drover's proxy`},
+		{"legacy haproxy_config", "lb:\n  image: rancher/load-balancer-service\n  ports: ['8080:80']\n  links: [web]\nweb:\n  image: web\n",
+			"lb:\n  load_balancer_config:\n    haproxy_config:\n      global: maxconn 4096\n",
+			`rancher-compose.yml:3: service "lb": load_balancer_config.haproxy_config: raw haproxy configuration cannot be applied`},
+		{"legacy stickiness", "lb:\n  image: rancher/load-balancer-service\n  ports: ['8080:80']\n  links: [web]\nweb:\n  image: web\n",
+			"lb:\n  load_balancer_config:\n    lb_cookie_stickiness_policy:\n      cookie: lbsticky\n",
+			`rancher-compose.yml:3: service "lb": load_balancer_config.lb_cookie_stickiness_policy: cookie stickiness`},
+		{"legacy ssl label", "lb:\n  image: rancher/load-balancer-service\n  ports: ['8443:443']\n  links: [web]\n  labels:\n    io.rancher.loadbalancer.ssl.ports: '443'\nweb:\n  image: web\n", "",
+			`docker-compose.yml:5: service "lb": labels: label io.rancher.loadbalancer.ssl.ports: TLS termination`},
+		{"legacy external link", "lb:\n  image: rancher/load-balancer-service\n  ports: ['8080:80']\n  external_links: [other/web:web]\n", "",
+			`docker-compose.yml:4: service "lb": external_links: a load balancer target in another stack is not served`},
+		{"legacy label for an unlinked service", "lb:\n  image: rancher/load-balancer-service\n  ports: ['8080:80']\n  links: [web]\n  labels:\n    io.rancher.loadbalancer.target.api: x.com\nweb:\n  image: web\napi:\n  image: api\n", "",
+			`docker-compose.yml:5: service "lb": labels: label io.rancher.loadbalancer.target.api: service "api" is not linked`},
+		{"legacy label source port", "lb:\n  image: rancher/load-balancer-service\n  ports: ['8080:80']\n  links: [web]\n  labels:\n    io.rancher.loadbalancer.target.web: x.com:90=80\nweb:\n  image: web\n", "",
+			`label io.rancher.loadbalancer.target.web: "x.com:90=80": source port 90 is not one of the balancer's ports (it has 8080)`},
+		{"internal balancer", "lb:\n  image: rancher/load-balancer-service\n  expose: ['80']\n  links: [web]\nweb:\n  image: web\n", "",
+			`docker-compose.yml:3: service "lb": expose: an internal load balancer (ports only in expose) is not served by drover's proxy yet`},
+		{"a port published twice", compose + "    ports: ['8080:80']\n", rule(""),
+			`docker-compose.yml:10: service "api": ports.0: host port 8080 is the load balancer "lb"'s: publish it there only`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := loadProject(t, tc.compose, tc.rancher)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error:\n  %v\nwant it to contain:\n  %s", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestCorpusBalancer loads the Rancher catalog entry postgres-0 (a
+// lb-service-haproxy with a tcp port rule) from ../shared/corpus, its
+// ${VAR}s answered in the test as the catalog would: the balancer is
+// resolved, and no container of its image is planned.
+func TestCorpusBalancer(t *testing.T) {
+	src := "../../shared/corpus/rancher-catalog/community/postgres-0"
+	if _, err := os.Stat(src); err != nil {
+		t.Skipf("the rancher-catalog corpus is not beside the checkout (%v): .ci/run requires it, go test skips", err)
+	}
+	answers := strings.NewReplacer("${lb_port}", "15432", "${postgres_db}", "db", "${postgres_user}", "u", "${postgres_password}", "p")
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(src, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return answers.Replace(string(b))
+	}
+	p, err := loadProject(t, read("docker-compose.yml"), read("rancher-compose.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []BalancerRule{{Listen: 15432, Source: 15432, Service: "postgres", Target: 5432, Protocol: "tcp"}}
+	if len(p.Balancers) != 1 || p.Balancers[0].Name != "postgres-lb" || !reflect.DeepEqual(p.Balancers[0].Rules, want) {
+		t.Errorf("balancers %+v, want postgres-lb with %+v", p.Balancers, want)
+	}
+	if _, ok := p.Service("postgres-lb"); ok {
+		t.Error("postgres-lb is a service too: its haproxy image would be run")
+	}
+}
