@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -485,25 +487,45 @@ func meets(st ContainerStatus, c Condition) (bool, error) {
 	return false, nil // created, restarting, paused: not yet
 }
 
-// proxyApply replaces the routes of one service in the proxy's table and
-// waits for the proxy's answer, which comes once the draining backends are
-// done.
-func proxyApply(ctx context.Context, e Engine, a ProxyApply) error {
-	table, err := readProxyTable(ctx, e, a.Container)
-	if err != nil {
-		return err
-	}
+// mergeTable is table with a's routes (by port) and sets (by name) put in
+// place of the ones it had; the rest is left as it was.
+func mergeTable(table ProxyTable, a ProxyApply) ProxyTable {
 	mine := map[int]bool{}
 	for _, r := range a.Routes {
 		mine[r.Listen] = true
 	}
-	next := ProxyTable{Generation: max(table.Generation+1, time.Now().UnixNano())}
+	next := ProxyTable{Generation: table.Generation}
 	for _, r := range table.Routes {
 		if !mine[r.Listen] {
 			next.Routes = append(next.Routes, r)
 		}
 	}
 	next.Routes = append(next.Routes, a.Routes...)
+	if len(table.Sets) > 0 || len(a.Sets) > 0 {
+		next.Sets = maps.Clone(table.Sets)
+		if next.Sets == nil {
+			next.Sets = map[string]ProxySet{}
+		}
+		maps.Copy(next.Sets, a.Sets)
+	}
+	return next
+}
+
+// proxyApply replaces the routes of one service in the proxy's table and
+// waits for the proxy's answer, which comes once the draining backends are
+// done.
+func proxyApply(ctx context.Context, e Engine, a ProxyApply) error {
+	table, protocol, err := readProxyTable(ctx, e, a.Container)
+	if err != nil {
+		return err
+	}
+	if protocol < ProxyRulesProtocol && (len(a.Sets) > 0 || slices.ContainsFunc(a.Routes, func(r ProxyTableRoute) bool { return r.Rules != nil })) {
+		// Its ctl would drop what it does not know: refuse rather than
+		// leave the balancer's ports without rules.
+		return fmt.Errorf("the proxy speaks control protocol %d and cannot route by load-balancer rules; run drover up --recreate-proxy", protocol)
+	}
+	next := mergeTable(table, a)
+	next.Generation = max(table.Generation+1, time.Now().UnixNano())
 	req, err := json.Marshal(map[string]any{"op": "apply", "table": next, "drain_timeout_ms": a.DrainTimeout.Milliseconds(), "max_pause_ms": ProxyMaxPause.Milliseconds()})
 	if err != nil {
 		return err

@@ -108,6 +108,9 @@ type Observed struct {
 	// ProxyTable is the table it holds (read when it runs).
 	Proxy      *Container
 	ProxyTable ProxyTable
+	// ProxyProtocol is the control protocol the running proxy speaks (1
+	// when it does not say).
+	ProxyProtocol int
 	// ProxyImage is the tag of the proxy image this drover would run; the
 	// command line sets it for projects with proxied services, since it
 	// costs a read of drover's own binary.
@@ -142,7 +145,7 @@ func Observe(ctx context.Context, e Observer, project string) (Observed, error) 
 	o.Containers, o.Warnings = accountable(o.Containers)
 	sortContainers(o.Containers)
 	if o.Proxy != nil && o.Proxy.State == "running" {
-		if o.ProxyTable, err = readProxyTable(ctx, e, o.Proxy.ID); err != nil {
+		if o.ProxyTable, o.ProxyProtocol, err = readProxyTable(ctx, e, o.Proxy.ID); err != nil {
 			return o, fmt.Errorf("reading the front proxy's table: %w", err)
 		}
 	}
@@ -172,27 +175,30 @@ func splitProxy(cs []Container) (*Container, []Container) {
 	return proxy, out
 }
 
-// readProxyTable asks the proxy for its table.
-func readProxyTable(ctx context.Context, e Observer, ref string) (ProxyTable, error) {
+// readProxyTable asks the proxy for its table, and the control protocol it
+// speaks.
+func readProxyTable(ctx context.Context, e Observer, ref string) (ProxyTable, int, error) {
 	out, err := e.Exec(ctx, ref, proxyCtl(), []byte(`{"op":"get"}`))
 	if err != nil {
-		return ProxyTable{}, err
+		return ProxyTable{}, 0, err
 	}
 	var resp struct {
-		OK    bool        `json:"ok"`
-		Error string      `json:"error"`
-		Table *ProxyTable `json:"table"`
+		OK       bool        `json:"ok"`
+		Error    string      `json:"error"`
+		Protocol int         `json:"protocol"`
+		Table    *ProxyTable `json:"table"`
 	}
 	if err := json.Unmarshal(out, &resp); err != nil {
-		return ProxyTable{}, fmt.Errorf("the proxy answered %q: %w", out, err)
+		return ProxyTable{}, 0, fmt.Errorf("the proxy answered %q: %w", out, err)
 	}
 	if !resp.OK {
-		return ProxyTable{}, fmt.Errorf("the proxy refused: %s", resp.Error)
+		return ProxyTable{}, 0, fmt.Errorf("the proxy refused: %s", resp.Error)
 	}
+	protocol := max(resp.Protocol, 1)
 	if resp.Table == nil {
-		return ProxyTable{}, nil
+		return ProxyTable{}, protocol, nil
 	}
-	return *resp.Table, nil
+	return *resp.Table, protocol, nil
 }
 
 // proxyCtl is the command, inside the proxy's container, that talks to

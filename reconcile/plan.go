@@ -118,6 +118,16 @@ func selection(p *compose.Project, names []string) (map[string]bool, error) {
 			return nil
 		}
 		s, ok := p.Service(name)
+		if b, isLB := p.Balancer(name); !ok && isLB {
+			// A balancer has no container: up of it is up of its targets
+			// (its rules are the proxy's setup).
+			for _, t := range b.TargetServices() {
+				if err := add(t); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
 		if !ok {
 			return fmt.Errorf("no such service: %q", name)
 		}
@@ -234,9 +244,11 @@ func planService(p *compose.Project, svc compose.Service, view ServiceView, obs 
 		sp.Steps = append(dependencyWaits(p, svc, opts.WaitTimeout), sp.Steps...)
 		sp.Steps = append(sp.Steps, Step{Target: svc.Name, Action: Wait{Refs: started, Until: Ready, Timeout: opts.WaitTimeout}})
 	}
-	if svc.Proxy && start && (len(sp.Steps) > 0 || obs.Proxy == nil || !proxyInSync(obs, proxyRoutes(p), svc.Name, final)) {
-		routes := serviceRoutes(proxyRoutes(p), svc.Name, final, nil, false)
-		sp.Steps = append(sp.Steps, Step{Target: svc.Name, Reason: "its containers serve", Action: ProxyApply{Container: proxyRef(p, obs), Routes: routes, DrainTimeout: DefaultDrainTimeout}})
+	if routes := proxyRoutes(p); fronted(routes, svc.Name) && start && (len(sp.Steps) > 0 || obs.Proxy == nil || !proxyInSync(obs, routes, svc.Name, final)) {
+		sp.Steps = append(sp.Steps, Step{Target: svc.Name, Reason: "its containers serve", Action: ProxyApply{
+			Container: proxyRef(p, obs), Routes: serviceRoutes(routes, svc.Name, final, nil, false),
+			Sets: serviceSets(routes, svc.Name, final, nil, false), DrainTimeout: DefaultDrainTimeout,
+		}})
 	}
 	return sp, warnings, nil
 }

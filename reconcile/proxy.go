@@ -62,6 +62,8 @@ type ProxyRoute struct {
 	Service string `json:"service"`
 	Target  int    `json:"target"`
 	Mode    string `json:"mode"` // tcp or http
+	// Rules are a load balancer's (Service) on this port; Target is then 0.
+	Rules []ProxyRule `json:"rules,omitempty"`
 }
 
 // The proxy's control protocol, as JSON (package proxy holds the server).
@@ -75,19 +77,23 @@ type (
 		Mode     string         `json:"mode"`
 		Backends []ProxyBackend `json:"backends"`
 		Paused   bool           `json:"paused"`
+		Rules    []ProxyRule    `json:"rules,omitempty"`
 	}
 	ProxyTable struct {
-		Generation int64             `json:"generation"`
-		Routes     []ProxyTableRoute `json:"routes"`
+		Generation int64               `json:"generation"`
+		Routes     []ProxyTableRoute   `json:"routes"`
+		Sets       map[string]ProxySet `json:"sets,omitempty"`
 	}
 )
 
-// ProxyApply sets the routes of one service in the proxy (the others are
-// left as they are) and, when some of its backends are draining, returns
-// once their connections are done or the drain timeout has passed.
+// ProxyApply sets the routes and backend sets of one service in the proxy
+// (the others are left as they are) and, when some of its backends are
+// draining, returns once their connections are done or the drain timeout
+// has passed.
 type ProxyApply struct {
 	Container    string
 	Routes       []ProxyTableRoute
+	Sets         map[string]ProxySet
 	DrainTimeout time.Duration
 }
 
@@ -115,7 +121,7 @@ func proxyRoutes(p *compose.Project) []ProxyRoute {
 			out = append(out, ProxyRoute{Listen: listen, HostIP: port.HostIP, Service: svc.Name, Target: int(port.Target), Mode: mode})
 		}
 	}
-	return out
+	return append(out, balancerRoutes(p)...)
 }
 
 // RoutesOf reads the routes a proxy container was made with.
@@ -139,7 +145,7 @@ func BackendHost(c Container) string {
 func serviceRoutes(routes []ProxyRoute, service string, serving, draining []Container, paused bool) []ProxyTableRoute {
 	var out []ProxyTableRoute
 	for _, r := range routes {
-		if r.Service != service {
+		if r.Service != service || r.Rules != nil {
 			continue
 		}
 		tr := ProxyTableRoute{Listen: r.Listen, Mode: r.Mode, Paused: paused, Backends: []ProxyBackend{}}
@@ -167,8 +173,12 @@ func servingNow(cs []Container) []Container {
 }
 
 // proxyInSync reports whether the table the proxy holds routes a service's
-// ports to what its containers say serves (servingNow of cs).
+// ports (and its sets in the balancers' rules) to what its containers say
+// serves (servingNow of cs).
 func proxyInSync(obs Observed, routes []ProxyRoute, service string, cs []Container) bool {
+	if !setsInSync(obs, routes, service, cs) {
+		return false
+	}
 	have := map[int]ProxyTableRoute{}
 	for _, r := range obs.ProxyTable.Routes {
 		have[r.Listen] = r
@@ -201,7 +211,14 @@ func proxySetup(p *compose.Project, obs Observed, recreate bool) (steps []Step, 
 	name := ProxyName(p.Name)
 	px := obs.Proxy
 	portsChanged := px != nil && px.Labels[LabelProxy] != req.Config.Labels[LabelProxy]
-	replace := px != nil && recreate && (portsChanged || px.Image != image)
+	// A proxy of an older drover that routes by port only would take a
+	// table with rules and drop them: it is replaced, when asked, or the
+	// plan is refused before any change.
+	tooOld := px != nil && px.Running() && len(p.Balancers) > 0 && obs.ProxyProtocol < ProxyRulesProtocol
+	if tooOld && !recreate {
+		return nil, nil, fmt.Errorf("%s: the running front proxy was made by an older drover and cannot route by load-balancer rules (%s); run drover up --recreate-proxy to replace it: its ports close for about a second", name, strings.Join(balancerNames(p), ", "))
+	}
+	replace := px != nil && recreate && (portsChanged || px.Image != image || tooOld)
 	if portsChanged && !recreate {
 		notes = append(notes, fmt.Sprintf("%s: its published ports are not the files' (it has %s, the files ask for %s); run drover up --recreate-proxy to replace it: the ports close for about a second", name, routeList(RoutesOf(px)), routeList(routes)))
 	}
@@ -220,7 +237,18 @@ func proxySetup(p *compose.Project, obs Observed, recreate bool) (steps []Step, 
 	case !px.Running():
 		steps = append(steps, Step{Target: name, Reason: "stopped", Action: StartContainer{Ref: px.ID}})
 	}
-	return steps, notes, nil
+	if replace {
+		obs.Proxy = nil // a new proxy holds no table
+	}
+	return append(steps, balancerSwitch(p, obs, routes)...), notes, nil
+}
+
+func balancerNames(p *compose.Project) []string {
+	var out []string
+	for _, b := range p.Balancers {
+		out = append(out, b.Name)
+	}
+	return out
 }
 
 func routeList(routes []ProxyRoute) string {
@@ -259,7 +287,7 @@ func proxyRequest(p *compose.Project, routes []ProxyRoute, image string) (Create
 	req := CreateRequest{Name: ProxyName(p.Name), Config: cfg, HostConfig: host}
 	var nets []string
 	for _, svc := range p.Services {
-		if !svc.Proxy && svc.Rancher.HealthCheck == nil {
+		if !svc.Proxy && svc.Rancher.HealthCheck == nil && !fronted(routes, svc.Name) {
 			continue
 		}
 		for _, key := range svc.Config.NetworksByPriority() {

@@ -116,7 +116,7 @@ func rollbackService(name string, view ServiceView, opts RollbackOptions, proxy 
 	sp.Steps = append(sp.Steps, inLanes(name, back...)...)
 	sp.Steps = append(sp.Steps, Step{Target: name, Reason: fmt.Sprintf("revision %d", keptRev), Action: Wait{Refs: refs, Until: Healthy, Timeout: opts.Timeout, Monitor: opts.Monitor}})
 	var drained func() Step
-	if routes := RoutesOf(proxy); len(routes) > 0 {
+	if routes := RoutesOf(proxy); fronted(routes, name) {
 		var back []Container
 		for _, k := range view.Kept {
 			if k.Revision == keptRev {

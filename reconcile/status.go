@@ -27,11 +27,14 @@ type ServiceStatus struct {
 	Registry string `json:"registry,omitempty"`
 }
 
-// proxyBackends lists a service's backends in the proxy's table.
+// proxyBackends lists a service's backends in the proxy's table: per port
+// it publishes ("8991: web-1-r2:80 serving"), then per backend set it feeds
+// in load balancers' rules ("web:80: web-1-r2:80 serving").
 func proxyBackends(obs Observed, service string) []string {
 	var out []string
-	for _, r := range RoutesOf(obs.Proxy) {
-		if r.Service != service {
+	routes := RoutesOf(obs.Proxy)
+	for _, r := range routes {
+		if r.Service != service || r.Rules != nil {
 			continue
 		}
 		for _, tr := range obs.ProxyTable.Routes {
@@ -45,6 +48,45 @@ func proxyBackends(obs Observed, service string) []string {
 				out = append(out, fmt.Sprintf("%d: %s %s", tr.Listen, b.Addr, b.State))
 			}
 		}
+	}
+	for _, name := range sortedKeys(serviceSets(routes, service, nil, nil, false)) {
+		set, ok := obs.ProxyTable.Sets[name]
+		if !ok {
+			out = append(out, fmt.Sprintf("%s: not in the proxy", name))
+			continue
+		}
+		if set.Paused {
+			out = append(out, fmt.Sprintf("%s: paused", name))
+		}
+		for _, b := range set.Backends {
+			out = append(out, fmt.Sprintf("%s: %s %s", name, b.Addr, b.State))
+		}
+	}
+	return out
+}
+
+// balancersStatus are the rows of the load balancers: served by the proxy
+// (state "load-balancer"), each rule with its backends as the proxy holds
+// them. Without files, the proxy's label names them.
+func balancersStatus(p *compose.Project, obs Observed) []ServiceStatus {
+	routes := RoutesOf(obs.Proxy)
+	var names []string
+	if p != nil {
+		names = balancerNames(p)
+		routes = proxyRoutes(p)
+	} else {
+		names = BalancersOf(obs.Proxy)
+	}
+	var out []ServiceStatus
+	for _, name := range names {
+		st := ServiceStatus{Service: name, State: "load-balancer", Proxy: balancerStatus(obs, routes, name)}
+		switch {
+		case obs.Proxy == nil || !obs.Proxy.Running():
+			st.State, st.Next = "absent", "drover up"
+		case !rulesInSync(obs.ProxyTable, balancerTableRoutes(routes)):
+			st.Next = "drover up"
+		}
+		out = append(out, st)
 	}
 	return out
 }
@@ -93,7 +135,7 @@ func Status(p *compose.Project, obs Observed) []ServiceStatus {
 		}
 		out = append(out, st)
 	}
-	return out
+	return append(out, balancersStatus(p, obs)...)
 }
 
 // nextStep is the advice for a service in the middle of an upgrade: the

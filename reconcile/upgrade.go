@@ -183,8 +183,8 @@ func upgradeService(p *compose.Project, svc compose.Service, view ServiceView, o
 	}
 	probe := probeOf(p, svc, obs)
 	var px *proxyPlan
-	if svc.Proxy {
-		px = &proxyPlan{ref: proxyRef(p, obs), routes: proxyRoutes(p), serving: servingNow(append(append([]Container(nil), view.Current...), view.Kept...)), drain: drainTimeout(svc)}
+	if routes := proxyRoutes(p); fronted(routes, svc.Name) {
+		px = &proxyPlan{ref: proxyRef(p, obs), routes: routes, serving: servingNow(append(append([]Container(nil), view.Current...), view.Kept...)), drain: drainTimeout(svc)}
 	}
 	batches := Batches(len(pending), policy.BatchSize)
 	for i, b := range batches {
@@ -409,8 +409,10 @@ type proxyPlan struct {
 }
 
 func (px *proxyPlan) switchStep(service, reason string, serving, draining []Container) Step {
-	routes := serviceRoutes(px.routes, service, serving, draining, len(serving) == 0)
-	return Step{Target: service, Reason: reason, Action: ProxyApply{Container: px.ref, Routes: routes, DrainTimeout: px.drain}}
+	paused := len(serving) == 0
+	routes := serviceRoutes(px.routes, service, serving, draining, paused)
+	sets := serviceSets(px.routes, service, serving, draining, paused)
+	return Step{Target: service, Reason: reason, Action: ProxyApply{Container: px.ref, Routes: routes, Sets: sets, DrainTimeout: px.drain}}
 }
 
 func drainTimeout(svc compose.Service) time.Duration {

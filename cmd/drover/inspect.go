@@ -63,7 +63,7 @@ func psRows(obs reconcile.Observed, known []string, services []string, all bool)
 	}
 	rows := []psRow{}
 	if px := obs.Proxy; px != nil && len(want) == 0 {
-		r := psRow{Name: px.Name, Service: "-", Role: "proxy", State: px.State, Image: px.Image, ID: shortID(px.ID), Ports: []string{}}
+		r := psRow{Name: px.Name, Service: dash(strings.Join(reconcile.BalancersOf(px), ",")), Role: "proxy", State: px.State, Image: px.Image, ID: shortID(px.ID), Ports: []string{}}
 		for _, p := range px.Ports {
 			r.Ports = append(r.Ports, p.String())
 		}
