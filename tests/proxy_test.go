@@ -29,6 +29,11 @@ type clientLoad struct {
 }
 
 func startLoad(url string, fresh, keepAlive int) *clientLoad {
+	return startHostLoad(url, "", fresh, keepAlive)
+}
+
+// startHostLoad is startLoad with a Host header (the URL's when empty).
+func startHostLoad(url, host string, fresh, keepAlive int) *clientLoad {
 	l := &clientLoad{versions: map[string]int{}, stop: make(chan struct{})}
 	for i := 0; i < fresh+keepAlive; i++ {
 		client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: i < fresh}}
@@ -41,7 +46,14 @@ func startLoad(url string, fresh, keepAlive int) *clientLoad {
 					return
 				default:
 				}
-				resp, err := client.Get(url)
+				req, err := http.NewRequest("GET", url, nil)
+				if err != nil {
+					panic(err)
+				}
+				if host != "" {
+					req.Host = host
+				}
+				resp, err := client.Do(req)
 				if err == nil {
 					body, rerr := io.ReadAll(resp.Body)
 					resp.Body.Close()
