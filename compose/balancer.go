@@ -188,7 +188,7 @@ func refuseUnservable(cfg types.ServiceConfig, rs RancherService, rancherFile st
 			return at(lb.Lines["haproxy_config"], "load_balancer_config.haproxy_config", "raw haproxy configuration cannot be applied to drover's proxy; remove it")
 		case len(lb.LBCookieStickiness) > 0:
 			return at(lb.Lines["lb_cookie_stickiness_policy"], "load_balancer_config.lb_cookie_stickiness_policy", "cookie stickiness is not done by drover's proxy (it balances round-robin); remove it if the service keeps no session in memory")
-		case len(lb.AppCookieStickines) > 0:
+		case len(lb.AppCookieStickiness) > 0:
 			return at(lb.Lines["app_cookie_stickiness_policy"], "load_balancer_config.app_cookie_stickiness_policy", "cookie stickiness is not done by drover's proxy (it balances round-robin); remove it if the service keeps no session in memory")
 		}
 	}

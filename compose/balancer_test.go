@@ -198,32 +198,65 @@ func TestBalancerErrors(t *testing.T) {
 	}
 }
 
-// TestCorpusBalancer loads the Rancher catalog entry postgres-0 (a
-// lb-service-haproxy with a tcp port rule) from ../shared/corpus, its
-// ${VAR}s answered in the test as the catalog would: the balancer is
-// resolved, and no container of its image is planned.
-func TestCorpusBalancer(t *testing.T) {
-	src := "../../shared/corpus/rancher-catalog/community/postgres-0"
-	if _, err := os.Stat(src); err != nil {
-		t.Skipf("the rancher-catalog corpus is not beside the checkout (%v): .ci/run requires it, go test skips", err)
+// TestCorpusBalancers loads the Rancher catalog entries of
+// ../shared/corpus that have a load balancer, with their questions'
+// defaults: each balancer is resolved to its rules and is not a service
+// (no container of its image would run). Rancher 1.2 lb_config (postgres,
+// gitea with an http and a tcp rule, influxdb, zammad) and Rancher 1.1
+// labels and /tcp ports (registry-convoy, whose compose file sets a label
+// twice). nuxeo-0 is refused for its cookie stickiness (TestCatalogCorpus).
+func TestCorpusBalancers(t *testing.T) {
+	for _, tc := range []struct {
+		entry, balancer string
+		want            []BalancerRule
+	}{
+		{"community/postgres-0", "postgres-lb", []BalancerRule{{Listen: 5432, Source: 5432, Service: "postgres", Target: 5432, Protocol: "tcp"}}},
+		{"community/gitea-0", "lb", []BalancerRule{
+			{Listen: 3000, Source: 3000, Service: "gitea", Target: 3000, Protocol: "http", Priority: 1},
+			{Listen: 2222, Source: 2222, Service: "gitea", Target: 22, Protocol: "tcp", Priority: 2},
+		}},
+		{"community/influxdb-0", "lb", []BalancerRule{{Listen: 8086, Source: 8086, Service: "influxdb", Target: 8086, Protocol: "http", Priority: 1}}},
+		{"community/zammad-1", "zammad-lb", []BalancerRule{{Listen: 9797, Source: 9797, Service: "zammad-nginx", Target: 80, Protocol: "http", Priority: 1}}},
+		{"community/registry-convoy-0", "lb", []BalancerRule{
+			{Listen: 5000, Source: 5000, Service: "registry", Target: 5000, Protocol: "tcp"},
+			{Listen: 443, Source: 443, Service: "sslproxy", Target: 443, Protocol: "tcp"},
+		}},
+	} {
+		t.Run(tc.entry, func(t *testing.T) {
+			catalogCases(t) // skips without the corpus
+			cleanEnv(t)
+			p, err := Load(context.Background(), catalogOptions(tc.entry))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(p.Balancers) != 1 || p.Balancers[0].Name != tc.balancer || !reflect.DeepEqual(p.Balancers[0].Rules, tc.want) {
+				t.Errorf("balancers %+v, want %s with %+v", p.Balancers, tc.balancer, tc.want)
+			}
+			if _, ok := p.Service(tc.balancer); ok {
+				t.Errorf("%s is a service too: its haproxy image would be run", tc.balancer)
+			}
+		})
 	}
-	answers := strings.NewReplacer("${lb_port}", "15432", "${postgres_db}", "db", "${postgres_user}", "u", "${postgres_password}", "p")
-	read := func(name string) string {
-		b, err := os.ReadFile(filepath.Join(src, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return answers.Replace(string(b))
-	}
-	p, err := loadProject(t, read("docker-compose.yml"), read("rancher-compose.yml"))
+}
+
+// A v1-layout file reads a key set twice as docker-compose 1 did, the last
+// value winning, and says so; a file of the current layout is refused as
+// docker compose v2 refuses it.
+func TestLastKeyWins(t *testing.T) {
+	v1 := "web:\n  image: web\n  labels:\n    a: one\n    a: two\n"
+	p, err := loadProject(t, v1, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []BalancerRule{{Listen: 15432, Source: 15432, Service: "postgres", Target: 5432, Protocol: "tcp"}}
-	if len(p.Balancers) != 1 || p.Balancers[0].Name != "postgres-lb" || !reflect.DeepEqual(p.Balancers[0].Rules, want) {
-		t.Errorf("balancers %+v, want postgres-lb with %+v", p.Balancers, want)
+	web, _ := p.Service("web")
+	if web.Config.Labels["a"] != "two" {
+		t.Errorf("label a = %q, want the last value", web.Config.Labels["a"])
 	}
-	if _, ok := p.Service("postgres-lb"); ok {
-		t.Error("postgres-lb is a service too: its haproxy image would be run")
+	if got := strings.Join(p.Warnings, "\n"); !strings.Contains(got, `docker-compose.yml:4: key "a" is set again at line 5: the last value is used`) {
+		t.Errorf("warnings lack the duplicate key:\n%s", got)
+	}
+	current := "services:\n  web:\n    image: web\n    labels:\n      a: one\n      a: two\n"
+	if _, err := loadProject(t, current, ""); err == nil || !strings.Contains(err.Error(), "already defined") {
+		t.Errorf("a duplicate key in the current layout: %v, want it refused", err)
 	}
 }

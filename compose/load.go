@@ -140,7 +140,9 @@ func loadCompose(ctx context.Context, o Options) (*types.Project, sources, *entr
 	named := false
 	var notes []string
 	for i, f := range details.ConfigFiles {
-		v1, err := convertV1(f.Content)
+		content, dups := lastKeyWins(f.Filename, f.Content)
+		notes = append(notes, dups...)
+		v1, err := convertV1(content)
 		if err != nil {
 			return nil, nil, e, v1FileError(f, err)
 		}

@@ -87,12 +87,12 @@ type LBConfig struct {
 // LegacyLBConfig is rancher-compose's load_balancer_config block (Rancher
 // 1.1): a name, raw haproxy sections and cookie stickiness.
 type LegacyLBConfig struct {
-	Name               string         `yaml:"name,omitempty" json:"name,omitempty"`
-	Description        string         `yaml:"description,omitempty" json:"description,omitempty"`
-	HAProxyConfig      map[string]any `yaml:"haproxy_config,omitempty" json:"haproxy_config,omitempty"`
-	LBCookieStickiness map[string]any `yaml:"lb_cookie_stickiness_policy,omitempty" json:"lb_cookie_stickiness_policy,omitempty"`
-	AppCookieStickines map[string]any `yaml:"app_cookie_stickiness_policy,omitempty" json:"app_cookie_stickiness_policy,omitempty"`
-	Lines              map[string]int `yaml:"-" json:"-"`
+	Name                string         `yaml:"name,omitempty" json:"name,omitempty"`
+	Description         string         `yaml:"description,omitempty" json:"description,omitempty"`
+	HAProxyConfig       map[string]any `yaml:"haproxy_config,omitempty" json:"haproxy_config,omitempty"`
+	LBCookieStickiness  map[string]any `yaml:"lb_cookie_stickiness_policy,omitempty" json:"lb_cookie_stickiness_policy,omitempty"`
+	AppCookieStickiness map[string]any `yaml:"app_cookie_stickiness_policy,omitempty" json:"app_cookie_stickiness_policy,omitempty"`
+	Lines               map[string]int `yaml:"-" json:"-"`
 }
 
 // PortRule is one load balancer rule.
@@ -485,7 +485,7 @@ func (p *rancherParser) legacyLBConfig(n *yaml.Node, service string) (*LegacyLBC
 		case "lb_cookie_stickiness_policy":
 			lb.LBCookieStickiness, err = p.anyMap(kv.value, service, key)
 		case "app_cookie_stickiness_policy":
-			lb.AppCookieStickines, err = p.anyMap(kv.value, service, key)
+			lb.AppCookieStickiness, err = p.anyMap(kv.value, service, key)
 		default:
 			err = p.errAt(kv.key, service, key, "unknown load_balancer_config key (expected name, description, haproxy_config, lb_cookie_stickiness_policy, app_cookie_stickiness_policy)")
 		}
