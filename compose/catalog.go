@@ -144,8 +144,8 @@ func prepareEntry(o Options, details *types.ConfigDetails, env map[string]string
 		return nil, relativeFile(e.templateLines(err))
 	}
 	e.rancher = rf
-	for _, w := range rf.Warnings {
-		e.warnings = append(e.warnings, displayPath(w))
+	for _, w := range rf.Unset {
+		e.warnings = append(e.warnings, relativeFile(e.templateLines(w)).Error())
 	}
 	return e, nil
 }

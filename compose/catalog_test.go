@@ -331,7 +331,11 @@ func TestRancherInterpolation(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "r.yml:3: variable GONE is not set: a blank string\nr.yml:5: variable ALSO_GONE is not set: a blank string"
-	if got := strings.Join(rf.Warnings, "\n"); got != want {
+	var unset []string
+	for _, u := range rf.Unset {
+		unset = append(unset, u.Error())
+	}
+	if got := strings.Join(unset, "\n"); got != want {
 		t.Errorf("warnings:\n%s\nwant\n%s", got, want)
 	}
 }
@@ -352,6 +356,17 @@ func TestRenderedErrorNamesTemplateLine(t *testing.T) {
 	want = filepath.Join(dir, "docker-compose.yml.tpl") + `:8: service "web": unknown key "imgae" (did you mean "image"?)`
 	if err == nil || err.Error() != want {
 		t.Errorf("error %v\nwant  %s", err, want)
+	}
+	// A variable that is not set is reported at the template's line too.
+	os.WriteFile(filepath.Join(dir, "docker-compose.yml.tpl"), []byte("services:\n  web:\n    image: x\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "rancher-compose.yml.tpl"), []byte(".catalog:\n  questions:\n    - variable: EXTRA\n      default: false\nweb:\n{{- if eq .Values.EXTRA \"true\" }}\n  scale: 2\n{{- end }}\n  metadata: {a: $NOPE}\n"), 0o644)
+	p, err := Load(context.Background(), Options{ProjectDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = filepath.Join(dir, "rancher-compose.yml.tpl") + ":9: variable NOPE is not set: a blank string"
+	if !strings.Contains(strings.Join(p.Warnings, "\n"), want) {
+		t.Errorf("warnings %q, want %q", p.Warnings, want)
 	}
 }
 

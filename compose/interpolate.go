@@ -17,9 +17,9 @@ import (
 // environment the compose files get, in place, so that every error and
 // every later error keeps its line. The catalog section is left as
 // written: Rancher read questions unrendered, and their texts hold dollars
-// of their own. It returns a warning per variable that is not set (a
-// blank string, as in rancher-compose).
-func interpolateRancher(file string, root *yaml.Node, env map[string]string) ([]string, error) {
+// of their own. It returns the variables that are not set (a blank string,
+// as in rancher-compose), each where it is first used.
+func interpolateRancher(file string, root *yaml.Node, env map[string]string) ([]*FileError, error) {
 	unset := map[string]int{} // variable → the first line that uses it
 	var walk func(n *yaml.Node, top bool) error
 	walk = func(n *yaml.Node, top bool) error {
@@ -74,11 +74,11 @@ func interpolateRancher(file string, root *yaml.Node, env map[string]string) ([]
 	sort.Slice(names, func(i, j int) bool {
 		return unset[names[i]] < unset[names[j]] || unset[names[i]] == unset[names[j]] && names[i] < names[j]
 	})
-	var warnings []string
+	var out []*FileError
 	for _, name := range names {
-		warnings = append(warnings, fmt.Sprintf("%s:%d: variable %s is not set: a blank string", file, unset[name], name))
+		out = append(out, &FileError{File: file, Line: unset[name], Msg: fmt.Sprintf("variable %s is not set: a blank string", name)})
 	}
-	return warnings, nil
+	return out, nil
 }
 
 // interpolationMessage says what is wrong with a value's variables, in

@@ -22,9 +22,9 @@ type RancherFile struct {
 	Lines map[string]int
 	// Catalog is set when the file has a catalog section (catalog templates).
 	Catalog bool
-	// Warnings name the variables that were not set when the file was
-	// interpolated.
-	Warnings []string
+	// Unset are the variables that were not set when the file was
+	// interpolated (a blank string each), with the line of their first use.
+	Unset []*FileError
 }
 
 // RancherService holds the rancher-compose keys of one service. A nil
@@ -192,7 +192,7 @@ func ParseRancherWith(path string, data []byte, env map[string]string) (*Rancher
 	}
 	if env != nil {
 		var err error
-		if rf.Warnings, err = interpolateRancher(path, root, env); err != nil {
+		if rf.Unset, err = interpolateRancher(path, root, env); err != nil {
 			return nil, err
 		}
 	}
