@@ -68,6 +68,7 @@ bench: build images
 	bench/scale.sh $(BIN)
 	bench/proxy.sh $(BIN)
 	bench/pull.sh $(BIN)
+	bench/swarm.sh $(BIN)
 
 clean:
 	rm -rf bin

@@ -548,7 +548,7 @@ var balancerKeys = map[string]bool{
 func balancerNoEffect(cfg types.ServiceConfig, rs RancherService) []string {
 	var out []string
 	out = append(out, "load balancer: served by drover's front proxy (no container of its image is run)")
-	set, _ := unsupportedKeys(cfg)
+	set, _ := unsupportedKeys(cfg, false)
 	var keys []string
 	for _, k := range []string{"command", "entrypoint", "environment", "restart", "stdin_open", "tty", "volumes", "hostname", "logging", "healthcheck", "user", "working_dir", "scale", "deploy"} {
 		if !balancerKeys[k] && keySet(cfg, k) {

@@ -27,6 +27,10 @@ type Options struct {
 	EnvFiles    []string // --env-file
 	Profiles    []string // --profile
 	Answers     []string // --answers: answers files for a catalog entry's questions
+	// Swarm loads for Docker Swarm (--engine swarm): the deploy keys that
+	// only a swarm applies (placement, mode: global, endpoint_mode) and
+	// configs are let through; the swarm package checks what it maps.
+	Swarm bool
 }
 
 // Load reads and validates a project. Every problem found in the files is
@@ -79,7 +83,7 @@ func load(ctx context.Context, o Options) (*Project, *entry, error) {
 			p.Balancers = append(p.Balancers, b)
 			continue
 		}
-		s, err := newService(cp.Services[name], rf.Services[name], srcs)
+		s, err := newService(cp.Services[name], rf.Services[name], srcs, o.Swarm)
 		if err != nil {
 			return nil, e, err
 		}
@@ -212,8 +216,8 @@ func v1FileError(f types.ConfigFile, err error) error {
 	return &located
 }
 
-func newService(cfg types.ServiceConfig, rs RancherService, srcs sources) (Service, error) {
-	bad, err := unsupportedKeys(cfg)
+func newService(cfg types.ServiceConfig, rs RancherService, srcs sources, swarm bool) (Service, error) {
+	bad, err := unsupportedKeys(cfg, swarm)
 	if err != nil {
 		return Service{}, fmt.Errorf("service %q: %w", cfg.Name, err)
 	}

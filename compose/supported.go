@@ -51,9 +51,13 @@ var appliedDeployKeys = map[string]bool{
 	"rollback_config": true, "restart_policy": true, "mode": true, "labels": true,
 }
 
+// swarmDeployKeys are the deploy: keys that only Docker Swarm applies.
+var swarmDeployKeys = map[string]bool{"placement": true, "endpoint_mode": true}
+
 // unsupportedKeys returns the keys set on a service that drover does not
-// apply, sorted.
-func unsupportedKeys(cfg types.ServiceConfig) ([]string, error) {
+// apply, sorted. For a swarm, the keys only a swarm applies are let
+// through here; the swarm package refuses what it does not map.
+func unsupportedKeys(cfg types.ServiceConfig, swarm bool) ([]string, error) {
 	// build is applied as a whole; its ssh keys do not marshal to JSON
 	// (compose-go's SSHKey writes "id": path).
 	cfg.Build = nil
@@ -67,7 +71,7 @@ func unsupportedKeys(cfg types.ServiceConfig) ([]string, error) {
 	}
 	var bad []string
 	for k, v := range m {
-		if appliedKeys[k] || isEmptyJSON(v) {
+		if appliedKeys[k] || isEmptyJSON(v) || swarm && k == "configs" {
 			continue
 		}
 		bad = append(bad, k)
@@ -77,11 +81,11 @@ func unsupportedKeys(cfg types.ServiceConfig) ([]string, error) {
 		data, _ := json.Marshal(d)
 		_ = json.Unmarshal(data, &dm)
 		for k, v := range dm {
-			if !appliedDeployKeys[k] && !isEmptyJSON(v) {
+			if !appliedDeployKeys[k] && !(swarm && swarmDeployKeys[k]) && !isEmptyJSON(v) {
 				bad = append(bad, "deploy."+k)
 			}
 		}
-		if d.Mode != "" && d.Mode != "replicated" {
+		if d.Mode != "" && d.Mode != "replicated" && !(swarm && d.Mode == "global") {
 			bad = append(bad, "deploy.mode: "+d.Mode)
 		}
 	}

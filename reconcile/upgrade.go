@@ -46,7 +46,8 @@ type UpgradeOptions struct {
 	HealthTimeout time.Duration
 }
 
-func (o UpgradeOptions) forced(service string) bool {
+// Forced says whether --force-upgrade names the service (or all).
+func (o UpgradeOptions) Forced(service string) bool {
 	for _, f := range o.Force {
 		if f == "*" || f == service {
 			return true
@@ -90,7 +91,7 @@ func Upgrade(p *compose.Project, obs Observed, opts UpgradeOptions) (Plan, error
 			continue // nothing runs: the plain up creates it
 		}
 		settled := view.State == Active || view.State == Upgraded
-		if settled && !opts.forced(svc.Name) && outOfSync(p, svc, view.Current, obs.Images) == "" {
+		if settled && !opts.Forced(svc.Name) && outOfSync(p, svc, view.Current, obs.Images) == "" {
 			continue
 		}
 		hist, _ := ServiceHistory(groups[svc.Name], obs.Images)

@@ -56,6 +56,7 @@ func (e exitStatus) ExitCode() int { return int(e) }
 type app struct {
 	files    compose.Options
 	progress string
+	engine   string // docker or swarm (--engine, DROVER_ENGINE)
 	stdout   io.Writer
 	stderr   io.Writer
 	// docker holds the docker CLI's global options (-H, --context, TLS)
@@ -158,10 +159,16 @@ func newRootCommand(a *app, args []string) *cobra.Command {
 			cmd.HelpFunc()(cmd, nil)
 			return exitStatus(2)
 		},
-		PersistentPreRun: func(*cobra.Command, []string) {
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			if len(a.files.Profiles) == 0 && os.Getenv("COMPOSE_PROFILES") != "" {
 				a.files.Profiles = strings.Split(os.Getenv("COMPOSE_PROFILES"), ",")
 			}
+			kind, err := engineKind(a.engine, cmd.Root().Flags().Changed("engine"))
+			if err != nil {
+				return usageError{err.Error()}
+			}
+			a.engine = kind
+			return nil
 		},
 	}
 	root.SetVersionTemplate("drover version {{.Version}}\n")
@@ -176,6 +183,7 @@ func newRootCommand(a *app, args []string) *cobra.Command {
 	global.StringArrayVar(&a.files.Profiles, "profile", nil, "enable a profile (repeatable; default: COMPOSE_PROFILES)")
 	a.progress = "auto"
 	global.Var(&choice{value: &a.progress, allowed: []string{"auto", "tty", "plain", "json"}}, "progress", "progress output: auto, tty, plain or json")
+	global.StringVar(&a.engine, "engine", "docker", "docker (one engine) or swarm (a Docker Swarm manager: services, Swarm's rolling updates and rollback) (default: DROVER_ENGINE, else docker)")
 	global.Bool("version", false, "print drover's version and exit")
 	global.BoolP("help", "h", false, "show this help")
 
@@ -206,6 +214,15 @@ func cobraCommand(a *app, c command) *cobra.Command {
 		_ = cc.RegisterFlagCompletionFunc("project-name", a.completeProjects)
 	}
 	cc.RunE = func(cmd *cobra.Command, args []string) error {
+		if a.engine == "swarm" {
+			sw, err := swarmRunner(c.name, cmd.Flags())
+			if err != nil {
+				return err
+			}
+			if sw != nil {
+				return sw(cmd.Context(), a, args)
+			}
+		}
 		return runCmd(cmd.Context(), a, args)
 	}
 	return cc

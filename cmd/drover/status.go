@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 
@@ -114,31 +115,38 @@ func diffCommand() command {
 				}
 				registryNotes := map[string]string{}
 				for _, c := range a.askRegistries(ctx, s, args, *registry) {
-					registryNotes[c.Service] = c.Note()
+					registryNotes[c.Service] = strings.TrimPrefix(c.Note(), c.Service+": ")
 				}
-				for _, d := range diffs {
-					if note := registryNotes[d.Service]; note != "" {
-						fmt.Fprintf(a.stdout, "%s: registry: %s\n", d.Service, strings.TrimPrefix(note, d.Service+": "))
-					}
-					if len(d.Changes) == 0 && d.Image == "" {
-						fmt.Fprintf(a.stdout, "%s: in sync\n", d.Service)
-						continue
-					}
-					fmt.Fprintf(a.stdout, "%s:\n", d.Service)
-					if d.Image != "" {
-						fmt.Fprintf(a.stdout, "  image id  %s\n", d.Image)
-					}
-					for _, c := range d.Changes {
-						old, new := c.Old, c.New
-						if c.Secret && !*show {
-							old, new = mask(old), mask(new)
-						}
-						fmt.Fprintf(a.stdout, "  %s\n    - %s\n    + %s\n", c.Key, dash(old), dash(new))
-					}
-				}
+				printDiffs(a.stdout, diffs, *show, registryNotes)
 				return nil
 			}
 		},
+	}
+}
+
+// printDiffs prints each service's differences, values of secret keys
+// masked unless show.
+// notes holds a line to print first per service (what its registry says).
+func printDiffs(w io.Writer, diffs []reconcile.ServiceDiff, show bool, notes map[string]string) {
+	for _, d := range diffs {
+		if note := notes[d.Service]; note != "" {
+			fmt.Fprintf(w, "%s: registry: %s\n", d.Service, note)
+		}
+		if len(d.Changes) == 0 && d.Image == "" {
+			fmt.Fprintf(w, "%s: in sync\n", d.Service)
+			continue
+		}
+		fmt.Fprintf(w, "%s:\n", d.Service)
+		if d.Image != "" {
+			fmt.Fprintf(w, "  image id  %s\n", d.Image)
+		}
+		for _, c := range d.Changes {
+			old, new := c.Old, c.New
+			if c.Secret && !show {
+				old, new = mask(old), mask(new)
+			}
+			fmt.Fprintf(w, "  %s\n    - %s\n    + %s\n", c.Key, dash(old), dash(new))
+		}
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net/http"
 	"os"
@@ -26,6 +27,7 @@ func main() {
 	probe := flag.String("probe", "", "GET this URL and exit 0 if it answers 200 (a HEALTHCHECK command)")
 	appendTo := flag.String("append", "", "append a line to this file saying whether this container's server answers, and exit (a lifecycle hook)")
 	exit := flag.Int("exit", -1, "exit with this status at once (a failing hook)")
+	get := flag.String("get", "", "GET this URL, print the body and exit 0 if it answers 200 (a client for networks the host cannot reach)")
 	flag.Parse()
 	switch {
 	case *probe != "":
@@ -35,6 +37,9 @@ func main() {
 	case *exit >= 0:
 		fmt.Fprintf(os.Stderr, "hello %s: exiting with status %d (-exit, MARK=%s)\n", version, *exit, os.Getenv("MARK"))
 		os.Exit(*exit)
+	}
+	if *get != "" {
+		os.Exit(runGet(*get))
 	}
 
 	port := envOr("PORT", "80")
@@ -103,14 +108,21 @@ func main() {
 	<-stopped
 }
 
-func runProbe(url string) int {
-	c := http.Client{Timeout: 2 * time.Second}
+// runProbe GETs url and exits 0 on 200 (the health check: quick, silent).
+func runProbe(url string) int { return fetch(url, 2*time.Second, io.Discard) }
+
+// runGet GETs url, prints the body, and exits 0 on 200.
+func runGet(url string) int { return fetch(url, 5*time.Second, os.Stdout) }
+
+func fetch(url string, timeout time.Duration, body io.Writer) int {
+	c := http.Client{Timeout: timeout}
 	resp, err := c.Get(url)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	resp.Body.Close()
+	defer resp.Body.Close()
+	_, _ = io.Copy(body, resp.Body)
 	if resp.StatusCode != http.StatusOK {
 		fmt.Fprintln(os.Stderr, resp.Status)
 		return 1

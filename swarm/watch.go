@@ -1,0 +1,150 @@
+package swarm
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/docker/docker/api/types/swarm"
+)
+
+// seen is what the watch of one service has reported so far, by task ID.
+type seen struct {
+	started map[string]bool // tasks of the target revision seen running
+	stopped map[string]bool // other tasks seen shut down
+	batches int             // batches reported
+}
+
+func newSeen() *seen { return &seen{started: map[string]bool{}, stopped: map[string]bool{}} }
+
+// news returns the tasks of the watched revision that run and had not been
+// reported yet, and the tasks of other revisions that Swarm shut down
+// since. A task of the watched revision that ran before the watch began
+// (known) is not news.
+func news(sn *seen, tasks []Task, w Watch) (started, stopped []Task) {
+	for _, t := range tasks {
+		if t.Service != w.Service {
+			continue
+		}
+		switch {
+		case t.Revision == w.Revision && t.Running() && t.Desired == swarm.TaskStateRunning:
+			if !sn.started[t.ID] {
+				sn.started[t.ID] = true
+				started = append(started, t)
+			}
+		case t.Revision != w.Revision && t.Desired != swarm.TaskStateRunning && settled(t.State):
+			if !sn.stopped[t.ID] {
+				sn.stopped[t.ID] = true
+				stopped = append(stopped, t)
+			}
+		}
+	}
+	return started, stopped
+}
+
+// settled says whether a task's state is final.
+func settled(s swarm.TaskState) bool {
+	switch s {
+	case swarm.TaskStateShutdown, swarm.TaskStateComplete, swarm.TaskStateFailed, swarm.TaskStateRejected, swarm.TaskStateRemove, swarm.TaskStateOrphaned:
+		return true
+	}
+	return false
+}
+
+// batchDone says whether the tasks started so far close a batch: every
+// parallelism of them, and the last, smaller one.
+//
+// With 3 replicas in batches of 2: the 2nd task running closes batch 1, the
+// 3rd closes batch 2.
+func batchDone(sn *seen, w Watch) (int, bool) {
+	n := len(sn.started)
+	p := max(w.Parallelism, 1)
+	want := (n + p - 1) / p
+	if n%p != 0 && (w.Replicas < 0 || n < w.Replicas) {
+		want = n / p
+	}
+	if want > sn.batches {
+		sn.batches = want
+		return want, true
+	}
+	return 0, false
+}
+
+// outcome reads where a watched step stands: done (nil error, true), failed
+// (an error), or going on (nil, false). An update is done when Swarm says
+// so; a create or a scale when the asked replicas of the revision run.
+// Swarm goes on by itself whatever drover does next.
+func outcome(svc Service, tasks []Task, w Watch, nodes int) (bool, error) {
+	if w.Update {
+		st := svc.Update
+		if st == nil {
+			// A change of labels only starts no rolling update.
+			return allRunning(tasks, w, nodes), nil
+		}
+		switch st.State {
+		case swarm.UpdateStateCompleted:
+			if !w.Rollback {
+				return oldGone(tasks, w), nil
+			}
+		case swarm.UpdateStateRollbackCompleted:
+			if w.Rollback {
+				return oldGone(tasks, w), nil
+			}
+			return false, fmt.Errorf("the update failed and Swarm rolled back to the previous spec (revision %d serves): %s", svc.Revision, st.Message)
+		case swarm.UpdateStatePaused:
+			return false, fmt.Errorf("the update failed and Swarm paused it (failure_action: pause): %s%s", st.Message, taskFailures(tasks, w))
+		case swarm.UpdateStateRollbackPaused:
+			return false, fmt.Errorf("Swarm's rollback failed and is paused: %s%s", st.Message, taskFailures(tasks, w))
+		}
+		return false, nil
+	}
+	if f := taskFailures(tasks, w); f != "" {
+		return false, fmt.Errorf("tasks fail to run:%s", f)
+	}
+	return allRunning(tasks, w, nodes), nil
+}
+
+// oldGone says whether every task of another revision has stopped: Swarm
+// calls an update complete once the last new task runs, while the last
+// old one may still be shutting down.
+func oldGone(tasks []Task, w Watch) bool {
+	for _, t := range tasks {
+		if t.Service == w.Service && t.Revision != w.Revision && !settled(t.State) {
+			return false
+		}
+	}
+	return true
+}
+
+// allRunning says whether the asked tasks of the revision run, and no task
+// of another revision is still meant to.
+func allRunning(tasks []Task, w Watch, nodes int) bool {
+	want := w.Replicas
+	if want < 0 {
+		want = nodes
+	}
+	running := 0
+	for _, t := range tasks {
+		if t.Service != w.Service || t.Desired != swarm.TaskStateRunning {
+			continue
+		}
+		if t.Revision != w.Revision {
+			return false
+		}
+		if t.Running() {
+			running++
+		}
+	}
+	return running >= want
+}
+
+// taskFailures names the tasks of the revision that failed or were
+// rejected, with the engine's reason.
+func taskFailures(tasks []Task, w Watch) string {
+	var b strings.Builder
+	for _, t := range tasks {
+		if t.Service == w.Service && t.Revision == w.Revision && (t.State == swarm.TaskStateFailed || t.State == swarm.TaskStateRejected) {
+			fmt.Fprintf(&b, "\n  %s on %s: %s %s", t.Name(), t.Node, t.State, strings.TrimSpace(t.Err+" "+t.Message))
+		}
+	}
+	return b.String()
+}
