@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -146,55 +147,64 @@ func TestBalancerServedByTheProxy(t *testing.T) {
 		t.Errorf("a second up changes things:\n%s", s)
 	}
 
-	// Upgrade of web behind the balancer, start-first: every switch is of
-	// web's set only, and what it serves runs.
-	p2 := load(t, strings.ReplaceAll(lbCompose, "%s", "v2"), lbRancher)
-	plan, err := Upgrade(p2, running, UpgradeOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	steps := flatten(flattenServices(plan))
-	switches := 0
-	for k, s := range steps {
-		a, ok := s.Action.(ProxyApply)
-		if !ok {
-			continue
+	// Upgrade of web behind the balancer, start-first and stop-first:
+	// every switch is of web's set only, what it serves runs, and with
+	// nothing serving the set is paused (clients wait, not fail).
+	for _, startFirst := range []string{"true", "false"} {
+		rancher := strings.Replace(lbRancher, "start_first: true", "start_first: "+startFirst, 1)
+		p2 := load(t, strings.ReplaceAll(lbCompose, "%s", "v2"), rancher)
+		plan, err := Upgrade(p2, running, UpgradeOptions{})
+		if err != nil {
+			t.Fatal(err)
 		}
-		switches++
-		if len(a.Routes) != 0 || len(a.Sets) != 1 || a.Sets["web:80"].Backends == nil {
-			t.Errorf("switch %d: routes %v sets %v, want web:80 only", k, a.Routes, a.Sets)
-		}
-		left, _ := simulateSteps(t, running, plan, k, "")
-		after := mergeTable(table, a)
-		for _, host := range servingIn(after, "web:80") {
-			for _, c := range left.Containers {
-				if BackendHost(c) == host && !c.Running() && !strings.Contains(s.Reason, "serve the new") {
-					t.Errorf("switch %d (%s) serves %s, which is %s", k, s.Reason, host, c.State)
+		setup := len(flatten(plan.Setup))
+		switches := 0
+		for k, s := range flatten(flattenServices(plan)) {
+			a, ok := s.Action.(ProxyApply)
+			if !ok {
+				continue
+			}
+			switches++
+			where := fmt.Sprintf("start_first %s, switch at step %d (%s)", startFirst, k, s.Reason)
+			if len(a.Routes) != 0 || len(a.Sets) != 1 || a.Sets["web:80"].Backends == nil {
+				t.Errorf("%s: routes %v sets %v, want web:80 only", where, a.Routes, a.Sets)
+			}
+			left, _ := simulateSteps(t, running, plan, setup+k, "")
+			after := mergeTable(table, a)
+			serving := servingIn(after, "web:80")
+			if len(serving) == 0 && !after.Sets["web:80"].Paused {
+				t.Errorf("%s: nothing serves web:80 and it is not paused", where)
+			}
+			for _, host := range serving {
+				for _, c := range left.Containers {
+					if BackendHost(c) == host && !c.Running() {
+						t.Errorf("%s: serves %s, which is %s", where, host, c.State)
+					}
 				}
 			}
 		}
-	}
-	if switches < 2 {
-		t.Errorf("%d switches in the upgrade, want the switch and the end of the drain:\n%s", switches, plan)
-	}
-	upgraded := simulate(t, running, plan)
-	table = tableAfter(table, plan)
-	if got := servingIn(table, "web:80"); !slices.Equal(got, []string{"demo-web-1-r2"}) {
-		t.Errorf("after the upgrade web:80 serves %v, want revision 2", got)
-	}
-	if got := servingIn(table, "api:80"); len(got) != 2 {
-		t.Errorf("the upgrade of web touched api:80: %v", got)
-	}
+		if switches < 2 {
+			t.Errorf("start_first %s: %d switches in the upgrade, want at least 2:\n%s", startFirst, switches, plan)
+		}
+		upgraded := simulate(t, running, plan)
+		after := tableAfter(table, plan)
+		if got := servingIn(after, "web:80"); !slices.Equal(got, []string{"demo-web-1-r2"}) || after.Sets["web:80"].Paused {
+			t.Errorf("start_first %s: after the upgrade web:80 serves %v (paused %v), want revision 2", startFirst, got, after.Sets["web:80"].Paused)
+		}
+		if got := servingIn(after, "api:80"); len(got) != 2 {
+			t.Errorf("start_first %s: the upgrade of web touched api:80: %v", startFirst, got)
+		}
 
-	// Rollback, from the labels alone.
-	upgraded.ProxyTable = table
-	rb, err := Rollback(upgraded, RollbackOptions{Timeout: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	table = tableAfter(table, rb)
-	if got := servingIn(table, "web:80"); !slices.Equal(got, []string{"demo-web-1-r1"}) {
-		t.Errorf("after the rollback web:80 serves %v, want revision 1", got)
+		// Rollback, from the labels alone.
+		upgraded.ProxyTable = after
+		rb, err := Rollback(upgraded, RollbackOptions{Timeout: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		after = tableAfter(after, rb)
+		if got := servingIn(after, "web:80"); !slices.Equal(got, []string{"demo-web-1-r1"}) {
+			t.Errorf("start_first %s: after the rollback web:80 serves %v, want revision 1", startFirst, got)
+		}
 	}
 
 	// Status: the balancer's rules in the proxy's order, each with its
@@ -252,4 +262,27 @@ func flattenServices(plan Plan) []Step {
 		out = append(out, sp.Steps...)
 	}
 	return out
+}
+
+// TestUpOfABalancer: up of a balancer is up of its targets, and of nothing
+// else; the setup puts its rules in the proxy.
+func TestUpOfABalancer(t *testing.T) {
+	p := load(t, strings.ReplaceAll(lbCompose, "%s", "v1")+"  other:\n    image: drover-hello:v1\n", lbRancher)
+	w := newWorld(p)
+	w.obs.Images[ProxyImage] = "sha256:proxy"
+	plan, err := Up(p, w.obs, Options{Services: []string{"lb"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var services []string
+	for _, sp := range plan.Services {
+		services = append(services, sp.Service)
+	}
+	slices.Sort(services)
+	if !slices.Equal(services, []string{"api", "web"}) {
+		t.Errorf("up lb plans %v, want its targets api and web", services)
+	}
+	if !strings.Contains(plan.String(), "proxy-switch lb (the load balancers' rules)") {
+		t.Errorf("up lb does not put its rules in the proxy:\n%s", plan)
+	}
 }
