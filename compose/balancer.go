@@ -44,6 +44,9 @@ type BalancerRule struct {
 	Hostname string `json:"hostname,omitempty"`
 	Path     string `json:"path,omitempty"`
 	Priority int    `json:"priority,omitempty"`
+	// Internal: the port is in expose:, not published; the project's
+	// services reach it by the balancer's name.
+	Internal bool `json:"internal,omitempty"`
 }
 
 // TargetServices are the services the balancer's rules send to, sorted.
@@ -103,10 +106,14 @@ type lbPort struct {
 	hostIP         string
 	target         int  // Rancher 1.1: the targets' port by default
 	tcp            bool // Rancher 1.1: written "/tcp", so not HTTP
+	internal       bool // in expose: only: not published on the host
 }
 
-// balancerPorts reads the balancer's ports:. A port without a host port
-// takes its own number on the host, as Rancher published it.
+// balancerPorts reads the balancer's ports: and expose:. A port without a
+// host port takes its own number on the host, as Rancher published it. A
+// port in expose: is internal: the proxy listens on it, and the project's
+// services reach it as <balancer>:<port>; Rancher 1.1's "80:8080" there
+// listens on 80 and sends to the targets' 8080.
 func balancerPorts(cfg types.ServiceConfig, srcs sources) ([]lbPort, error) {
 	var out []lbPort
 	for i, p := range cfg.Ports {
@@ -128,6 +135,25 @@ func balancerPorts(cfg types.ServiceConfig, srcs sources) ([]lbPort, error) {
 		}
 		out = append(out, lp)
 	}
+	for i, e := range cfg.Expose {
+		spec, proto, _ := strings.Cut(e, "/")
+		listen, target, _ := strings.Cut(spec, ":")
+		if target == "" {
+			target = listen
+		}
+		l, err1 := strconv.Atoi(listen)
+		t, err2 := strconv.Atoi(target)
+		if err1 != nil || err2 != nil || l < 1 || l > 65535 || t < 1 || t > 65535 {
+			return nil, keyAt(srcs, cfg.Name, fmt.Sprintf("expose.%d", i), fmt.Sprintf("%q: a load balancer's internal port is PORT or PORT:TARGET", e))
+		}
+		if proto == "udp" {
+			return nil, keyAt(srcs, cfg.Name, fmt.Sprintf("expose.%d", i), "a load balancer served by drover's proxy forwards TCP only, not udp")
+		}
+		if slices.ContainsFunc(out, func(p lbPort) bool { return p.source == l || p.listen == l }) {
+			continue
+		}
+		out = append(out, lbPort{listen: l, source: l, target: t, tcp: proto == "tcp", internal: true})
+	}
 	return out, nil
 }
 
@@ -143,9 +169,6 @@ func newBalancer(cp *types.Project, cfg types.ServiceConfig, rs RancherService, 
 	ports, err := balancerPorts(cfg, srcs)
 	if err != nil {
 		return b, err
-	}
-	if len(cfg.Expose) > 0 && len(cfg.Ports) == 0 {
-		return b, keyAt(srcs, cfg.Name, "expose", "an internal load balancer (ports only in expose) is not served by drover's proxy yet; publish its ports under ports:")
 	}
 	if rs.LBConfig != nil {
 		b.Rules, err = portRules(cp, cfg, rs.LBConfig, ports, rancherFile)
@@ -250,39 +273,20 @@ func portRules(cp *types.Project, cfg types.ServiceConfig, lb *LBConfig, ports [
 			}
 		}
 		if port == nil {
-			msg := fmt.Sprintf("source port %d is not one of the ports of service %q", pr.SourcePort, cfg.Name)
-			if exposes(cfg, pr.SourcePort) {
-				msg += " (only in expose: an internal load balancer is not served by drover's proxy yet; publish it under ports:)"
-			} else {
-				msg += fmt.Sprintf(" (%s); add it under ports:", portList(ports, false))
-			}
-			return nil, at("source_port", msg)
+			return nil, at("source_port", fmt.Sprintf("source port %d is not one of the ports of service %q (%s); add it under ports:, or under expose: for a port only the project's services reach", pr.SourcePort, cfg.Name, portList(ports, false)))
 		}
 		proto, err := ruleProtocol(pr.Protocol)
 		if err != nil {
 			return nil, at("protocol", err.Error())
 		}
 		r := BalancerRule{Listen: port.listen, HostIP: port.hostIP, Source: pr.SourcePort, Service: target, Target: pr.TargetPort,
-			Protocol: proto, Hostname: strings.ToLower(pr.Hostname), Path: pr.Path, Priority: pr.Priority}
+			Protocol: proto, Hostname: strings.ToLower(pr.Hostname), Path: pr.Path, Priority: pr.Priority, Internal: port.internal}
 		if k, err := checkRouting(r); err != nil {
 			return nil, at(k, err.Error())
 		}
 		out = append(out, r)
 	}
 	return out, nil
-}
-
-func exposes(cfg types.ServiceConfig, port int) bool {
-	for _, e := range cfg.Expose {
-		n, _, _ := strings.Cut(e, "/")
-		if left, _, ok := strings.Cut(n, ":"); ok {
-			n = left
-		}
-		if n == strconv.Itoa(port) {
-			return true
-		}
-	}
-	return false
 }
 
 // portList names the balancer's ports as the files do: by the port inside
@@ -435,7 +439,7 @@ func legacyRule(p lbPort, service string, target int) BalancerRule {
 	if p.tcp {
 		proto = "tcp"
 	}
-	return BalancerRule{Listen: p.listen, HostIP: p.hostIP, Source: p.listen, Service: service, Target: target, Protocol: proto}
+	return BalancerRule{Listen: p.listen, HostIP: p.hostIP, Source: p.listen, Service: service, Target: target, Protocol: proto, Internal: p.internal}
 }
 
 // labelRules reads one entry of a Rancher 1.1 target label,
@@ -488,22 +492,26 @@ func labelRules(entry, service string, ports []lbPort) ([]BalancerRule, error) {
 	return out, nil
 }
 
-// checkBalancerPorts refuses a host port that two owners claim: two
-// balancers, or a balancer and a service that publishes it.
+// checkBalancerPorts refuses a port that two owners claim: two balancers
+// (the proxy listens once per port number), or a balancer and a service
+// that publishes it (on the host; inside the proxy too when the service is
+// behind it).
 func checkBalancerPorts(p *Project, srcs sources) error {
 	owner := map[int]string{}
+	internal := map[int]bool{}
 	for _, b := range p.Balancers {
 		for _, r := range b.Rules {
 			if o, ok := owner[r.Listen]; ok && o != b.Name {
-				return keyAt(srcs, b.Name, "ports", fmt.Sprintf("host port %d is served by load balancer %q too", r.Listen, o))
+				return keyAt(srcs, b.Name, "ports", fmt.Sprintf("port %d is served by load balancer %q too", r.Listen, o))
 			}
 			owner[r.Listen] = b.Name
+			internal[r.Listen] = r.Internal
 		}
 	}
 	for _, s := range p.Services {
 		for i, port := range s.Config.Ports {
 			n, err := strconv.Atoi(port.Published)
-			if err != nil {
+			if err != nil || internal[n] && !s.Proxy {
 				continue
 			}
 			if o, ok := owner[n]; ok {

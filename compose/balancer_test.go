@@ -51,6 +51,20 @@ func TestBalancerRules(t *testing.T) {
 			},
 		},
 		{
+			name:    "internal ports: expose, as Rancher 1.2 and 1.1 wrote them",
+			compose: "services:\n  lb:\n    image: rancher/lb-service-haproxy\n    ports: ['8080:80']\n    expose: ['9000', '5432/tcp']\n" + lbTargets,
+			rancher: "services:\n  lb:\n    lb_config:\n      port_rules:\n      - {source_port: 9000, target_port: 80, service: web}\n      - {source_port: 5432, target_port: 5432, service: api, protocol: tcp}\n",
+			want: []BalancerRule{
+				{Listen: 9000, Source: 9000, Service: "web", Target: 80, Protocol: "http", Internal: true},
+				{Listen: 5432, Source: 5432, Service: "api", Target: 5432, Protocol: "tcp", Internal: true},
+			},
+		},
+		{
+			name:    "Rancher 1.1 internal: expose 80:8080",
+			compose: "lb:\n  image: rancher/load-balancer-service\n  expose: ['80:8080']\n  links: [web]\nweb:\n  image: web\n",
+			want:    []BalancerRule{{Listen: 80, Source: 80, Service: "web", Target: 8080, Protocol: "http", Internal: true}},
+		},
+		{
 			name:    "lb_config makes a balancer whatever the image",
 			compose: "services:\n  front:\n    image: anything\n    ports: ['8080:80']\n" + lbTargets,
 			rancher: "services:\n  front:\n    lb_config:\n      port_rules:\n      - {source_port: 80, target_port: 80, service: web}\n",
@@ -149,9 +163,9 @@ func TestBalancerErrors(t *testing.T) {
 		{"no target port", compose, strings.Replace(rule(""), "        target_port: 80\n", "", 1),
 			`rancher-compose.yml:5: service "lb": lb_config.port_rules[0].target_port: a port number (1-65535) is required`},
 		{"source port not published", compose, strings.Replace(rule(""), "source_port: 80", "source_port: 90", 1),
-			`rancher-compose.yml:5: service "lb": lb_config.port_rules[0].source_port: source port 90 is not one of the ports of service "lb" (it has 80); add it under ports:`},
-		{"source port only exposed", compose, strings.Replace(rule(""), "source_port: 80", "source_port: 81", 1),
-			`source port 81 is not one of the ports of service "lb" (only in expose: an internal load balancer is not served by drover's proxy yet; publish it under ports:)`},
+			`rancher-compose.yml:5: service "lb": lb_config.port_rules[0].source_port: source port 90 is not one of the ports of service "lb" (it has 80, 81); add it under ports:, or under expose: for a port only the project's services reach`},
+		{"a bad internal port", strings.Replace(compose, "expose: ['81']", "expose: ['http']", 1), rule(""),
+			`docker-compose.yml:5: service "lb": expose.0: "http": a load balancer's internal port is PORT or PORT:TARGET`},
 		{"tcp with a hostname", compose, rule("        protocol: tcp\n        hostname: x.com\n"),
 			`rancher-compose.yml:9: service "lb": lb_config.port_rules[0].hostname: a tcp rule carries no host or path to route by`},
 		{"a wildcard in the middle", compose, rule("        hostname: a.*.com\n"),
@@ -183,8 +197,6 @@ func TestBalancerErrors(t *testing.T) {
 			`docker-compose.yml:5: service "lb": labels: label io.rancher.loadbalancer.target.api: service "api" is not linked`},
 		{"legacy label source port", "lb:\n  image: rancher/load-balancer-service\n  ports: ['8080:80']\n  links: [web]\n  labels:\n    io.rancher.loadbalancer.target.web: x.com:90=80\nweb:\n  image: web\n", "",
 			`label io.rancher.loadbalancer.target.web: "x.com:90=80": source port 90 is not one of the balancer's ports (it has 8080)`},
-		{"internal balancer", "lb:\n  image: rancher/load-balancer-service\n  expose: ['80']\n  links: [web]\nweb:\n  image: web\n", "",
-			`docker-compose.yml:3: service "lb": expose: an internal load balancer (ports only in expose) is not served by drover's proxy yet`},
 		{"a port published twice", compose + "    ports: ['8080:80']\n", rule(""),
 			`docker-compose.yml:10: service "api": ports.0: host port 8080 is the load balancer "lb"'s: publish it there only`},
 	}

@@ -74,7 +74,7 @@ func balancerRoutes(p *compose.Project) []ProxyRoute {
 			if !ok {
 				i = len(out)
 				at[r.Listen] = i
-				out = append(out, ProxyRoute{Listen: r.Listen, HostIP: r.HostIP, Service: b.Name, Mode: r.Protocol, Rules: []ProxyRule{}})
+				out = append(out, ProxyRoute{Listen: r.Listen, HostIP: r.HostIP, Service: b.Name, Mode: r.Protocol, Rules: []ProxyRule{}, Internal: r.Internal})
 			}
 			set := SetName(r.Service, r.Target)
 			rules := out[i].Rules

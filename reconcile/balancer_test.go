@@ -286,3 +286,29 @@ func TestUpOfABalancer(t *testing.T) {
 		t.Errorf("up lb does not put its rules in the proxy:\n%s", plan)
 	}
 }
+
+// TestInternalBalancerPort: a port in the balancer's expose: is listened on
+// by the proxy but not published, and the proxy answers to the balancer's
+// name on its networks.
+func TestInternalBalancerPort(t *testing.T) {
+	p := load(t, "services:\n  lb:\n    image: rancher/lb-service-haproxy\n    ports: ['127.0.0.1:18080:80']\n    expose: ['9000']\n  web:\n    image: drover-hello:v1\n",
+		"services:\n  lb:\n    lb_config:\n      port_rules:\n      - {source_port: 80, target_port: 80, service: web}\n      - {source_port: 9000, target_port: 80, service: web}\n")
+	req, err := proxyRequest(p, proxyRoutes(p), ProxyImage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var published []string
+	for port := range req.HostConfig.PortBindings {
+		published = append(published, string(port))
+	}
+	if !slices.Equal(published, []string{"18080/tcp"}) {
+		t.Errorf("the proxy publishes %v, want 18080 only (9000 is internal)", published)
+	}
+	if ep := req.Networking.EndpointsConfig["demo_default"]; ep == nil || !slices.Equal(ep.Aliases, []string{"lb"}) {
+		t.Errorf("the proxy's endpoint %+v, want the alias lb", ep)
+	}
+	routes := balancerTableRoutes(proxyRoutes(p))
+	if len(routes) != 2 || routes[1].Listen != 9000 || routes[1].Rules[0].Sets[0] != "web:80" {
+		t.Errorf("routes %+v, want 80 and the internal 9000, both to web:80", routes)
+	}
+}

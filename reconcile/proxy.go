@@ -64,6 +64,9 @@ type ProxyRoute struct {
 	Mode    string `json:"mode"` // tcp or http
 	// Rules are a load balancer's (Service) on this port; Target is then 0.
 	Rules []ProxyRule `json:"rules,omitempty"`
+	// Internal: the proxy listens on the port without publishing it; the
+	// project's services reach it by the balancer's name.
+	Internal bool `json:"internal,omitempty"`
 }
 
 // The proxy's control protocol, as JSON (package proxy holds the server).
@@ -280,6 +283,9 @@ func proxyRequest(p *compose.Project, routes []ProxyRoute, image string) (Create
 	}
 	host := &container.HostConfig{PortBindings: nat.PortMap{}, RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyUnlessStopped}}
 	for _, r := range routes {
+		if r.Internal {
+			continue
+		}
 		port := nat.Port(fmt.Sprintf("%d/tcp", r.Listen))
 		cfg.ExposedPorts[port] = struct{}{}
 		host.PortBindings[port] = append(host.PortBindings[port], nat.PortBinding{HostIP: r.HostIP, HostPort: strconv.Itoa(r.Listen)})
@@ -296,16 +302,20 @@ func proxyRequest(p *compose.Project, routes []ProxyRoute, image string) (Create
 			}
 		}
 	}
+	// The balancers' names resolve to the proxy, as they resolved to
+	// Rancher's haproxy containers: services reach an internal port (or a
+	// published one) as lb:80.
+	aliases := balancerNames(p)
 	for i, n := range nets {
 		if i == 0 {
 			host.NetworkMode = container.NetworkMode(n)
-			req.Networking = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{n: {}}}
+			req.Networking = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{n: {Aliases: aliases}}}
 			continue
 		}
 		if req.ExtraNetworks == nil {
 			req.ExtraNetworks = map[string]*network.EndpointSettings{}
 		}
-		req.ExtraNetworks[n] = &network.EndpointSettings{}
+		req.ExtraNetworks[n] = &network.EndpointSettings{Aliases: aliases}
 	}
 	return req, nil
 }

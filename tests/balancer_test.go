@@ -23,6 +23,7 @@ services:
   lb:
     image: rancher/lb-service-haproxy:v0.7.9
     ports: ['127.0.0.1:%[2]d:80', '127.0.0.1:%[3]d:%[3]d']
+    expose: ['9000']
   web:
     image: IMAGE:%[1]s
   api:
@@ -42,6 +43,7 @@ services:
       - {source_port: 80, target_port: 8080, service: api, hostname: '*.example.com'}
       - {source_port: 80, target_port: 8080, service: api, path: /api}
       - {source_port: %[1]d, target_port: 8080, service: api, protocol: tcp}
+      - {source_port: 9000, target_port: 80, service: web}
     health_check: {port: 42, interval: 2000}
   web:
     upgrade_strategy: {start_first: true, batch_size: 1}
@@ -72,9 +74,35 @@ func hostGet(t *testing.T, url, host string) (int, string) {
 	return 0, ""
 }
 
+// probeFrom runs the hello image's probe of url in a container on the
+// project's network, and returns its exit status: how a service of the
+// project sees a balancer's internal port.
+func probeFrom(t *testing.T, p *project, url string) int64 {
+	t.Helper()
+	ctx := context.Background()
+	created, err := docker.ContainerCreate(ctx, &container.Config{Image: imageRepo + ":v1", Cmd: []string{"-probe", url}},
+		&container.HostConfig{NetworkMode: container.NetworkMode(p.name + "_default")}, nil, nil, p.name+"-probe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer docker.ContainerRemove(ctx, created.ID, container.RemoveOptions{Force: true})
+	if err := docker.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitC, errC := docker.ContainerWait(ctx, created.ID, container.WaitConditionNotRunning)
+	select {
+	case w := <-waitC:
+		return w.StatusCode
+	case err := <-errC:
+		t.Fatal(err)
+	}
+	return -1
+}
+
 // A load-balancer service is served by the front proxy: no container of
-// its image, its rules route by host, wildcard host and path over HTTP and
-// a TCP port goes through; an upgrade of one target under load behind the
+// its image, its rules route by host, wildcard host and path over HTTP, a
+// TCP port goes through, and an internal port (expose) is reached by the
+// balancer's name from the project's network, unpublished; an upgrade of one target under load behind the
 // balancer fails no request and leaves the other target's rules alone.
 func TestBalancerRoutesAndUpgradesWithoutFailures(t *testing.T) {
 	httpPort, tcpPort := freePort(t), freePort(t)
@@ -117,6 +145,12 @@ func TestBalancerRoutesAndUpgradesWithoutFailures(t *testing.T) {
 	if v := get(t, fmt.Sprintf("http://127.0.0.1:%d/version", tcpPort)); v != "v2\n" {
 		t.Errorf("through the tcp rule: %q, want api's v2", v)
 	}
+	if code := probeFrom(t, p, "http://lb:9000/healthz"); code != 0 {
+		t.Errorf("lb:9000 from the project's network: the probe exited %d, want 0", code)
+	}
+	if code := probeFrom(t, p, "http://lb:9001/healthz"); code == 0 {
+		t.Error("lb:9001, a port the balancer does not have, answered: the probe proves nothing")
+	}
 
 	// What the commands show.
 	st := p.mustDrover("status")
@@ -129,8 +163,8 @@ func TestBalancerRoutesAndUpgradesWithoutFailures(t *testing.T) {
 			t.Errorf("status lacks %q:\n%s", want, st.stdout)
 		}
 	}
-	if ps := p.mustDrover("ps"); !regexp.MustCompile(p.name + `-proxy\s+lb\s`).MatchString(ps.stdout) {
-		t.Errorf("ps does not show the proxy serving lb:\n%s", ps.stdout)
+	if ps := p.mustDrover("ps"); !regexp.MustCompile(p.name+`-proxy\s+lb\s`).MatchString(ps.stdout) || strings.Contains(ps.stdout, "9000") {
+		t.Errorf("ps does not show the proxy serving lb, or shows the internal port 9000 published:\n%s", ps.stdout)
 	}
 	if cfg := p.mustDrover("config"); !strings.Contains(cfg.stdout, "served_by: "+p.name+"-proxy") || !strings.Contains(cfg.stdout, "hostname: '*.example.com'") {
 		t.Errorf("config does not show the balancer's rules:\n%s", cfg.stdout)
