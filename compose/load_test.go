@@ -168,6 +168,10 @@ func TestLoadErrors(t *testing.T) {
 			`rancher-compose.yml:3: service "ghost": service is not defined in the compose file`},
 		{"rancher unknown key", "services:\n  web:\n    image: x\n", "services:\n  web:\n    scael: 2\n",
 			`rancher-compose.yml:3: service "web": scael: unknown rancher-compose key`},
+		{"history of one", "services:\n  web:\n    image: x\n    x-drover: {history: 1}\n", "",
+			`docker-compose.yml:4: service "web": x-drover.history: expected a whole number of revisions from 2 to 50 (the current one and at least one to go back to), got 1`},
+		{"history not a number", "services:\n  web:\n    image: x\n    x-drover: {history: many}\n", "",
+			`service "web": x-drover.history: expected a whole number of revisions from 2 to 50`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -190,6 +194,24 @@ func TestLoadErrors(t *testing.T) {
 				t.Errorf("error spans several lines: %q", err)
 			}
 		})
+	}
+}
+
+func TestHistoryLimit(t *testing.T) {
+	cleanEnv(t)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "docker-compose.yml"), []byte("services:\n  web:\n    image: x\n    x-drover: {history: 12}\n  db:\n    image: y\n"), 0o644)
+	p, err := Load(context.Background(), Options{ProjectDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	web, _ := p.Service("web")
+	db, _ := p.Service("db")
+	if web.History != 12 || db.History != DefaultHistory {
+		t.Errorf("history limits %d and %d, want 12 and %d", web.History, db.History, DefaultHistory)
+	}
+	if web.Hash == "" || web.Spec == nil || strings.Contains(string(web.Spec), "history") {
+		t.Errorf("x-drover.history is in the spec: %s", web.Spec)
 	}
 }
 

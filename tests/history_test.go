@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/docker/docker/api/types/container"
 )
@@ -112,7 +115,7 @@ func TestRevisionHistory(t *testing.T) {
 	if !strings.Contains(r.stdout+r.stderr, "wait-healthy") {
 		t.Errorf("the rollback to revision 1 was not gated:\n%s", r)
 	}
-	if v := strings.TrimSpace(get(t, url)); v != "v1" {
+	if v := version(t, url); v != "v1" {
 		t.Errorf("after --to-revision 1 the proxy answers %q, want v1", v)
 	}
 	rev4 := inspectServing(t, p)
@@ -131,7 +134,7 @@ func TestRevisionHistory(t *testing.T) {
 	if id := servingID(t, p); id != v3Container {
 		t.Errorf("after the rollback %s serves, want v3's kept container %s", id, v3Container)
 	}
-	if v := strings.TrimSpace(get(t, url)); v != "v2" {
+	if v := version(t, url); v != "v2" {
 		t.Errorf("after the rollback the proxy answers %q, want v2 (v3 runs v2's binary)", v)
 	}
 	// Revision 4 never served confirmed and left no container: it is
@@ -161,6 +164,30 @@ func TestRevisionHistory(t *testing.T) {
 	if n != 2 {
 		t.Errorf("%d containers of app after the scale up, want 2", n)
 	}
+
+	// Nothing kept now: a plain rollback goes back one revision, making
+	// revision 2 again on its own image ID.
+	start := time.Now()
+	p.mustDrover("up", "--rollback", "app")
+	t.Logf("one back, 2 containers: %s", time.Since(start).Round(100*time.Millisecond))
+	if got, want := revisions(p.history(), ids), "4:2@v2:serving<2 3:3@v3:kept 2:2@v2 1:1@v1"; got != want {
+		t.Errorf("history after a plain rollback with nothing kept: %s, want %s", got, want)
+	}
+}
+
+// version asks the proxy for the version that answers, on a connection of
+// its own: an idle keep-alive connection would hold the next switch's
+// drain for its whole timeout.
+func version(t *testing.T, url string) string {
+	t.Helper()
+	c := http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return strings.TrimSpace(string(body))
 }
 
 // servingID is the ID of the project's one container under its slot's name.
