@@ -210,9 +210,9 @@ func createRequest(p *compose.Project, svc compose.Service, src revisionSource, 
 
 // servingRecord is the revision a service's current containers were made
 // from, for the containers an out-of-sync service still needs (a scale up,
-// one removed by hand): nil when they carry no spec (made by another
-// tool), and then nothing is created. ok is false, with the reason, when
-// its image is no longer on the engine.
+// one removed by hand); nil, with the reason, when it cannot be made again:
+// the containers record no spec (made by another tool), or its image is no
+// longer on the engine.
 func servingRecord(current []Container, images map[string]string) (rec *history.Revision, why string) {
 	if len(current) == 0 {
 		return nil, ""
