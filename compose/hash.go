@@ -10,12 +10,20 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 )
 
+// SpecConfigContent is the key of a spec that holds the digests of the
+// service's configs' content.
+const SpecConfigContent = "config_content"
+
 // Hash returns the canonical JSON of what shapes a service's containers and
 // its SHA-256. Like Compose's config hash it leaves out what does not change a
 // container: scale, build, pull policy, depends_on, profiles, the upgrade
 // policy and x- extensions. The image is in it by reference only; a new image
 // behind the same tag is caught by comparing image IDs, not by this hash.
-func Hash(cfg types.ServiceConfig) (hash string, spec []byte, err error) {
+//
+// configDigests (config name → digest of its content) join the spec under
+// "config_content", so that a changed config file or value is an upgrade
+// although the service's own keys did not change.
+func Hash(cfg types.ServiceConfig, configDigests map[string]string) (hash string, spec []byte, err error) {
 	cfg.Build = nil
 	cfg.PullPolicy = ""
 	cfg.Scale = nil
@@ -37,6 +45,20 @@ func Hash(cfg types.ServiceConfig) (hash string, spec []byte, err error) {
 	spec, err = json.Marshal(cfg)
 	if err != nil {
 		return "", nil, fmt.Errorf("service %q: encoding spec: %w", cfg.Name, err)
+	}
+	if len(configDigests) > 0 {
+		// Only then: the spec of a service without configs stays what it
+		// was, and so does its hash.
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(spec, &fields); err != nil {
+			return "", nil, fmt.Errorf("service %q: encoding spec: %w", cfg.Name, err)
+		}
+		if fields[SpecConfigContent], err = json.Marshal(configDigests); err != nil {
+			return "", nil, err
+		}
+		if spec, err = json.Marshal(fields); err != nil {
+			return "", nil, fmt.Errorf("service %q: encoding spec: %w", cfg.Name, err)
+		}
 	}
 	sum := sha256.Sum256(spec)
 	return hex.EncodeToString(sum[:]), spec, nil

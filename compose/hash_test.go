@@ -2,6 +2,7 @@ package compose
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -45,7 +46,7 @@ func TestHash(t *testing.T) {
 			s.Deploy = &types.DeployConfig{Resources: types.Resources{Limits: &types.Resource{MemoryBytes: 1 << 20}}}
 		}, true},
 	}
-	h0, _, err := Hash(base())
+	h0, _, err := Hash(base(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +54,7 @@ func TestHash(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := base()
 			tc.change(&s)
-			h, _, err := Hash(s)
+			h, _, err := Hash(s, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -61,6 +62,25 @@ func TestHash(t *testing.T) {
 				t.Errorf("hash changed = %v, want %v", h != h0, tc.changed)
 			}
 		})
+	}
+}
+
+// TestHashConfigContent: the digest of a config's content is in the hash,
+// so that a changed config is an upgrade.
+func TestHashConfigContent(t *testing.T) {
+	s := types.ServiceConfig{Name: "web"}
+	s.Image = "x"
+	h0, _, _ := Hash(s, nil)
+	h1, spec1, err := Hash(s, map[string]string{"app": "sha256:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2, _, _ := Hash(s, map[string]string{"app": "sha256:2"})
+	if h1 == h0 || h1 == h2 {
+		t.Errorf("hashes without, with one and with another digest: %s %s %s", h0, h1, h2)
+	}
+	if !strings.Contains(string(spec1), `"config_content":{"app":"sha256:1"}`) {
+		t.Errorf("spec %s lacks the digest", spec1)
 	}
 }
 
@@ -79,7 +99,7 @@ func TestHashLeavesInputAlone(t *testing.T) {
 		return s
 	}
 	s := config()
-	if _, _, err := Hash(s); err != nil {
+	if _, _, err := Hash(s, nil); err != nil {
 		t.Fatal(err)
 	}
 	if want := config(); !reflect.DeepEqual(s, want) {

@@ -83,7 +83,14 @@ func load(ctx context.Context, o Options) (*Project, *entry, error) {
 			p.Balancers = append(p.Balancers, b)
 			continue
 		}
-		s, err := newService(cp.Services[name], rf.Services[name], srcs, o.Swarm)
+		var configs []ConfigFile
+		if !o.Swarm {
+			// A swarm makes its own config objects (swarm/).
+			if configs, err = serviceConfigs(cp, cp.Services[name], srcs); err != nil {
+				return nil, e, err
+			}
+		}
+		s, err := newService(cp.Services[name], rf.Services[name], srcs, o.Swarm, configs)
 		if err != nil {
 			return nil, e, err
 		}
@@ -216,7 +223,7 @@ func v1FileError(f types.ConfigFile, err error) error {
 	return &located
 }
 
-func newService(cfg types.ServiceConfig, rs RancherService, srcs sources, swarm bool) (Service, error) {
+func newService(cfg types.ServiceConfig, rs RancherService, srcs sources, swarm bool, configs []ConfigFile) (Service, error) {
 	bad, err := unsupportedKeys(cfg, swarm)
 	if err != nil {
 		return Service{}, fmt.Errorf("service %q: %w", cfg.Name, err)
@@ -233,7 +240,8 @@ func newService(cfg types.ServiceConfig, rs RancherService, srcs sources, swarm 
 		Scale:    ResolveScale(cfg, rs),
 		Policy:   ResolvePolicy(cfg, rs),
 		Rancher:  rs,
-		NoEffect: noEffect(cfg, rs),
+		NoEffect: append(noEffect(cfg, rs), configNotes(configs)...),
+		Configs:  configs,
 	}
 	if cfg.ContainerName != "" && s.Scale > 1 {
 		return Service{}, srcs.at(cfg.Name, "container_name", fmt.Sprintf("container_name %q needs scale 1, but scale is %d", cfg.ContainerName, s.Scale))
@@ -247,7 +255,7 @@ func newService(cfg types.ServiceConfig, rs RancherService, srcs sources, swarm 
 	if s.History, err = historyLimit(cfg); err != nil {
 		return Service{}, srcs.at(cfg.Name, "x-drover", err.Error())
 	}
-	if s.Hash, s.Spec, err = Hash(cfg); err != nil {
+	if s.Hash, s.Spec, err = Hash(cfg, configDigests(configs)); err != nil {
 		return Service{}, err
 	}
 	return s, nil

@@ -443,3 +443,29 @@ func TestConfigBuildSSH(t *testing.T) {
 		t.Errorf("ssh read back %+v, want %+v", web2.Config.Build.SSH, web.Config.Build.SSH)
 	}
 }
+
+// TestConfigErrors: configs one engine cannot apply are refused while
+// loading, at their line.
+func TestConfigErrors(t *testing.T) {
+	svc := "services:\n  web:\n    image: x\n    configs: [c]\n"
+	cases := []struct{ name, compose, want string }{
+		{"external", svc + "configs:\n  c:\n    external: true\n",
+			`docker-compose.yml:6: configs.c: config "c" (used by service "web"): external configs are swarm objects`},
+		{"environment unset", svc + "configs:\n  c:\n    environment: DROVER_TEST_UNSET\n",
+			`config "c" (used by service "web"): environment variable DROVER_TEST_UNSET is not set`},
+		{"file missing", svc + "configs:\n  c:\n    file: ./nope.conf\n",
+			`config "c" (used by service "web"): file: open`},
+		{"content in a read-only service", "services:\n  web:\n    image: x\n    read_only: true\n    configs: [c]\nconfigs:\n  c:\n    content: x\n",
+			`docker-compose.yml:5: service "web": config "c": a content or environment config is copied into the container, which read_only: true forbids`},
+		{"uid not a number", "services:\n  web:\n    image: x\n    configs: [{source: c, uid: app}]\nconfigs:\n  c:\n    content: x\n",
+			`service "web": config "c": uid "app": expected a number`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := loadText(t, tc.compose, "")
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want %q", err, tc.want)
+			}
+		})
+	}
+}

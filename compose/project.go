@@ -75,6 +75,9 @@ type Service struct {
 	NoEffect []string
 	// Pull says when the image is pulled (or built).
 	Pull PullPolicy
+	// Configs are the service's configs, resolved: what to bind-mount or
+	// copy into each container.
+	Configs []ConfigFile
 	// Proxy: drover's front proxy owns the service's published host ports
 	// (x-drover: {proxy: true}); its containers publish none themselves.
 	Proxy bool

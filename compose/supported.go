@@ -37,7 +37,7 @@ var appliedKeys = map[string]bool{
 	"isolation": true, "label_file": true, "mac_address": true,
 	"mem_swappiness": true, "oom_kill_disable": true, "oom_score_adj": true,
 	"pid": true, "storage_opt": true, "userns_mode": true, "uts": true,
-	"volume_driver": true,
+	"volume_driver": true, "configs": true,
 	// Accepted with a note of what they do here (notedKeys).
 	"attach": true, "develop": true,
 	// Lifecycle hooks, run through the exec API (reconcile/hooks.go).

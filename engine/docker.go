@@ -331,6 +331,14 @@ func (d *Docker) CreateContainer(ctx context.Context, req reconcile.CreateReques
 			return resp.ID, fmt.Errorf("connecting to network %s: %w", name, err)
 		}
 	}
+	if err := d.copyFiles(ctx, resp.ID, req.Files); err != nil {
+		// A container without its configs must not be started by a later
+		// run, which would take it for complete: remove it.
+		if rmErr := d.c.ContainerRemove(ctx, resp.ID, container.RemoveOptions{Force: true}); rmErr != nil {
+			return resp.ID, fmt.Errorf("%w (and removing the container: %v)", err, rmErr)
+		}
+		return "", err
+	}
 	return resp.ID, nil
 }
 

@@ -31,6 +31,17 @@ type CreateRequest struct {
 	HostConfig    *container.HostConfig
 	Networking    *network.NetworkingConfig
 	ExtraNetworks map[string]*network.EndpointSettings
+	// Files are copied into the container once it is created, before it
+	// starts: configs of content: or environment:, as docker compose does.
+	Files []FileCopy
+}
+
+// FileCopy is one file copied into a new container.
+type FileCopy struct {
+	Path     string // absolute
+	Content  []byte
+	UID, GID string // "" keeps root
+	Mode     int64
 }
 
 // ImageRef is the image a service's containers run: its image:, or for a
@@ -174,11 +185,12 @@ func newCreateRequest(in specInput) (CreateRequest, []string, error) {
 	if err := secrets(p, s, host); err != nil {
 		return CreateRequest{}, nil, err
 	}
+	files := configs(in.service.Configs, host)
 	host.Runtime = s.Runtime
 	for _, from := range s.VolumesFrom {
 		host.VolumesFrom = append(host.VolumesFrom, volumesFrom(p, from))
 	}
-	req := CreateRequest{Name: ContainerName(p.Name, s, in.number), Platform: s.Platform, Config: cfg, HostConfig: host}
+	req := CreateRequest{Name: ContainerName(p.Name, s, in.number), Platform: s.Platform, Config: cfg, HostConfig: host, Files: files}
 	if err := networking(p, s, &req); err != nil {
 		return CreateRequest{}, nil, err
 	}
@@ -622,4 +634,36 @@ func secrets(p *compose.Project, s types.ServiceConfig, host *container.HostConf
 		host.Mounts = append(host.Mounts, mount.Mount{Type: mount.TypeBind, Source: def.File, Target: target, ReadOnly: true})
 	}
 	return nil
+}
+
+// configs bind-mounts file: configs read-only and returns the others, to
+// be copied into the container (mode 0444 unless given), as docker compose
+// applies configs without swarm. A mount the service already has at a
+// target wins, as in docker compose.
+func configs(cs []compose.ConfigFile, host *container.HostConfig) []FileCopy {
+	taken := map[string]bool{}
+	for _, m := range host.Mounts {
+		taken[m.Target] = true
+	}
+	for _, b := range host.Binds {
+		if parts := strings.Split(b, ":"); len(parts) >= 2 {
+			taken[parts[1]] = true
+		}
+	}
+	var files []FileCopy
+	for _, c := range cs {
+		if taken[c.Target] {
+			continue
+		}
+		if c.Source != "" {
+			host.Mounts = append(host.Mounts, mount.Mount{Type: mount.TypeBind, Source: c.Source, Target: c.Target, ReadOnly: true})
+			continue
+		}
+		mode := int64(0o444)
+		if c.Mode != nil {
+			mode = int64(*c.Mode)
+		}
+		files = append(files, FileCopy{Path: c.Target, Content: c.Content, UID: c.UID, GID: c.GID, Mode: mode})
+	}
+	return files
 }

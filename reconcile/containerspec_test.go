@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -10,6 +11,8 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/go-connections/nat"
+
+	"github.com/drover/drover/compose"
 )
 
 func TestCreateRequest(t *testing.T) {
@@ -262,6 +265,73 @@ func checker(t *testing.T) func(what string, got, want any) {
 		t.Helper()
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("%s = %#v, want %#v", what, got, want)
+		}
+	}
+}
+
+// TestCreateRequestConfigs: a file: config is bind-mounted read-only, the
+// others are copied in (mode 0444 unless given), short and long syntax;
+// their content is in the hash and diff names the config, masked.
+func TestCreateRequestConfigs(t *testing.T) {
+	t.Setenv("APP_TOKEN", "from-env")
+	files := map[string]string{"app.conf": "port=80\n"}
+	text := `
+services:
+  web:
+    image: drover-hello:v1
+    configs:
+      - app
+      - source: inline
+        target: /etc/inline.txt
+        uid: "1000"
+        gid: "1001"
+        mode: 0440
+      - source: token
+        target: token.txt
+configs:
+  app:
+    file: ./app.conf
+  inline:
+    content: CONTENT
+  token:
+    environment: APP_TOKEN
+`
+	p := load(t, strings.Replace(text, "CONTENT", "v1", 1), "", files)
+	svc, _ := p.Service("web")
+	req, _, err := newCreateRequest(specInput{project: p, service: svc, number: 1, revision: 1, apiVersion: "1.41"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := checker(t)
+	check("mounts", req.HostConfig.Mounts, []mount.Mount{{Type: mount.TypeBind, Source: filepath.Join(p.WorkingDir, "app.conf"), Target: "/app", ReadOnly: true}})
+	check("files", req.Files, []FileCopy{
+		{Path: "/etc/inline.txt", Content: []byte("v1"), UID: "1000", GID: "1001", Mode: 0o440},
+		{Path: "/token.txt", Content: []byte("from-env"), Mode: 0o444},
+	})
+	if strings.Contains(req.Config.Labels[LabelSpec], "from-env") || strings.Contains(req.Config.Labels[LabelSpec], `"v1"`) {
+		t.Errorf("a config's content is in the spec label: %s", req.Config.Labels[LabelSpec])
+	}
+
+	changes := func(p2 *compose.Project) []Change {
+		t.Helper()
+		svc2, _ := p2.Service("web")
+		if svc2.Hash == svc.Hash {
+			t.Error("hash unchanged")
+		}
+		return DiffSpecs(svc.Spec, svc2.Spec)
+	}
+	for name, p2 := range map[string]*compose.Project{
+		"content": load(t, strings.Replace(text, "CONTENT", "v2", 1), "", files),
+		"file":    load(t, strings.Replace(text, "CONTENT", "v1", 1), "", map[string]string{"app.conf": "port=81\n"}),
+		"environment": func() *compose.Project {
+			t.Setenv("APP_TOKEN", "other")
+			return load(t, strings.Replace(text, "CONTENT", "v1", 1), "", files)
+		}(),
+	} {
+		cs := changes(p2)
+		want := map[string]string{"content": "config_content.inline", "file": "config_content.app", "environment": "config_content.token"}[name]
+		if len(cs) != 1 || cs[0].Key != want || !cs[0].Secret || cs[0].Summary() != want+" changed" {
+			t.Errorf("%s: changes %+v, want one secret change of %s", name, cs, want)
 		}
 	}
 }

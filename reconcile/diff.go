@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+
+	"github.com/drover/drover/compose"
 )
 
 // Change is one difference between two service specs.
@@ -17,8 +19,8 @@ type Change struct {
 }
 
 // DiffSpecs compares two canonical specs (the JSON compose.Hash produces)
-// key by key; environment variables are compared one by one and marked
-// secret. An unreadable spec yields no changes.
+// key by key; environment variables and config contents are compared one
+// by one and marked secret. An unreadable spec yields no changes.
 func DiffSpecs(oldSpec, newSpec []byte) []Change {
 	var a, b map[string]json.RawMessage
 	if json.Unmarshal(oldSpec, &a) != nil || json.Unmarshal(newSpec, &b) != nil {
@@ -29,8 +31,8 @@ func DiffSpecs(oldSpec, newSpec []byte) []Change {
 		if bytes.Equal(a[k], b[k]) {
 			continue
 		}
-		if k == "environment" {
-			out = append(out, diffEnvironment(a[k], b[k])...)
+		if k == "environment" || k == compose.SpecConfigContent {
+			out = append(out, diffMasked(k, a[k], b[k])...)
 			continue
 		}
 		if k == "post_start" || k == "pre_stop" {
@@ -42,14 +44,16 @@ func DiffSpecs(oldSpec, newSpec []byte) []Change {
 	return out
 }
 
-func diffEnvironment(oldEnv, newEnv json.RawMessage) []Change {
+// diffMasked compares a map of secret values (environment variables, the
+// digests of config content) entry by entry.
+func diffMasked(key string, oldMap, newMap json.RawMessage) []Change {
 	var a, b map[string]json.RawMessage
-	_ = json.Unmarshal(oldEnv, &a)
-	_ = json.Unmarshal(newEnv, &b)
+	_ = json.Unmarshal(oldMap, &a)
+	_ = json.Unmarshal(newMap, &b)
 	var out []Change
 	for _, k := range unionKeys(a, b) {
 		if !bytes.Equal(a[k], b[k]) {
-			out = append(out, Change{Key: "environment." + k, Old: compact(a[k]), New: compact(b[k]), Secret: true})
+			out = append(out, Change{Key: key + "." + k, Old: compact(a[k]), New: compact(b[k]), Secret: true})
 		}
 	}
 	return out

@@ -2,6 +2,7 @@ package tests
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -79,5 +80,62 @@ services:
 	}
 	if _, err := docker.ContainerInspect(context.Background(), p.name+"-one"); err == nil {
 		t.Errorf("container %s-one exists", p.name)
+	}
+}
+
+// TestConfigsUpgradeAndRollBack: a file: config is bind-mounted and a
+// content: config copied in, both read by the server; a change of either is
+// out of sync (diff names it, masked), an upgrade serves the new content,
+// and a rollback the old (each container has its own copy).
+func TestConfigsUpgradeAndRollBack(t *testing.T) {
+	port := freePort(t)
+	files := fmt.Sprintf(`
+services:
+  web:
+    image: IMAGE:v1
+    ports: ["127.0.0.1:%d:80"]
+    configs:
+      - source: app
+        target: /app.conf
+      - source: inline
+        target: /conf/inline.txt
+configs:
+  app:
+    file: ./app.conf
+  inline:
+    content: INLINE
+`, port)
+	p := newProject(t, strings.Replace(files, "INLINE", "one", 1), "")
+	p.write("app.conf", "file v1\n")
+	p.mustDrover("up", "-d")
+	read := func(path string) string {
+		t.Helper()
+		return get(t, fmt.Sprintf("http://127.0.0.1:%d/file?path=%s", port, path))
+	}
+	if a, b := read("/app.conf"), read("/conf/inline.txt"); a != "file v1\n" || b != "one" {
+		t.Fatalf("served %q and %q, want the configs' content", a, b)
+	}
+
+	p.write("app.conf", "file v2\n")
+	p.write("docker-compose.yml", strings.Replace(files, "INLINE", "two", 1))
+	r := p.mustDrover("diff")
+	for _, want := range []string{"config_content.app\n    - ****\n    + ****", "config_content.inline\n    - ****\n    + ****"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("diff lacks %q:\n%s", want, r)
+		}
+	}
+	if strings.Contains(r.stdout, "two") || strings.Contains(r.stdout, "file v2") {
+		t.Errorf("diff prints a config's content:\n%s", r)
+	}
+	if r := p.drover("up", "-d"); r.code != 3 || !strings.Contains(r.stdout+r.stderr, "out of sync") {
+		t.Errorf("a changed config is not reported out of sync:\n%s", r)
+	}
+	p.mustDrover("up", "--upgrade")
+	if a, b := read("/app.conf"), read("/conf/inline.txt"); a != "file v2\n" || b != "two" {
+		t.Errorf("after the upgrade: served %q and %q", a, b)
+	}
+	p.mustDrover("up", "--rollback")
+	if b := read("/conf/inline.txt"); b != "one" {
+		t.Errorf("after the rollback: served %q, want the old container's copy", b)
 	}
 }

@@ -1,7 +1,8 @@
 // Command hello is the tiny HTTP server drover's examples and tests run: it
 // answers with its version, serves /healthz, and can be told to start slowly
 // (SLOW_START), to fail its health check (FAIL_HEALTH) or to crash
-// (CRASH_AFTER=1s); /slow?d=3s answers like /version after that long. Built
+// (CRASH_AFTER=1s); /slow?d=3s answers like /version after that long;
+// /file?path=P answers with the container's file P. Built
 // static, it runs in a FROM scratch image, where it is also its own health
 // probe (hello -probe), since such an image has no shell and no curl.
 package main
@@ -71,6 +72,10 @@ func main() {
 	})
 	mux.HandleFunc("/version", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, version)
+	})
+	// A file of the container, for tests of configs: /file?path=/app.conf.
+	mux.HandleFunc("/file", func(w http.ResponseWriter, r *http.Request) {
+		http.ServeFile(w, r, r.URL.Query().Get("path"))
 	})
 	// A long request, for tests of what a drain waits for.
 	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
