@@ -32,6 +32,7 @@ func TestLoadGolden(t *testing.T) {
 		{"merge", Options{}},
 		{"rancherv1", Options{}},
 		{"rancherv2", Options{}},
+		{"parity", Options{}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -80,10 +80,10 @@ func dash(s string) string {
 func diffCommand() command {
 	return command{
 		name: "diff", args: "[SERVICE...]",
-		summary: "Show, key by key, what differs between the files and the running revision of services; environment values are masked.",
+		summary: "Show, key by key, what differs between the files and the running revision of services; environment values and config contents (their digests) are masked.",
 		example: "  drover diff web\n  drover diff --show-values",
 		flags: func(fs *pflag.FlagSet) func(context.Context, *app, []string) error {
-			show := fs.Bool("show-values", false, "print environment values instead of masking them")
+			show := fs.Bool("show-values", false, "print environment values and config digests instead of masking them")
 			registry := fs.Bool("registry", false, "ask the registry about every service that pulls its image (by default only those that follow their tag)")
 			return func(ctx context.Context, a *app, args []string) error {
 				s, obs, err := a.openObserved(ctx, filesRequired, false, nil)
