@@ -267,6 +267,11 @@ func ContainerFromLabels(c *Container) {
 		c.Revision = 1 // a container made by docker compose: its first revision
 	}
 	c.Hash = c.Labels[LabelConfigHash]
+	if ref := c.Labels[LabelImage]; ref != "" {
+		// Made again from a recorded revision, it was created from the
+		// image ID; the reference is the one its revision was made from.
+		c.Image = ref
+	}
 	if p, ok := c.Labels[LabelRestart]; ok {
 		c.RestartPolicy = p
 	}

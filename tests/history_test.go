@@ -122,6 +122,11 @@ func TestRevisionHistory(t *testing.T) {
 	if ids[rev4.Image] != "v1" || rev4.Config.Labels["io.drover.revision"] != "4" || rev4.State.Health == nil || rev4.State.Health.Status != "healthy" {
 		t.Errorf("revision 4 runs %s (%s), revision label %s, health %+v", rev4.Image, ids[rev4.Image], rev4.Config.Labels["io.drover.revision"], rev4.State.Health)
 	}
+	for _, row := range p.ps() {
+		if row.Role == "serving" && row.Image != repo+":1" {
+			t.Errorf("ps shows revision 4's image as %q, want the reference it was made from, %s:1", row.Image, repo)
+		}
+	}
 	if c, err := docker.ContainerInspect(ctx, v3Container); err != nil || c.State.Running || !strings.HasSuffix(c.Name, "-r3") {
 		t.Errorf("v3's container is not kept (stopped, renamed): %v %+v", err, c.State)
 	}
