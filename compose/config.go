@@ -11,8 +11,9 @@ import (
 )
 
 // MarshalYAML renders the resolved project with, under x-drover, what drover
-// decided for each service: its scale, its upgrade policy and its
-// rancher-compose settings.
+// decided for each service: its scale, its upgrade policy, whether its
+// published ports are behind the front proxy, and its rancher-compose
+// settings.
 func (p *Project) MarshalYAML() ([]byte, error) {
 	withPolicy, err := p.Compose.WithServicesTransform(func(name string, cfg types.ServiceConfig) (types.ServiceConfig, error) {
 		if cfg.Extensions == nil {
@@ -35,6 +36,12 @@ func (p *Project) MarshalYAML() ([]byte, error) {
 			},
 		}
 		ext["pull"] = svc.Pull.String()
+		for _, port := range cfg.Ports {
+			if port.Published != "" {
+				ext["proxy"] = svc.Proxy // who publishes the ports: drover's proxy or the containers
+				break
+			}
+		}
 		if r, err := asMap(svc.Rancher); err == nil && len(r) > 0 {
 			ext["rancher"] = r
 		}

@@ -27,7 +27,7 @@ func noEffect(cfg types.ServiceConfig, rs RancherService) []string {
 		out = append(out, "retain_ip: no effect: containers get their address from the network (pin one with networks.<name>.ipv4_address)")
 	}
 	if on, _ := proxied(cfg); rs.DrainTimeoutMs != nil && !on {
-		out = append(out, "drain_timeout_ms: no effect: the service is not behind drover's front proxy (x-drover: {proxy: true} on a published port)")
+		out = append(out, "drain_timeout_ms: no effect: the service is not behind drover's front proxy (it has no published TCP port, or x-drover: {proxy: false})")
 	}
 	if rs.HealthCheck != nil && rs.HealthCheck.Port == 0 {
 		out = append(out, "health_check: no port, so the probe is not run; health comes from the container's Docker health check")

@@ -262,27 +262,48 @@ func newService(cfg types.ServiceConfig, rs RancherService, srcs sources, swarm 
 }
 
 // proxied reads x-drover.proxy: whether drover's front proxy owns the
-// service's published host ports. It is asked for, for now; a service
-// without published ports has nothing for a proxy to own.
+// service's published host ports. It does by default when every published
+// port is one fixed TCP port on a service that joins networks (the proxy
+// reaches it there); x-drover: {proxy: false} keeps the ports on the
+// containers. A service without published ports has nothing for a proxy to
+// own. An explicit true on ports the proxy cannot own is refused later, by
+// the planner, with the port named.
 func proxied(cfg types.ServiceConfig) (bool, error) {
-	ext, ok := cfg.Extensions["x-drover"].(map[string]any)
-	if !ok {
-		return false, nil
-	}
-	v, ok := ext["proxy"]
-	if !ok {
-		return false, nil
-	}
-	on, ok := v.(bool)
-	if !ok {
-		return false, fmt.Errorf("x-drover.proxy: expected true or false, got %v", v)
-	}
+	published := false
 	for _, p := range cfg.Ports {
-		if p.Published != "" {
+		published = published || p.Published != ""
+	}
+	if !published {
+		return false, nil
+	}
+	if ext, ok := cfg.Extensions["x-drover"].(map[string]any); ok {
+		if v, ok := ext["proxy"]; ok {
+			on, ok := v.(bool)
+			if !ok {
+				return false, fmt.Errorf("x-drover.proxy: expected true or false, got %v", v)
+			}
 			return on, nil
 		}
 	}
-	return false, nil
+	return proxyCanOwn(cfg), nil
+}
+
+// proxyCanOwn: the proxy splices TCP on fixed ports and reaches its
+// backends on the project's networks.
+func proxyCanOwn(cfg types.ServiceConfig) bool {
+	switch mode := cfg.NetworkMode; {
+	case mode == "host", mode == "none", strings.HasPrefix(mode, "service:"), strings.HasPrefix(mode, "container:"):
+		return false
+	}
+	for _, p := range cfg.Ports {
+		if p.Published == "" {
+			continue
+		}
+		if p.Protocol != "" && p.Protocol != "tcp" || strings.Contains(p.Published, "-") {
+			return false
+		}
+	}
+	return true
 }
 
 // dependencyOrder returns the service names so that each comes after the

@@ -79,7 +79,8 @@ type Service struct {
 	// copy into each container.
 	Configs []ConfigFile
 	// Proxy: drover's front proxy owns the service's published host ports
-	// (x-drover: {proxy: true}); its containers publish none themselves.
+	// (by default for fixed TCP ports; x-drover: {proxy: false} opts out);
+	// its containers publish none themselves.
 	Proxy bool
 	// History is how many revisions its containers record, the current one
 	// included (x-drover: {history: N}; DefaultHistory).

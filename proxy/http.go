@@ -128,6 +128,9 @@ func (s *server) httpError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, errHoldTimeout) || errors.Is(err, errRouteGone) || errors.Is(err, errNoRule) {
 		code = http.StatusServiceUnavailable
 	}
+	if errors.Is(err, errDrainTimeout) {
+		code = http.StatusGatewayTimeout
+	}
 	if r.Context().Err() == nil {
 		s.log.Warn("http proxy", "host", r.Host, "path", r.URL.Path, "err", err)
 	}
@@ -194,15 +197,22 @@ func (bt *backendTransport) RoundTrip(req *http.Request) (*http.Response, error)
 			}
 			continue
 		}
-		out := *req
+		ctx, cancel := context.WithCancelCause(req.Context())
+		forget := s.trackRequest(addr, cancel)
+		out := req.WithContext(ctx)
 		u := *req.URL
 		u.Scheme, u.Host = "http", addr
 		out.URL = &u
 		if body != nil {
 			out.Body = body
 		}
-		resp, err := s.transport.RoundTrip(&out)
+		resp, err := s.transport.RoundTrip(out)
 		if err != nil {
+			forget()
+			if cause := context.Cause(ctx); errors.Is(cause, errDrainTimeout) {
+				err = cause
+			}
+			cancel(nil)
 			var de *dialError
 			if errors.As(err, &de) {
 				s.failed(addr)
@@ -216,7 +226,7 @@ func (bt *backendTransport) RoundTrip(req *http.Request) (*http.Response, error)
 			}
 			return nil, err
 		}
-		resp.Body = releasing(resp.Body, func() { s.release(addr) })
+		resp.Body = releasing(resp.Body, func() { forget(); cancel(nil); s.release(addr) })
 		return resp, nil
 	}
 }

@@ -239,3 +239,40 @@ func TestHTTPStreamingNotBuffered(t *testing.T) {
 		t.Errorf("rest %q", rest)
 	}
 }
+
+// TestHTTPDrainTimeoutEndsAGet: a GET still in flight on a draining backend
+// when the drain times out ends then, with 504, and is not replayed on the
+// serving backend (Go's transport replays an idempotent request whose
+// connection closes before an answer, which would make the drain timeout no
+// bound at all).
+func TestHTTPDrainTimeoutEndsAGet(t *testing.T) {
+	slow := startHTTPBackend(t, "slow", 3*time.Second)
+	fresh := startHTTPBackend(t, "fresh", 0)
+	p := startProxy(t, "")
+	port := freePort(t)
+	p.apply(t, Request{Table: table(httpRoute(port, httpServing(slow)))})
+
+	type result struct {
+		body string
+		err  error
+		took time.Duration
+	}
+	res := make(chan result, 1)
+	start := time.Now()
+	go func() {
+		body, err := get(http.DefaultClient, "http://"+loopback(port)+"/slow")
+		res <- result{body, err, time.Since(start)}
+	}()
+	p.waitActive(t, slow.addr, 1)
+	resp := p.apply(t, Request{Table: table(httpRoute(port, httpDraining(slow), httpServing(fresh))), DrainTimeout: 300})
+	if len(resp.TimedOut) != 1 {
+		t.Errorf("timed out %v, want the slow backend", resp.TimedOut)
+	}
+	r := <-res
+	if r.err == nil || !strings.Contains(r.err.Error(), "status 504") || r.took > 2*time.Second {
+		t.Errorf("the GET ended after %v with %q, %v; want a 504 at the drain timeout", r.took, r.body, r.err)
+	}
+	if n := fresh.requests.Load(); n != 0 {
+		t.Errorf("the GET was replayed on the serving backend (%d requests)", n)
+	}
+}

@@ -50,6 +50,12 @@ type server struct {
 	fronts    map[int]*httpFront   // HTTP servers of ports that have seen an http-mode connection
 	closing   bool                 // Serve is returning: start no HTTP server
 
+	// inflight cancels the HTTP requests in flight per backend addr: a
+	// drain that times out ends them there, rather than letting the
+	// transport replay them elsewhere when the container goes.
+	inflight map[string]map[uint64]context.CancelCauseFunc
+	nextReq  uint64
+
 	transport *http.Transport // HTTP mode's pooled connections to backends
 	addrs     *addrCache      // backend names resolved, for a moment
 
@@ -202,6 +208,7 @@ func (s *server) apply(ctx context.Context, in Table, drainTimeout, maxPause tim
 	}
 	if len(timedOut) > 0 {
 		s.log.Warn("drain timed out", "generation", gen, "busy", timedOut, "timeout", drainTimeout)
+		s.cutRequests(timedOut)
 	}
 	s.mu.Lock()
 	active := s.activeLocked()
@@ -482,4 +489,49 @@ func (s *server) busy(addrs []string) ([]string, <-chan struct{}) {
 		}
 	}
 	return out, s.idle
+}
+
+// errDrainTimeout ends an HTTP request still in flight on a backend whose
+// drain timed out.
+var errDrainTimeout = errors.New("the backend's drain timed out")
+
+// trackRequest records the cancel of an HTTP request in flight on addr; the
+// returned func forgets it.
+func (s *server) trackRequest(addr string, cancel context.CancelCauseFunc) func() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inflight == nil {
+		s.inflight = map[string]map[uint64]context.CancelCauseFunc{}
+	}
+	if s.inflight[addr] == nil {
+		s.inflight[addr] = map[uint64]context.CancelCauseFunc{}
+	}
+	s.nextReq++
+	id := s.nextReq
+	s.inflight[addr][id] = cancel
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		delete(s.inflight[addr], id)
+		if len(s.inflight[addr]) == 0 {
+			delete(s.inflight, addr)
+		}
+	}
+}
+
+// cutRequests ends the HTTP requests in flight on addrs: the client gets a
+// 504, or, mid-response, a closed connection; the drain timeout is the
+// bound drain_timeout_ms promises.
+func (s *server) cutRequests(addrs []string) {
+	s.mu.Lock()
+	var cancels []context.CancelCauseFunc
+	for _, a := range addrs {
+		for _, c := range s.inflight[a] {
+			cancels = append(cancels, c)
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range cancels {
+		c(errDrainTimeout)
+	}
 }

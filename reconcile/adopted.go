@@ -245,6 +245,11 @@ func WithInspected(p *compose.Project, d ServiceDiff, c Container, got Inspected
 // "no"). The image's defaults are merged into drover's side as the engine
 // would merge them, so a value the image brings is no difference.
 func InspectedChanges(p *compose.Project, svc compose.Service, c Container, got InspectedSpec, apiVersion string) ([]Change, error) {
+	if svc.Proxy && slices.ContainsFunc(got.Ports, func(p PublishedPort) bool { return p.HostPort != "" }) {
+		// It keeps its ports until up --upgrade moves it behind the
+		// proxy; the move is told apart (movingNote), not as a change.
+		svc.Proxy = false
+	}
 	revision := c.Revision + 1
 	req, _, err := newCreateRequest(specInput{project: p, service: svc, number: c.Number, revision: revision, apiVersion: apiVersion})
 	if err != nil {

@@ -175,6 +175,7 @@ func newCreateRequest(in specInput) (CreateRequest, []string, error) {
 		}
 		cfg.ExposedPorts[port] = struct{}{}
 		if in.service.Proxy && sp.Published != "" {
+			labels[LabelProxied] = "true"
 			continue // the front proxy publishes it
 		}
 		host.PortBindings[port] = append(host.PortBindings[port], nat.PortBinding{HostIP: sp.HostIP, HostPort: sp.Published})

@@ -46,6 +46,25 @@ func Up(p *compose.Project, obs Observed, opts Options) (Plan, error) {
 		}
 	}
 	plan := Plan{Project: p.Name}
+	// A service whose containers publish its ports themselves keeps them
+	// until up --upgrade moves it behind the proxy (move.go).
+	moving := movingToProxy(p, obs)
+	for _, svc := range p.Services {
+		if moving[svc.Name] && selected[svc.Name] {
+			plan.Notes = append(plan.Notes, movingNote(svc, obs.Proxy != nil))
+		}
+	}
+	p = withoutProxy(p, moving)
+	px, notes, err := proxySetup(p, obs, opts.RecreateProxy)
+	if err != nil {
+		return Plan{}, err
+	}
+	plan.Notes = append(plan.Notes, notes...)
+	if creates(px) {
+		// A new proxy starts with an empty table: every service behind
+		// it pushes its routes.
+		obs.Proxy, obs.ProxyTable = nil, ProxyTable{}
+	}
 	groups := byService(obs.Containers)
 	var creating []compose.Service
 	for _, svc := range p.Services {
@@ -56,7 +75,12 @@ func Up(p *compose.Project, obs Observed, opts Options) (Plan, error) {
 			svc.Scale = n
 		}
 		if err := checkHostPorts(svc); err != nil {
-			return Plan{}, err
+			if !moving[svc.Name] {
+				return Plan{}, err
+			}
+			// Its containers hold the port until it moves.
+			plan.Notes = append(plan.Notes, fmt.Sprintf("%s: scale %d once it is behind the front proxy; until then 1", svc.Name, svc.Scale))
+			svc.Scale = 1
 		}
 		if err := slotConflict(svc.Name, groups[svc.Name]); err != nil {
 			return Plan{}, err
@@ -80,12 +104,7 @@ func Up(p *compose.Project, obs Observed, opts Options) (Plan, error) {
 	if err != nil {
 		return Plan{}, err
 	}
-	px, notes, err := proxySetup(p, obs, opts.RecreateProxy)
-	if err != nil {
-		return Plan{}, err
-	}
 	plan.Setup = append(setup, px...)
-	plan.Notes = append(plan.Notes, notes...)
 	orphans := orphansOf(p, obs)
 	for _, c := range orphans {
 		if opts.RemoveOrphans {
@@ -253,11 +272,9 @@ func planService(p *compose.Project, svc compose.Service, view ServiceView, obs 
 	return sp, warnings, nil
 }
 
-// proxyRef names the project's proxy container for an exec.
-func proxyRef(p *compose.Project, obs Observed) string {
-	if obs.Proxy != nil {
-		return obs.Proxy.ID
-	}
+// proxyRef names the project's proxy container for an exec: by name, since
+// a run may replace the one it observed.
+func proxyRef(p *compose.Project, _ Observed) string {
 	return ProxyName(p.Name)
 }
 

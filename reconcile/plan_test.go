@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -435,7 +436,7 @@ func TestUpErrors(t *testing.T) {
 	}{
 		{"unknown service named", twoWeb, Options{Services: []string{"nope"}}, `no such service: "nope"`},
 		{"unknown service scaled", twoWeb, Options{Scale: map[string]int{"nope": 2}}, `no such service: "nope"`},
-		{"fixed host port and scale 2", "services:\n  web:\n    image: drover-hello:v1\n    scale: 2\n    ports: ['127.0.0.1:8991:80']\n", Options{},
+		{"fixed host port and scale 2", "services:\n  web:\n    image: drover-hello:v1\n    scale: 2\n    ports: ['127.0.0.1:8991:80']\n    x-drover: {proxy: false}\n", Options{},
 			`service "web": scale 2, but it publishes host port 8991: two containers cannot publish the same host port`},
 		{"image missing, pull never", "services:\n  web:\n    image: gone:v9\n    pull_policy: never\n", Options{},
 			`service "web": image gone:v9 is not on the engine and pull_policy is never`},
@@ -467,10 +468,17 @@ func simulate(t *testing.T, obs Observed, plan Plan) Observed {
 // would leave the engine. A container of image bad exits with status 1 as
 // soon as it starts, and a wait on it fails: the run stops there, and
 // failed is true.
-func simulateSteps(t *testing.T, obs Observed, plan Plan, limit int, bad string) (_ Observed, failed bool) {
+func simulateSteps(t *testing.T, obs Observed, plan Plan, limit int, bad string) (out Observed, failed bool) {
 	t.Helper()
-	out := obs
+	out = obs
 	out.Containers = append([]Container(nil), obs.Containers...)
+	if obs.Proxy != nil {
+		// The proxy is a container like the others while steps run (its
+		// host ports collide with theirs), and apart again at the end, as
+		// Observe has it.
+		out.Containers = append(out.Containers, *obs.Proxy)
+	}
+	defer func() { out.Proxy, out.Containers = splitProxy(out.Containers) }()
 	out.Networks = copyMap(obs.Networks)
 	out.Volumes = copyMap(obs.Volumes)
 	out.Images = map[string]string{}
@@ -585,6 +593,9 @@ func simulateSteps(t *testing.T, obs Observed, plan Plan, limit int, bad string)
 			out.Containers[find(a.Ref)].State = "exited"
 		case RemoveContainer:
 			i := find(a.Ref)
+			if _, ok := out.Containers[i].Labels[LabelProxy]; ok {
+				out.ProxyTable = ProxyTable{}
+			}
 			out.Containers = append(out.Containers[:i], out.Containers[i+1:]...)
 		case SetRestartPolicy:
 			i := find(a.Ref)
@@ -594,6 +605,18 @@ func simulateSteps(t *testing.T, obs Observed, plan Plan, limit int, bad string)
 			}
 			labels[liveRestart] = a.Policy
 			out.Containers[i].Labels = labels
+		case ProxyApply:
+			i := find(a.Container)
+			if !out.Containers[i].Running() {
+				t.Fatalf("proxy switch: the proxy %s is %s", a.Container, out.Containers[i].State)
+			}
+			table := ProxyTable{Generation: out.ProxyTable.Generation + 1}
+			for _, r := range out.ProxyTable.Routes {
+				if !slices.ContainsFunc(a.Routes, func(n ProxyTableRoute) bool { return n.Listen == r.Listen }) {
+					table.Routes = append(table.Routes, r)
+				}
+			}
+			out.ProxyTable = ProxyTable{Generation: table.Generation, Routes: append(table.Routes, a.Routes...)}
 		case RenameContainer:
 			for _, c := range out.Containers {
 				if c.Name == a.Name {

@@ -3,6 +3,9 @@ package reconcile
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/drover/drover/compose"
@@ -34,6 +37,7 @@ type RollbackOptions struct {
 func Rollback(obs Observed, opts RollbackOptions) (Plan, error) {
 	plan := Plan{Project: obs.Project}
 	groups := byService(obs.Containers)
+	views := map[string]ServiceView{}
 	for _, name := range serviceNames(obs, opts.Services) {
 		if err := slotConflict(name, groups[name]); err != nil {
 			return Plan{}, err
@@ -45,7 +49,21 @@ func Rollback(obs Observed, opts RollbackOptions) (Plan, error) {
 			}
 			return Plan{}, fmt.Errorf("service %q: %w", name, ErrNothingKept)
 		}
-		sp, notes := rollbackService(name, view, opts, obs.Proxy)
+		views[name] = view
+	}
+	// A service moved behind the proxy by the upgrade goes back to
+	// containers that publish its ports themselves: the proxy, which holds
+	// them, goes first (move.go).
+	proxy := obs.Proxy
+	if back := backFromProxy(obs.Proxy, views); len(back) > 0 {
+		if others := otherRoutes(obs.Proxy, back); len(others) > 0 {
+			return Plan{}, fmt.Errorf("service %q: the upgrade moved it behind the front proxy, and its kept containers publish its ports themselves; the proxy also serves %s, so a rollback cannot remove it: set x-drover: {proxy: false} aside, this is not supported yet", back[0], strings.Join(others, ", "))
+		}
+		plan.Setup = append(plan.Setup, Step{Target: obs.Proxy.Name, Reason: "the kept containers publish its ports themselves", Action: RemoveContainer{Ref: obs.Proxy.ID}})
+		proxy = nil
+	}
+	for _, name := range slices.Sorted(maps.Keys(views)) {
+		sp, notes := rollbackService(name, views[name], opts, proxy)
 		plan.Services = append(plan.Services, sp)
 		plan.Notes = append(plan.Notes, notes...)
 	}
@@ -53,6 +71,38 @@ func Rollback(obs Observed, opts RollbackOptions) (Plan, error) {
 		return Plan{}, ErrNothingKept
 	}
 	return plan, nil
+}
+
+// backFromProxy lists the services whose ports the proxy holds and whose
+// kept revision publishes them itself.
+func backFromProxy(proxy *Container, views map[string]ServiceView) []string {
+	routed := map[string]bool{}
+	for _, r := range RoutesOf(proxy) {
+		routed[r.Service] = true
+	}
+	var out []string
+	for _, name := range slices.Sorted(maps.Keys(views)) {
+		view := views[name]
+		rev := view.KeptRevision()
+		if !routed[name] {
+			continue
+		}
+		if slices.ContainsFunc(view.Kept, func(c Container) bool { return c.Revision == rev && publishesItself(c) }) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// otherRoutes lists the services the proxy serves besides those named.
+func otherRoutes(proxy *Container, names []string) []string {
+	var out []string
+	for _, r := range RoutesOf(proxy) {
+		if !slices.Contains(names, r.Service) && !slices.Contains(out, r.Service) {
+			out = append(out, r.Service)
+		}
+	}
+	return out
 }
 
 func rollbackService(name string, view ServiceView, opts RollbackOptions, proxy *Container) (ServicePlan, []string) {

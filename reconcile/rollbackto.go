@@ -81,7 +81,7 @@ func RollbackTo(p *compose.Project, obs Observed, opts RollbackToOptions) (plan 
 		if err != nil {
 			return Plan{}, nil, err
 		}
-		steps, err := upgradeService(p, made, view, obs, opts.UpgradeOptions, recorded(rec, hist))
+		steps, _, err := upgradeService(p, made, view, obs, opts.UpgradeOptions, recorded(rec, hist), false)
 		if err != nil {
 			return Plan{}, nil, err
 		}

@@ -23,7 +23,7 @@ func TestUpgradeIsATransaction(t *testing.T) {
 		scale                  int
 		ports                  bool
 	}{
-		{"stop-first, scale 1, host port", "services:\n  web:\n    image: drover-hello:%s\n    restart: always\n    ports: ['127.0.0.1:8991:80']\n", "web:\n  upgrade_strategy: {start_first: false}\n", 1, true},
+		{"stop-first, scale 1, host port", "services:\n  web:\n    image: drover-hello:%s\n    restart: always\n    ports: ['127.0.0.1:8991:80']\n    x-drover: {proxy: false}\n", "web:\n  upgrade_strategy: {start_first: false}\n", 1, true},
 		{"stop-first, scale 4", "services:\n  web:\n    image: drover-hello:%s\n    restart: unless-stopped\n    scale: 4\n", "web:\n  upgrade_strategy: {start_first: false, batch_size: 2}\n", 4, false},
 		{"start-first, scale 4", "services:\n  web:\n    image: drover-hello:%s\n    restart: always\n    scale: 4\n", "web:\n  upgrade_strategy: {start_first: true, batch_size: 3}\n", 4, false},
 		// With hooks, a run stopped between a pre_stop hook and its stop,

@@ -3,6 +3,8 @@ package reconcile
 import (
 	"cmp"
 	"fmt"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -80,9 +82,24 @@ func Upgrade(p *compose.Project, obs Observed, opts UpgradeOptions) (Plan, error
 	if err != nil {
 		return Plan{}, err
 	}
+	// Services whose containers still publish the ports the files put
+	// behind the proxy move now, unless the proxy exists and may not be
+	// replaced; those keep their ports and are upgraded as they are.
+	moving := movingToProxy(p, obs)
+	moves := map[string]bool{}
+	for name := range moving {
+		if obs.Proxy == nil || opts.RecreateProxy {
+			moves[name] = true
+		}
+	}
+	planned := withoutProxy(p, moving)
 	groups := byService(obs.Containers)
+	final := map[string][]ProxyTableRoute{}
 	for i, sp := range plan.Services {
-		svc, _ := p.Service(sp.Service)
+		svc, _ := planned.Service(sp.Service)
+		if moves[svc.Name] {
+			svc, _ = p.Service(sp.Service)
+		}
 		if n, ok := opts.Scale[svc.Name]; ok {
 			svc.Scale = n
 		}
@@ -91,7 +108,7 @@ func Upgrade(p *compose.Project, obs Observed, opts UpgradeOptions) (Plan, error
 			continue // nothing runs: the plain up creates it
 		}
 		settled := view.State == Active || view.State == Upgraded
-		if settled && !opts.Forced(svc.Name) && outOfSync(p, svc, view.Current, obs.Images) == "" {
+		if settled && !moves[svc.Name] && !opts.Forced(svc.Name) && outOfSync(p, svc, view.Current, obs.Images) == "" {
 			continue
 		}
 		hist, _ := ServiceHistory(groups[svc.Name], obs.Images)
@@ -99,24 +116,71 @@ func Upgrade(p *compose.Project, obs Observed, opts UpgradeOptions) (Plan, error
 		if !settled {
 			target, src = goingOn(svc, view, obs.Images, hist)
 		}
-		steps, err := upgradeService(p, target, view, obs, opts, src)
+		steps, serving, err := upgradeService(planned, target, view, obs, opts, src, moves[svc.Name])
 		if err != nil {
 			return Plan{}, err
 		}
 		plan.Services[i].Steps = steps
 		plan.Services[i].Notes = nil
+		if moves[svc.Name] {
+			final[svc.Name] = serviceRoutes(proxyRoutes(p), svc.Name, serving, nil, false)
+		}
 	}
 	// The setup of the plain up only covered services it would create.
 	setup, err := setupSteps(p, obs, upgrading(p, plan))
 	if err != nil {
 		return Plan{}, err
 	}
-	px, _, err := proxySetup(p, obs, opts.RecreateProxy)
+	if len(moves) == 0 {
+		px, _, err := proxySetup(planned, obs, opts.RecreateProxy)
+		if err != nil {
+			return Plan{}, err
+		}
+		plan.Setup = append(setup, px...)
+		return plan, nil
+	}
+	// A move: the proxy is made at the end, once the old containers have
+	// let the ports go; until then no switch can reach it.
+	after := withoutProxy(p, subtract(moving, moves))
+	if image := proxyImage(obs); obs.Images[image] == "" {
+		setup = append(setup, Step{Target: image, Reason: "the front proxy, from drover's own binary", Action: BuildProxyImage{Tag: image}})
+	}
+	plan.Setup = setup
+	for i, sp := range plan.Services {
+		svc, _ := after.Service(sp.Service)
+		if fronted(proxyRoutes(after), svc.Name) && !moves[svc.Name] {
+			final[svc.Name] = finalRoutes(proxyRoutes(after), sp, groups[svc.Name])
+		}
+		if obs.Proxy == nil {
+			plan.Services[i].Steps = withoutProxySwitches(sp.Steps)
+		}
+	}
+	px, err := proxyAfterMove(after, obs, final)
 	if err != nil {
 		return Plan{}, err
 	}
-	plan.Setup = append(setup, px...)
+	plan.Teardown = append(px, plan.Teardown...)
+	var names []string
+	for name := range moves {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	// The plain up's offer to move them is done with.
+	plan.Notes = slices.DeleteFunc(plan.Notes, func(n string) bool {
+		return slices.ContainsFunc(names, func(name string) bool { return strings.HasPrefix(n, name+": its containers publish ") })
+	})
+	plan.Notes = append(plan.Notes, fmt.Sprintf("moving %s behind the front proxy: the ports close once, from the old containers' stop until the proxy starts (about a second)", strings.Join(names, ", ")))
 	return plan, nil
+}
+
+func subtract(a, b map[string]bool) map[string]bool {
+	out := map[string]bool{}
+	for k := range a {
+		if !b[k] {
+			out[k] = true
+		}
+	}
+	return out
 }
 
 func upgrading(p *compose.Project, plan Plan) []compose.Service {
@@ -134,21 +198,24 @@ func upgrading(p *compose.Project, plan Plan) []compose.Service {
 // config, or a recorded revision made again (src says which). It works slot
 // by slot from what exists, so that it also finishes an upgrade that was
 // interrupted at any point, or tries again one that failed.
-func upgradeService(p *compose.Project, svc compose.Service, view ServiceView, obs Observed, opts UpgradeOptions, src revisionSource) ([]Step, error) {
+//
+// A move (move true, svc proxied, its containers publishing the ports
+// themselves) is planned by moveSteps instead of the batches. serving is
+// what the new revision serves with once the steps are done.
+func upgradeService(p *compose.Project, svc compose.Service, view ServiceView, obs Observed, opts UpgradeOptions, src revisionSource, move bool) (steps []Step, serving []Container, err error) {
 	policy := opts.Policy(svc)
 	if policy.StartFirst && !svc.Proxy {
 		for _, port := range svc.Config.Ports {
 			if port.Published != "" {
-				return nil, fmt.Errorf("service %q: a start-first upgrade runs the old and the new container side by side, and both cannot publish host port %s; use stop-first (upgrade_strategy.start_first: false) or drop the host port", svc.Name, port.Published)
+				return nil, nil, fmt.Errorf("service %q: a start-first upgrade runs the old and the new container side by side, and both cannot publish host port %s; use stop-first (upgrade_strategy.start_first: false) or drop the host port", svc.Name, port.Published)
 			}
 		}
 	}
-	var steps []Step
 	old, target := view.Current, view.Revision+1
 	switch view.State {
 	case Upgrading, UpgradeFailed:
 		if view.Current[0].Hash != svc.Hash {
-			return nil, fmt.Errorf("service %q: an upgrade to revision %d is under way, and the files have changed since; finish it with the files it started from, or roll it back (drover up --rollback %s) and upgrade again", svc.Name, view.Revision, svc.Name)
+			return nil, nil, fmt.Errorf("service %q: an upgrade to revision %d is under way, and the files have changed since; finish it with the files it started from, or roll it back (drover up --rollback %s) and upgrade again", svc.Name, view.Revision, svc.Name)
 		}
 		target = view.Revision
 		old = nil
@@ -174,7 +241,14 @@ func upgradeService(p *compose.Project, svc compose.Service, view ServiceView, o
 	}
 	slots, err := upgradeSlots(p, svc, src, old, news, target, obs.APIVersion)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	for _, s := range slots {
+		if s.new != nil {
+			serving = append(serving, *s.new)
+		} else {
+			serving = append(serving, Container{Name: s.request.Name, Revision: target, State: "running"})
+		}
 	}
 	var pending []slot
 	for _, s := range slots {
@@ -184,10 +258,13 @@ func upgradeService(p *compose.Project, svc compose.Service, view ServiceView, o
 	}
 	probe := probeOf(p, svc, obs)
 	var px *proxyPlan
-	if routes := proxyRoutes(p); fronted(routes, svc.Name) {
+	if routes := proxyRoutes(p); fronted(routes, svc.Name) && !move {
 		px = &proxyPlan{ref: proxyRef(p, obs), routes: routes, serving: servingNow(append(append([]Container(nil), view.Current...), view.Kept...)), drain: drainTimeout(svc)}
 	}
 	batches := Batches(len(pending), policy.BatchSize)
+	if move {
+		steps, batches = append(steps, moveSteps(svc, policy, pending, target)...), nil
+	}
 	for i, b := range batches {
 		if i > 0 && policy.Interval > 0 {
 			steps = append(steps, Step{Target: svc.Name, Reason: policy.Interval.String(), Action: Sleep{Duration: policy.Interval}})
@@ -214,7 +291,7 @@ func upgradeService(p *compose.Project, svc compose.Service, view ServiceView, o
 			steps = append(steps, removeSteps(c, fmt.Sprintf("surplus: scale %d", svc.Scale), stopTimeout(svc))...)
 		}
 	}
-	return steps, nil
+	return steps, serving, nil
 }
 
 // slot is one container number of a service during an upgrade: the old

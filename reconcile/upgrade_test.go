@@ -244,7 +244,7 @@ func TestUpgradeErrors(t *testing.T) {
 		}
 	})
 	t.Run("start-first with a host port", func(t *testing.T) {
-		p := load(t, "services:\n  web:\n    image: drover-hello:v2\n    ports: ['127.0.0.1:8991:80']\n", "web:\n  upgrade_strategy: {start_first: true}\n")
+		p := load(t, "services:\n  web:\n    image: drover-hello:v2\n    ports: ['127.0.0.1:8991:80']\n    x-drover: {proxy: false}\n", "web:\n  upgrade_strategy: {start_first: true}\n")
 		w := newWorld(p).ctr("web", 1, 1, "running").edit(outdated)
 		_, err := Upgrade(p, w.obs, UpgradeOptions{})
 		if err == nil || !strings.Contains(err.Error(), `service "web": a start-first upgrade runs the old and the new container side by side, and both cannot publish host port 8991; use stop-first`) {

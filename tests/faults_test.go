@@ -158,7 +158,7 @@ func fxFiles(m fxMode, release string, port int) (string, string) {
 	case m.proxy:
 		fmt.Fprintf(&b, "    ports: [{target: 80, published: \"%d\", host_ip: 127.0.0.1, app_protocol: http}]\n    x-drover: {proxy: true}\n", port)
 	case m.hostPort:
-		fmt.Fprintf(&b, "    ports: ['127.0.0.1:%d:80']\n", port)
+		fmt.Fprintf(&b, "    ports: ['127.0.0.1:%d:80']\n    x-drover: {proxy: false}\n", port)
 	}
 	rancher := fmt.Sprintf("services:\n  web:\n    scale: %d\n    upgrade_strategy: {start_first: %v, batch_size: 2, interval_millis: 0}\n    health_check: {initializing_timeout: 10000}\n", m.scale, m.startFirst)
 	return b.String(), rancher

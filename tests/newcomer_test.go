@@ -122,7 +122,12 @@ func crashingUpgrade(t *testing.T) (*project, *liveRun, string, string) {
 // v1Serves checks that the original v1 container serves, alone.
 func v1Serves(t *testing.T, p *project, url, v1 string, what string) {
 	t.Helper()
-	rows := p.ps("-a")
+	var rows []psRow
+	for _, r := range p.ps("-a") {
+		if r.Role != "proxy" { // the site's port is behind the front proxy
+			rows = append(rows, r)
+		}
+	}
 	if _, ids := byRole(rows, "serving"); len(rows) != 1 || len(ids) != 1 || ids[0] != v1 {
 		t.Errorf("%s: containers %+v, want only the original v1 %s", what, rows, v1)
 	}
@@ -154,8 +159,8 @@ func TestCtrlCDuringHealthWait(t *testing.T) {
 			if r := p.drover("up", "--confirm-upgrade"); r.code != 1 || !strings.Contains(r.stderr, "revision 2 has failed") {
 				t.Errorf("confirm of the crashed release:\n%s", r)
 			}
-			if n := len(p.containers()); n != 2 {
-				t.Errorf("after the refused confirm: %d containers, want v1 kept and v2", n)
+			if n := len(p.containers()); n != 3 {
+				t.Errorf("after the refused confirm: %d containers, want v1 kept, v2 and the front proxy", n)
 			}
 			switch next {
 			case "upgrade":
@@ -238,7 +243,12 @@ func TestFailedRollbackLeavesTheNewRevisionServing(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stderr, "the kept revision of site did not come back: putting the new revision back") || !strings.Contains(r.stderr, "start site#1") {
 		t.Errorf("rollback to a revision that cannot start:\n%s", r)
 	}
-	rows := p.ps("-a")
+	var rows []psRow
+	for _, r := range p.ps("-a") {
+		if r.Role != "proxy" {
+			rows = append(rows, r)
+		}
+	}
 	serving, ids := byRole(rows, "serving")
 	if len(rows) != 2 || fmt.Sprint(ids) != fmt.Sprint(v2) || len(serving) != 1 || !strings.HasSuffix(serving[0], "@v2/running") || !strings.HasSuffix(serving[0][:strings.Index(serving[0], "@")], "-site-1") {
 		t.Errorf("after the failed rollback: %+v, want v2 %v serving under its slot's name and v1 kept", rows, v2)

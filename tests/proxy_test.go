@@ -24,8 +24,10 @@ type clientLoad struct {
 	mu         sync.Mutex
 	versions   map[string]int
 	errs       []string
-	stop       chan struct{}
-	wg         sync.WaitGroup
+	// firstFail and lastFail bound the failures in time.
+	firstFail, lastFail time.Time
+	stop                chan struct{}
+	wg                  sync.WaitGroup
 }
 
 func startLoad(url string, fresh, keepAlive int) *clientLoad {
@@ -68,6 +70,10 @@ func startHostLoad(url, host string, fresh, keepAlive int) *clientLoad {
 				}
 				l.failed.Add(1)
 				l.mu.Lock()
+				if l.firstFail.IsZero() {
+					l.firstFail = time.Now()
+				}
+				l.lastFail = time.Now()
 				if len(l.errs) < 5 {
 					l.errs = append(l.errs, err.Error())
 				}

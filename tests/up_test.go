@@ -32,7 +32,8 @@ func TestUpFromNothing(t *testing.T) {
 	port := freePort(t)
 	p := newProject(t, webAndFront(port), "services:\n  web:\n    scale: 2\n")
 	r := p.mustDrover("up", "-d")
-	if !strings.Contains(r.stdout, "up: 3 created, 3 started") {
+	// Three containers and the front proxy, which owns front's port.
+	if !strings.Contains(r.stdout, "up: 4 created, 4 started") {
 		t.Errorf("summary missing:\n%s", r)
 	}
 	cs := p.containers()
@@ -43,13 +44,16 @@ func TestUpFromNothing(t *testing.T) {
 			t.Errorf("%s is %s, want running", c.Names[0], c.State)
 		}
 		l := c.Labels
+		if _, ok := l["io.drover.proxy"]; ok {
+			continue // front's port is behind the project's proxy, by default
+		}
 		if l["com.docker.compose.oneoff"] != "False" || l["io.drover.revision"] != "1" || len(l["com.docker.compose.config-hash"]) != 64 ||
 			l["com.docker.compose.project.working_dir"] != p.dir || l["io.drover.spec"] == "" {
 			t.Errorf("%s: labels %v lack the Compose or drover state labels", c.Names[0], l)
 		}
 	}
 	sort.Strings(names)
-	want := []string{p.name + "-front-1", p.name + "-web-1", p.name + "-web-2"}
+	want := []string{p.name + "-front-1", p.name + "-proxy", p.name + "-web-1", p.name + "-web-2"}
 	if strings.Join(names, " ") != strings.Join(want, " ") {
 		t.Errorf("containers %v, want %v", names, want)
 	}
@@ -235,15 +239,22 @@ services:
 	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil {
 		t.Fatalf("ps --format json: %v\n%s", err, r)
 	}
-	if len(rows) != 3 {
-		t.Fatalf("ps lists %d containers, want 3:\n%s", len(rows), r.stdout)
+	if len(rows) != 4 {
+		t.Fatalf("ps lists %d containers, want 3 and the front proxy:\n%s", len(rows), r.stdout)
 	}
 	for _, row := range rows {
+		// front's port is published by the proxy, which ps lists with it.
+		if row.Role == "proxy" {
+			if row.Name != p.name+"-proxy" || len(row.Ports) != 1 || row.Ports[0] != fmt.Sprintf("127.0.0.1:%d->%d/tcp", port, port) {
+				t.Errorf("proxy row %+v", row)
+			}
+			continue
+		}
 		if row.State != "running" || row.Revision != 1 || row.Role != "serving" || row.Number < 1 {
 			t.Errorf("row %+v", row)
 		}
-		if row.Service == "front" && (len(row.Ports) != 1 || row.Ports[0] != fmt.Sprintf("127.0.0.1:%d->80/tcp", port)) {
-			t.Errorf("front ports %v", row.Ports)
+		if len(row.Ports) != 0 {
+			t.Errorf("%s publishes %v itself", row.Name, row.Ports)
 		}
 		if row.Health != "healthy" {
 			t.Errorf("%s health %q, want healthy (the image has a HEALTHCHECK)", row.Name, row.Health)
@@ -280,7 +291,7 @@ func TestBadInputLeavesEngineUntouched(t *testing.T) {
 			want: `rancher-compose.yml:2: service "ghost": service is not defined in the compose file`},
 		{name: "unsupported key", compose: good + "    devices: ['/dev/fuse']\n", args: []string{"up"},
 			want: `service "web": key "devices" is not supported by drover yet`},
-		{name: "fixed port with scale 2", compose: good + "    ports: ['127.0.0.1:1:80']\n    scale: 2\n", args: []string{"up"},
+		{name: "fixed port with scale 2", compose: good + "    ports: ['127.0.0.1:1:80']\n    scale: 2\n    x-drover: {proxy: false}\n", args: []string{"up"},
 			want: "two containers cannot publish the same host port"},
 		{name: "image missing", compose: good + "  db:\n    image: drover-e2e-missing-image:v9\n    pull_policy: never\n", args: []string{"up"},
 			want: `service "db": image drover-e2e-missing-image:v9 is not on the engine`},

@@ -269,7 +269,8 @@ func TestRollbackBringsBackTheSameContainers(t *testing.T) {
 
 func TestUpgradeAndRollbackOnAHostPort(t *testing.T) {
 	port := freePort(t)
-	compose := fmt.Sprintf("services:\n  site:\n    image: IMAGE:%%s\n    ports: ['127.0.0.1:%d:80']\n", port)
+	// The container publishes the port itself: no front proxy.
+	compose := fmt.Sprintf("services:\n  site:\n    image: IMAGE:%%s\n    ports: ['127.0.0.1:%d:80']\n    x-drover: {proxy: false}\n", port)
 	p := newProject(t, fmt.Sprintf(compose, "v1"), "services:\n  site:\n    upgrade_strategy: {start_first: false, batch_size: 1}\n")
 	p.mustDrover("up")
 	url := fmt.Sprintf("http://127.0.0.1:%d/version", port)

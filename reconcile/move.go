@@ -1,0 +1,215 @@
+package reconcile
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/drover/drover/compose"
+)
+
+// Moving a service behind the front proxy. The files put every fixed TCP
+// port behind the proxy by default, but a service made before that (by
+// docker-compose, or by drover with x-drover: {proxy: false}) has
+// containers that publish the port themselves, and the proxy cannot bind a
+// port a running container holds. Such a service is planned as it is (its
+// containers keep their ports) until up --upgrade moves it: the new
+// containers, without ports, start and pass their gate beside the old ones;
+// the old ones are kept (the port closes); then the proxy is made with the
+// port and serves the new ones. The port is closed once, for about a second.
+//
+// Whether a service is moving is read from the containers alone, so a run
+// killed half-way is finished by the next one: while an old container that
+// publishes the port runs, the move is not done; once the old ones are
+// kept, the service is behind the proxy and the plain planners create the
+// proxy (the port is free by then) and push its table.
+
+// LabelProxied marks a container whose published ports the front proxy
+// owns: it publishes none itself.
+const LabelProxied = "io.drover.proxied"
+
+// publishesItself reports whether a container publishes host ports itself.
+// A running container says so; a stopped one is judged by how it was made.
+func publishesItself(c Container) bool {
+	if c.Labels[LabelProxied] == "true" {
+		return false
+	}
+	for _, p := range c.Ports {
+		if p.HostPort != 0 {
+			return true
+		}
+	}
+	if c.Running() {
+		return false
+	}
+	spec, ok := c.Labels[LabelSpec]
+	if !ok {
+		// Made by docker-compose: what it publishes is in the engine's
+		// host config, which a list does not show; assume it does.
+		return c.Labels[LabelVersion] == ""
+	}
+	var cfg struct {
+		Ports []types.ServicePortConfig `json:"ports"`
+	}
+	if json.Unmarshal([]byte(spec), &cfg) != nil {
+		return false
+	}
+	for _, p := range cfg.Ports {
+		if p.Published != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// movingToProxy lists the services the files put behind the proxy whose
+// containers still publish their ports themselves: a running container
+// does, or one of the newest revision does.
+func movingToProxy(p *compose.Project, obs Observed) map[string]bool {
+	out := map[string]bool{}
+	groups := byService(obs.Containers)
+	for _, svc := range p.Services {
+		if !svc.Proxy {
+			continue
+		}
+		view := viewOf(groups[svc.Name], svc.Scale)
+		for _, c := range groups[svc.Name] {
+			if publishesItself(c) && (c.Running() || c.Revision == view.Revision) {
+				out[svc.Name] = true
+			}
+		}
+	}
+	return out
+}
+
+// withoutProxy is the project as it can be planned while the moving
+// services keep their ports on their containers.
+func withoutProxy(p *compose.Project, moving map[string]bool) *compose.Project {
+	if len(moving) == 0 {
+		return p
+	}
+	q := *p
+	q.Services = slices.Clone(p.Services)
+	for i := range q.Services {
+		if moving[q.Services[i].Name] {
+			q.Services[i].Proxy = false
+		}
+	}
+	return &q
+}
+
+// movingNote tells the user a service can move behind the proxy, and what
+// it costs.
+func movingNote(svc compose.Service, proxyExists bool) string {
+	how := "drover up --upgrade moves it behind the front proxy (its ports close once, for about a second)"
+	if proxyExists {
+		how = "drover up --upgrade --recreate-proxy moves it behind the front proxy (the proxy is replaced: its ports and this service's close once, for about a second)"
+	}
+	return fmt.Sprintf("%s: its containers publish %s themselves; %s, or set x-drover: {proxy: false} to keep them so", svc.Name, publishedList(svc), how)
+}
+
+func publishedList(svc compose.Service) string {
+	var ports []string
+	for _, p := range svc.Config.Ports {
+		if p.Published != "" {
+			ports = append(ports, "port "+p.Published)
+		}
+	}
+	return strings.Join(ports, ", ")
+}
+
+// moveSteps are the steps of a move, for a service planned by
+// upgradeService with a proxied spec: one batch, the new containers
+// started and gated beside the old ones (they publish nothing, so nothing
+// collides), then the old ones kept. The proxy is made afterwards, in the
+// plan's teardown (proxyAfterMove), once every moving service has let its
+// ports go. The gate is the containers' own health (or the monitor period):
+// a rancher-compose health_check probe runs in the proxy, which does not
+// exist yet.
+func moveSteps(svc compose.Service, policy compose.Policy, pending []slot, target int) []Step {
+	if len(pending) == 0 {
+		return nil
+	}
+	policy.StartFirst = true
+	return batchSteps(svc, policy, pending, 1, 1, target, nil)
+}
+
+// proxyAfterMove are the teardown steps of a run that moves services
+// behind the proxy: the proxy made with every route (the old one removed
+// first, where there was one), started, and every proxied service's routes
+// pushed as they are at the end of the run (final, per service).
+func proxyAfterMove(p *compose.Project, obs Observed, final map[string][]ProxyTableRoute) ([]Step, error) {
+	req, err := proxyRequest(p, proxyRoutes(p), proxyImage(obs))
+	if err != nil {
+		return nil, err
+	}
+	name := ProxyName(p.Name)
+	var steps []Step
+	if obs.Proxy != nil {
+		steps = append(steps, Step{Target: name, Reason: "--recreate-proxy: its ports change", Action: RemoveContainer{Ref: obs.Proxy.ID}})
+	}
+	steps = append(steps,
+		Step{Target: name, Reason: "owns the published ports", Action: CreateContainer{Request: req}},
+		Step{Target: name, Action: StartContainer{Ref: name}})
+	var services []string
+	for s := range final {
+		services = append(services, s)
+	}
+	sort.Strings(services)
+	for _, s := range services {
+		steps = append(steps, Step{Target: s, Reason: "its containers serve", Action: ProxyApply{Container: name, Routes: final[s], DrainTimeout: DefaultDrainTimeout}})
+	}
+	return steps, nil
+}
+
+// finalRoutes are a service's routes once its plan is carried out: those of
+// its last proxy switch without what drains, or, without a switch, what
+// serves now.
+func finalRoutes(routes []ProxyRoute, sp ServicePlan, current []Container) []ProxyTableRoute {
+	for i := len(sp.Steps) - 1; i >= 0; i-- {
+		a, ok := sp.Steps[i].Action.(ProxyApply)
+		if !ok {
+			continue
+		}
+		var out []ProxyTableRoute
+		for _, r := range a.Routes {
+			var serving []ProxyBackend
+			for _, b := range r.Backends {
+				if b.State == "serving" {
+					serving = append(serving, b)
+				}
+			}
+			r.Backends = append([]ProxyBackend{}, serving...)
+			r.Paused = len(serving) == 0
+			out = append(out, r)
+		}
+		return out
+	}
+	return serviceRoutes(routes, sp.Service, servingNow(current), nil, false)
+}
+
+// withoutProxySwitches drops the proxy switches of a service plan, for a run
+// whose proxy is only made at its end.
+func withoutProxySwitches(steps []Step) []Step {
+	var out []Step
+	for _, s := range steps {
+		if _, ok := s.Action.(ProxyApply); !ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// creates reports whether steps create a container.
+func creates(steps []Step) bool {
+	for _, s := range steps {
+		if _, ok := s.Action.(CreateContainer); ok {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,139 @@
+package reconcile
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/drover/drover/compose"
+)
+
+// TestMoveBehindProxyIsATransaction walks the move of a service whose
+// containers publish their port themselves to the front proxy (up --upgrade
+// after the files stopped saying x-drover: {proxy: false}) one step at a
+// time, and after every step checks that the next run finishes it (up
+// --upgrade) or undoes it (up --rollback), and that a plain up never
+// starts the proxy while a container holds its port. The simulation fails
+// on a start whose host port a running container holds, and on a switch
+// pushed to a proxy that does not run.
+func TestMoveBehindProxyIsATransaction(t *testing.T) {
+	const direct = "services:\n  web:\n    image: drover-hello:%s\n    restart: always\n    scale: %d\n    ports: ['127.0.0.1:8991:80']\n    x-drover: {proxy: false}\n"
+	const proxied = "services:\n  web:\n    image: drover-hello:%s\n    restart: always\n    scale: %d\n    ports: ['127.0.0.1:8991:80']\n"
+	for _, scale := range []int{1, 3} {
+		for _, image := range []string{"v1", "v2"} {
+			t.Run(fmt.Sprintf("scale %d, %s", scale, image), func(t *testing.T) {
+				// Scale 1: a fixed host port on the containers allows no more.
+				p1 := load(t, fmt.Sprintf(direct, "v1", 1), "")
+				w := newWorld(p1)
+				up, err := Up(p1, w.obs, Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				start := simulate(t, w.obs, up)
+				original := map[string]string{}
+				for _, c := range start.Containers {
+					original[c.ID] = c.Name
+				}
+				p2 := load(t, fmt.Sprintf(proxied, image, scale), "")
+				plain, err := Up(p2, start, Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !plain.Empty() || !slices.ContainsFunc(plain.Notes, func(n string) bool {
+					return strings.HasPrefix(n, "web: its containers publish port 8991 themselves; drover up --upgrade moves it behind the front proxy")
+				}) {
+					t.Fatalf("plain up of a service to move: notes %q\n%s", plain.Notes, plain)
+				}
+				plan, err := Upgrade(p2, start, UpgradeOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				all := flatten(append(append(append([]Step(nil), plan.Setup...), plan.Services[0].Steps...), plan.Teardown...))
+				for k := 0; k <= len(all); k++ {
+					where := fmt.Sprintf("after step %d of %d", k, len(all))
+					left, _ := simulateSteps(t, start, plan, k, "")
+					if _, err := Up(p2, left, Options{}); err != nil {
+						t.Errorf("%s: plain up: %v", where, err)
+					}
+					moved := checkMoved(t, where, p2, left, scale, original)
+					if k == len(all) && !moved {
+						t.Errorf("%s: the move's own plan did not finish it:\n%s", where, plan)
+					}
+					rb, err := Rollback(left, RollbackOptions{Timeout: time.Minute})
+					changed := false
+					for _, s := range all[:k] {
+						_, build := s.Action.(BuildProxyImage)
+						changed = changed || changes(s) && !build
+					}
+					if !changed {
+						if !errors.Is(err, ErrNothingKept) {
+							t.Errorf("%s: rollback before any change: %v", where, err)
+						}
+						continue
+					}
+					if err != nil {
+						t.Errorf("%s: rollback: %v", where, err)
+						continue
+					}
+					after := simulate(t, left, rb)
+					checkOriginal(t, where+", rolled back", after, original)
+					if after.Proxy != nil {
+						t.Errorf("%s: rolled back, the proxy is left: it holds the port the original containers publish", where)
+					}
+				}
+			})
+		}
+	}
+}
+
+// checkMoved runs up --upgrade from left and checks the service ends behind
+// the proxy: new containers without ports, passed and running, the originals
+// kept, the proxy running with the port and serving exactly the new ones;
+// a second run has nothing to do. It reports whether left was already so.
+func checkMoved(t *testing.T, where string, p *compose.Project, left Observed, scale int, original map[string]string) bool {
+	t.Helper()
+	plan, err := Upgrade(p, left, UpgradeOptions{})
+	if err != nil {
+		t.Errorf("%s: up --upgrade: %v", where, err)
+		return false
+	}
+	after := simulate(t, left, plan)
+	view := viewOf(byService(after.Containers)["web"], scale)
+	if view.State != Upgraded || len(view.Current) != scale {
+		t.Errorf("%s: up --upgrade left web %s with %d new containers", where, view.State, len(view.Current))
+	}
+	var want []string
+	for _, c := range view.Current {
+		if !c.Running() || !Passed(c) || c.Labels[LabelProxied] != "true" || len(c.Ports) != 0 {
+			t.Errorf("%s: new %s is %s, passed %v, proxied %q, ports %v", where, c.Name, c.State, Passed(c), c.Labels[LabelProxied], c.Ports)
+		}
+		want = append(want, fmt.Sprintf("%s:80", BackendHost(c)))
+	}
+	for _, c := range view.Kept {
+		if _, ok := original[c.ID]; !ok || c.Running() {
+			t.Errorf("%s: kept %s is %s", where, c.Name, c.State)
+		}
+	}
+	if after.Proxy == nil || !after.Proxy.Running() {
+		t.Errorf("%s: no running proxy after the move", where)
+	} else if len(after.ProxyTable.Routes) != 1 || after.ProxyTable.Routes[0].Listen != 8991 || fmt.Sprint(backendAddrs(after.ProxyTable.Routes[0])) != fmt.Sprint(want) {
+		t.Errorf("%s: proxy table %+v, want 8991 serving %v", where, after.ProxyTable.Routes, want)
+	}
+	if again, err := Upgrade(p, after, UpgradeOptions{}); err != nil || !again.Empty() {
+		t.Errorf("%s: up --upgrade again after the move: %v\n%s", where, err, again)
+	}
+	return plan.Empty()
+}
+
+func backendAddrs(r ProxyTableRoute) []string {
+	var out []string
+	for _, b := range r.Backends {
+		if b.State == "serving" {
+			out = append(out, b.Addr)
+		}
+	}
+	return out
+}

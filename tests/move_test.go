@@ -1,0 +1,107 @@
+package tests
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMoveBehindTheProxy: a service made with its port on its container
+// (x-drover: {proxy: false}, as every project from before the proxy was the
+// default, or from docker-compose) moves behind the front proxy only when
+// asked. A plain up says how and changes nothing; up --upgrade moves it
+// under load, with the port closed once, briefly; --rollback brings the
+// original container back on its own port and removes the proxy; the move
+// again and a confirm finish it.
+func TestMoveBehindTheProxy(t *testing.T) {
+	port := freePort(t)
+	direct := "services:\n  site:\n    image: IMAGE:%s\n    ports: ['127.0.0.1:%d:80']\n    x-drover: {proxy: false}\n"
+	byDefault := "services:\n  site:\n    image: IMAGE:%s\n    ports: ['127.0.0.1:%d:80']\n"
+	p := newProject(t, fmt.Sprintf(direct, "v1", port), "")
+	p.mustDrover("up")
+	url := fmt.Sprintf("http://127.0.0.1:%d/version", port)
+	original := p.ids()
+
+	p.write("docker-compose.yml", fmt.Sprintf(byDefault, "v2", port))
+	r := p.drover("up") // exit 3: v2 is not applied by a plain up
+	if r.code != 3 || !strings.Contains(r.stdout+r.stderr, "site: its containers publish port "+fmt.Sprint(port)+" themselves; drover up --upgrade moves it behind the front proxy") {
+		t.Errorf("plain up does not say the service can move:\n%s", r)
+	}
+	if got := p.ids(); fmt.Sprint(got) != fmt.Sprint(original) {
+		t.Fatalf("plain up changed the containers: %v, was %v", got, original)
+	}
+
+	load := startLoad(url, 4, 3)
+	time.Sleep(300 * time.Millisecond)
+	r = p.mustDrover("up", "--upgrade")
+	time.Sleep(300 * time.Millisecond)
+	load.finish()
+	closed := load.lastFail.Sub(load.firstFail)
+	t.Logf("the move: %d requests answered, %d failed, within %v; versions %v", load.ok.Load(), load.failed.Load(), closed, load.versions)
+	if !strings.Contains(r.stdout+r.stderr, "moving site behind the front proxy") || strings.Contains(r.stderr, "drover up --upgrade moves it") {
+		t.Errorf("up --upgrade does not say it moves the service:\n%s", r)
+	}
+	// The port closes once, from the old container's stop to the proxy's
+	// start: failures, if any, fall in one short window.
+	if load.failed.Load() > 0 && closed > 3*time.Second {
+		t.Errorf("failures spread over %v (errors %q), want one window of at most 3s", closed, load.errs)
+	}
+	if load.versions["v1"] == 0 || load.versions["v2"] == 0 {
+		t.Errorf("versions seen %v, want v1 then v2", load.versions)
+	}
+	if v := get(t, url); v != "v2\n" {
+		t.Errorf("after the move: %q", v)
+	}
+	proxyHolds(t, p, port, true)
+
+	r = p.mustDrover("up", "--rollback")
+	if v := get(t, url); v != "v1\n" {
+		t.Errorf("after the rollback: %q\n%s", v, r)
+	}
+	if got := p.ids(); fmt.Sprint(got) != fmt.Sprint(original) {
+		t.Errorf("after the rollback: containers %v, want the original %v", got, original)
+	}
+	proxyHolds(t, p, port, false)
+
+	p.mustDrover("up", "--upgrade", "--confirm-upgrade")
+	if v := get(t, url); v != "v2\n" {
+		t.Errorf("after the move and confirm: %q", v)
+	}
+	proxyHolds(t, p, port, true)
+	if r := p.mustDrover("up"); strings.Contains(r.stdout+r.stderr, "publish port") {
+		t.Errorf("a plain up after the move still offers it:\n%s", r)
+	}
+}
+
+// proxyHolds checks who publishes the port: the project's proxy (behind)
+// or the site's own container.
+func proxyHolds(t *testing.T, p *project, port int, behind bool) {
+	t.Helper()
+	want := fmt.Sprintf("127.0.0.1:%d", port)
+	holders := []string{}
+	for _, c := range p.containers() {
+		info, err := docker.ContainerInspect(context.Background(), c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !info.State.Running {
+			continue
+		}
+		for _, bs := range info.HostConfig.PortBindings {
+			for _, b := range bs {
+				if b.HostIP+":"+b.HostPort == want {
+					holders = append(holders, strings.TrimPrefix(info.Name, "/"))
+				}
+			}
+		}
+	}
+	wantHolder := p.name + "-site-1"
+	if behind {
+		wantHolder = p.name + "-proxy"
+	}
+	if len(holders) != 1 || holders[0] != wantHolder {
+		t.Errorf("port %d is published by %v, want %s", port, holders, wantHolder)
+	}
+}
