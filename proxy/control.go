@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
+	"syscall"
 	"time"
 )
 
@@ -44,8 +46,7 @@ const controlIOTimeout = 10 * time.Second
 // answers OK=false; the response is returned in both cases where one came back,
 // so a caller can still read the generation.
 func Ctl(ctx context.Context, socket string, req Request) (Response, error) {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "unix", socket)
+	c, err := dialControl(ctx, socket, StartWait)
 	if err != nil {
 		return Response{}, fmt.Errorf("proxy control %s: %w", socket, err)
 	}
@@ -128,4 +129,28 @@ func (s *server) get() Response {
 	defer s.mu.Unlock()
 	t := s.table.clone()
 	return Response{OK: true, Protocol: Protocol, Generation: t.Generation, Table: &t, Active: s.activeLocked()}
+}
+
+// StartWait bounds how long a control request waits for the socket of a
+// proxy that is starting: drover pushes its first table right after it
+// starts the container, before the server may have created the socket.
+const StartWait = 10 * time.Second
+
+// dialControl dials the control socket, trying again while it does not
+// exist yet or refuses (a proxy starting, or restarting), until wait.
+func dialControl(ctx context.Context, socket string, wait time.Duration) (net.Conn, error) {
+	var d net.Dialer
+	deadline := time.Now().Add(wait)
+	for {
+		c, err := d.DialContext(ctx, "unix", socket)
+		starting := errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED)
+		if err == nil || !starting || time.Now().After(deadline) || ctx.Err() != nil {
+			return c, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }

@@ -413,3 +413,21 @@ func TestControlErrors(t *testing.T) {
 		t.Errorf("route after refused requests: %q, %v", got, err)
 	}
 }
+
+// TestCtlWaitsForAStartingProxy: a control request sent before the proxy has
+// made its socket (drover pushes the first table right after the start) is
+// answered once it has, instead of failing.
+func TestCtlWaitsForAStartingProxy(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "ctl.sock")
+	res := make(chan error, 1)
+	go func() {
+		_, err := Ctl(context.Background(), sock, Request{Op: OpGet})
+		res <- err
+	}()
+	time.Sleep(300 * time.Millisecond)
+	startProxyAt(t, sock, "")
+	if err := <-res; err != nil {
+		t.Errorf("a request sent before the proxy started: %v", err)
+	}
+}
