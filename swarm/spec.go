@@ -199,7 +199,9 @@ func refused(s compose.Service) error {
 			return fmt.Errorf("service %q: key %q has no effect on a swarm (%s): remove it, or run with --engine docker", s.Name, r.key, r.why)
 		}
 	}
-	if s.Proxy {
+	// The front proxy is the default on one engine; only asking for it
+	// by name is an error here.
+	if ext, ok := s.Config.Extensions["x-drover"].(map[string]any); ok && ext["proxy"] == true {
 		return fmt.Errorf("service %q: x-drover proxy is for one engine: on a swarm, Swarm's routing mesh and start-first updates keep the port served; remove it, or run with --engine docker", s.Name)
 	}
 	if d := s.Config.Deploy; d != nil {
