@@ -190,7 +190,7 @@ func loadCompose(ctx context.Context, o Options) (*types.Project, sources, *entr
 	for _, f := range details.ConfigFiles {
 		cp.ComposeFiles = append(cp.ComposeFiles, f.Filename)
 	}
-	e.volumeNotes = notes
+	e.volumeNotes = append(notes, volumeDriverNotes(cp)...)
 	return cp, srcs, e, nil
 }
 

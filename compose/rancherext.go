@@ -33,7 +33,7 @@ const extVolumeDriver = "x-drover-volume_driver"
 func rancherVolumes(model map[string]any, v1 bool, env map[string]string) (notes []string, changed bool) {
 	services, _ := model["services"].(map[string]any)
 	volumes, _ := model["volumes"].(map[string]any)
-	for _, name := range sortedMapKeys(volumes) {
+	for _, name := range sortedKeysOf(volumes) {
 		vol, ok := volumes[name].(map[string]any)
 		if !ok {
 			continue
@@ -52,7 +52,7 @@ func rancherVolumes(model map[string]any, v1 bool, env map[string]string) (notes
 		}
 	}
 	declared := map[string]any{}
-	for _, name := range sortedMapKeys(services) {
+	for _, name := range sortedKeysOf(services) {
 		svc, ok := services[name].(map[string]any)
 		if !ok {
 			continue
@@ -145,15 +145,6 @@ func rancherModel(content []byte) (map[string]any, []string) {
 	return model, notes
 }
 
-func sortedMapKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 // withVolumeDrivers moves each service's volume_driver back from the
 // extension rancherVolumes carried it in.
 func withVolumeDrivers(p *types.Project) *types.Project {
@@ -167,4 +158,28 @@ func withVolumeDrivers(p *types.Project) *types.Project {
 		p.Services[name] = s
 	}
 	return p
+}
+
+// volumeDriverNotes says, for each volume drover would create with a driver
+// other than local (Rancher's rancher-nfs, rancher-ebs, convoy...), what a
+// plain engine does with it.
+func volumeDriverNotes(p *types.Project) []string {
+	var out []string
+	for _, key := range sortedKeysOf(p.Volumes) {
+		v := p.Volumes[key]
+		if bool(v.External) || v.Driver == "" || v.Driver == "local" {
+			continue
+		}
+		out = append(out, fmt.Sprintf("volume %q: driver %s: the engine creates it only where that volume plugin is installed; without it, up stops when it creates the volume, before any container is changed", key, v.Driver))
+	}
+	return out
+}
+
+func sortedKeysOf[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

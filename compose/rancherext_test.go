@@ -32,7 +32,8 @@ func TestRancherVolumeExtensions(t *testing.T) {
 					t.Errorf("volume %+v", v)
 				}
 			},
-			[]string{`volume "data": per_container: no effect: Rancher made one volume per container; on one engine the containers of a service share this one`}},
+			[]string{`volume "data": per_container: no effect: Rancher made one volume per container; on one engine the containers of a service share this one`,
+				`volume "data": driver rancher-ebs: the engine creates it only where that volume plugin is installed; without it, up stops when it creates the volume, before any container is changed`}},
 		{"external with driver", "services:\n  db:\n    image: x\n    volumes: ['shared:/d']\nvolumes:\n  shared:\n    external: true\n    driver: rancher-nfs\n",
 			func(t *testing.T, p *Project) {
 				if v := p.Compose.Volumes["shared"]; !bool(v.External) || v.Driver != "" || v.Name != "shared" {
