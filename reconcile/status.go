@@ -65,6 +65,10 @@ func proxyBackends(obs Observed, service string) []string {
 	return out
 }
 
+// StateLoadBalancer is the state status gives a load balancer: served by
+// the front proxy, it has no container and no revision.
+const StateLoadBalancer = "load-balancer"
+
 // balancersStatus are the rows of the load balancers: served by the proxy
 // (state "load-balancer"), each rule with its backends as the proxy holds
 // them. Without files, the proxy's label names them.
@@ -79,7 +83,7 @@ func balancersStatus(p *compose.Project, obs Observed) []ServiceStatus {
 	}
 	var out []ServiceStatus
 	for _, name := range names {
-		st := ServiceStatus{Service: name, State: "load-balancer", Proxy: balancerStatus(obs, routes, name)}
+		st := ServiceStatus{Service: name, State: StateLoadBalancer, Proxy: balancerStatus(obs, routes, name)}
 		switch {
 		case obs.Proxy == nil || !obs.Proxy.Running():
 			st.State, st.Next = "absent", "drover up"

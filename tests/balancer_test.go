@@ -154,6 +154,9 @@ func TestBalancerRoutesAndUpgradesWithoutFailures(t *testing.T) {
 
 	// What the commands show.
 	st := p.mustDrover("status")
+	if !regexp.MustCompile(`(?m)^lb\s+load-balancer\s+-\s+-\s+-\s+-\s+-$`).MatchString(st.stdout) {
+		t.Errorf("status has no row for lb as a load balancer:\n%s", st.stdout)
+	}
 	for _, want := range []string{
 		fmt.Sprintf("proxy lb %d http shop.example.com → web:80: %s-web-1-r1:80 serving", httpPort, p.name),
 		fmt.Sprintf("proxy lb %d tcp * → api:8080: %s-api-1-r1:8080 serving", tcpPort, p.name),

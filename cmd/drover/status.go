@@ -58,6 +58,11 @@ func statusCommand() command {
 					}
 				}()
 				for _, r := range rows {
+					if r.State == reconcile.StateLoadBalancer {
+						// No container: its rules and backends follow.
+						fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t-\t%s\n", r.Service, r.State, dash(r.Next))
+						continue
+					}
 					serving := fmt.Sprint(r.Serving)
 					if s.project != nil {
 						serving = fmt.Sprintf("%d/%d", r.Serving, r.Scale)
