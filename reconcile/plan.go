@@ -172,9 +172,9 @@ func selection(p *compose.Project, names []string) (map[string]bool, error) {
 func planService(p *compose.Project, svc compose.Service, view ServiceView, obs Observed, opts Options) (sp ServicePlan, warnings []string, err error) {
 	sp.Service = svc.Name
 	switch {
-	case view.State == Upgrading && scaledUp(view):
-		// Upgraded, then scaled up: the new slots are made below, from
-		// the revision that serves.
+	case view.State == Upgrading && onlyGaps(view):
+		// Upgraded but for slots without a new container: they are made
+		// below, from the revision that serves.
 	case view.State == Upgrading:
 		sp.Left = "upgrading, not finished"
 		sp.Notes = append(sp.Notes, fmt.Sprintf("%s: upgrading to revision %d, not finished; %s", svc.Name, view.Revision, nextStep(svc.Name, view)))

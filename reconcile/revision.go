@@ -254,13 +254,22 @@ func goingOn(svc compose.Service, view ServiceView, images map[string]string, hi
 	return made, recorded(rec, hist)
 }
 
-// scaledUp: a service that is upgrading only because it was scaled up
-// after its upgrade passed: at the scale its new containers record, it is
-// upgraded. A plain up may fill the new slots (from the revision that
-// serves), which leaves it upgraded.
-func scaledUp(view ServiceView) bool {
-	all := append(append([]Container(nil), view.Current...), view.Kept...)
-	return viewOf(all, 0).State == Upgraded
+// onlyGaps: a service that is upgrading only because some slots have no
+// container of the new revision (scaled up since its upgrade passed, or one
+// removed by hand): every new container passed and none failed, and no old
+// one runs. An interrupted upgrade never looks so, since it creates a slot's
+// new container before it touches the old one. A plain up fills the gaps
+// from the revision that serves, which leaves the service upgraded.
+func onlyGaps(view ServiceView) bool {
+	if view.Bad != nil || anyRunning(view.Kept) {
+		return false
+	}
+	for _, c := range view.Current {
+		if !Passed(c) {
+			return false
+		}
+	}
+	return true
 }
 
 // slotMaker makes the containers a plain up adds to a service (a scale up,

@@ -173,6 +173,7 @@ func TestRollbackToRevision(t *testing.T) {
 	if again, _, err := RollbackTo(p3, rolled, opts); err != nil || !again.Empty() || !strings.Contains(again.String(), "web: revision 1 serves already (as revision 4); nothing to do") {
 		t.Errorf("a rollback to revision 1 again: %v\n%s", err, again)
 	}
+	var made []CreateRequest
 	// Scaled up before a confirm: the new slot is made from revision 4, the
 	// service stays upgraded, and a rollback still returns to revision 3.
 	up3, err := Up(p3, rolled, Options{Services: []string{"web"}, Scale: map[string]int{"web": 3}})
@@ -197,6 +198,31 @@ func TestRollbackToRevision(t *testing.T) {
 			t.Errorf("rollback after the scale up: %s (revision %d) is %s", c.Name, c.Revision, c.State)
 		}
 	}
+	// Upgraded, and a new container removed by hand: a plain up makes it
+	// again from revision 4, beside revision 3's kept one.
+	gap := rolled
+	gap.Containers = nil
+	for _, c := range rolled.Containers {
+		if !(c.Number == 1 && c.Revision == 4) {
+			gap.Containers = append(gap.Containers, c)
+		}
+	}
+	refill, err := Up(p3, gap, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	made = nil
+	for _, st := range flatten(refill.Services[0].Steps) {
+		if c, ok := st.Action.(CreateContainer); ok {
+			made = append(made, c.Request)
+		}
+	}
+	if len(made) != 1 || made[0].Name != "demo-web-1" || made[0].Config.Image != "sha256:111" || made[0].Config.Labels[LabelRevision] != "4" {
+		t.Errorf("a new container removed by hand before a confirm:\n%s", refill)
+	}
+	if v := viewOf(byService(simulate(t, gap, refill).Containers)["web"], 2); v.State != Upgraded {
+		t.Errorf("after making it again: %s", v.State)
+	}
 	// Once confirmed, a scale up of the out-of-sync service makes its new
 	// slot from revision 4: revision 1's spec and image ID, not the files'
 	// v3 nor what the v1 tag means now.
@@ -205,7 +231,7 @@ func TestRollbackToRevision(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var made []CreateRequest
+	made = nil
 	for _, s := range flatten(scale.Services[0].Steps) {
 		if c, ok := s.Action.(CreateContainer); ok {
 			made = append(made, c.Request)
