@@ -306,10 +306,13 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// get fetches a URL on loopback and returns the body.
+// get fetches a URL on loopback and returns the body. Its connection is
+// closed after the answer: an idle keep-alive connection left in a pool
+// would hold the front proxy's drain of that container (TCP mode) for the
+// whole drain timeout at the next upgrade.
 func get(t *testing.T, url string) string {
 	t.Helper()
-	c := http.Client{Timeout: 2 * time.Second}
+	c := http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	var lastErr error
 	for i := 0; i < 20; i++ {
 		resp, err := c.Get(url)
