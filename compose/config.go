@@ -48,6 +48,12 @@ func (p *Project) MarshalYAML() ([]byte, error) {
 		if svc.History != DefaultHistory {
 			ext["history"] = svc.History
 		}
+		if len(svc.Sidekicks) > 0 {
+			ext["sidekicks"] = svc.Sidekicks
+		}
+		if svc.Primary != "" {
+			ext["sidekick_of"] = svc.Primary
+		}
 		if len(svc.NoEffect) > 0 {
 			ext["no_effect"] = svc.NoEffect
 		}

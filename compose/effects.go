@@ -59,7 +59,7 @@ func noEffect(cfg types.ServiceConfig, rs RancherService) []string {
 		case k == LabelPullImage && v == "always" && cfg.PullPolicy != "":
 			out = append(out, fmt.Sprintf("label %s: no effect: pull_policy %s takes precedence", k, cfg.PullPolicy))
 			continue
-		case k == LabelPullImage && v == "always", k == LabelStartOnce && v == "true":
+		case k == LabelPullImage && v == "always", k == LabelStartOnce && v == "true", k == LabelSidekicks:
 			continue // acted on
 		}
 		labels = append(labels, k)

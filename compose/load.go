@@ -103,11 +103,14 @@ func load(ctx context.Context, o Options) (*Project, *entry, error) {
 	if err := checkBalancerPorts(p, srcs); err != nil {
 		return nil, e, err
 	}
+	if err := linkSidekicks(p, srcs); err != nil {
+		return nil, e, err
+	}
 	explained := slices.Clone(p.Services)
 	for _, b := range p.Balancers {
 		explained = append(explained, Service{Name: b.Name, NoEffect: b.NoEffect})
 	}
-	p.Warnings = append(append(e.warnings, noEffectWarnings(explained)...), e.volumeNotes...)
+	p.Warnings = append(append(append(e.warnings, noEffectWarnings(explained)...), e.volumeNotes...), p.Warnings...)
 	return p, e, nil
 }
 

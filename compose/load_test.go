@@ -240,14 +240,13 @@ func TestRancherEraWarnings(t *testing.T) {
 		`service "web": metadata: kept in the project, no effect`,
 		`service "web": scale_policy: no effect`,
 		`service "web": label io.rancher.scheduler.affinity:host_label: kept on the containers, no effect: Rancher's scheduler used it to place containers on hosts; one engine has one host`,
-		`service "web": label io.rancher.sidekicks: kept on the containers, no effect`,
 		`service "client": external_ips/hostname: no effect`,
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("warnings lack %q:\n%s", want, got)
 		}
 	}
-	if strings.Contains(got, "pull_image") || strings.Contains(got, "start_once") {
+	if strings.Contains(got, "pull_image") || strings.Contains(got, "start_once") || strings.Contains(got, "sidekicks") {
 		t.Errorf("labels drover acts on are reported as having no effect:\n%s", got)
 	}
 	web, _ := p.Service("web")

@@ -85,6 +85,11 @@ type Service struct {
 	// History is how many revisions its containers record, the current one
 	// included (x-drover: {history: N}; DefaultHistory).
 	History int
+	// Sidekicks are the services that run beside this one, slot by slot
+	// (io.rancher.sidekicks); Primary is, for a sidekick, the service it
+	// runs beside. A sidekick has its primary's scale and policy.
+	Sidekicks []string
+	Primary   string
 }
 
 // Service returns the named service, and whether it exists.

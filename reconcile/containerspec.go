@@ -68,6 +68,30 @@ type specInput struct {
 	number     int
 	revision   int
 	apiVersion string
+	// peers names, for the members of the service's unit (its primary and
+	// sidekicks), the container of this slot to take volumes and
+	// namespaces from when it is not the slot's name: in an upgrade, the
+	// new sidekick, created under its pending name just before.
+	peers map[string]string
+}
+
+// peer is the container a reference to another service (volumes_from,
+// links, service: namespaces) names: the first container of the service,
+// as docker compose does, or, for a member of the same unit, the container
+// of the same slot, as Rancher did with sidekicks.
+func (in specInput) peer(service string) string {
+	if ref, ok := in.peers[service]; ok {
+		return ref
+	}
+	p := in.project
+	dep, found := p.Service(service)
+	if !found {
+		dep.Config = types.ServiceConfig{Name: service}
+	}
+	if found && p.SameUnit(in.service.Name, service) {
+		return ContainerName(p.Name, dep.Config, in.number)
+	}
+	return ContainerName(p.Name, dep.Config, 1)
 }
 
 // newCreateRequest turns a service into an engine create request. It is pure:
@@ -144,8 +168,8 @@ func newCreateRequest(in specInput) (CreateRequest, []string, error) {
 		CgroupnsMode:   container.CgroupnsMode(s.Cgroup),
 		Isolation:      container.Isolation(s.Isolation),
 		VolumeDriver:   s.VolumeDriver,
-		PidMode:        container.PidMode(serviceRef(p, s.Pid)),
-		IpcMode:        container.IpcMode(serviceRef(p, s.Ipc)),
+		PidMode:        container.PidMode(in.serviceRef(s.Pid)),
+		IpcMode:        container.IpcMode(in.serviceRef(s.Ipc)),
 	}
 	if len(s.Annotations) > 0 {
 		if versionAtLeast(in.apiVersion, 1, 43) {
@@ -189,10 +213,10 @@ func newCreateRequest(in specInput) (CreateRequest, []string, error) {
 	files := configs(in.service.Configs, host)
 	host.Runtime = s.Runtime
 	for _, from := range s.VolumesFrom {
-		host.VolumesFrom = append(host.VolumesFrom, volumesFrom(p, from))
+		host.VolumesFrom = append(host.VolumesFrom, in.volumesFrom(from))
 	}
 	req := CreateRequest{Name: ContainerName(p.Name, s, in.number), Platform: s.Platform, Config: cfg, HostConfig: host, Files: files}
-	if err := networking(p, s, &req); err != nil {
+	if err := networking(in, &req); err != nil {
 		return CreateRequest{}, nil, err
 	}
 	// An alias that survives renames (web-1 → web-1-r2 and back): the
@@ -523,11 +547,12 @@ func bindString(v types.ServiceVolumeConfig) (string, bool) {
 
 // networking attaches the container to its networks, the service name always
 // among its aliases so that other services reach it by name.
-func networking(p *compose.Project, s types.ServiceConfig, req *CreateRequest) error {
+func networking(in specInput, req *CreateRequest) error {
+	p, s := in.project, in.service.Config
 	switch mode := s.NetworkMode; {
 	case mode == "":
 	default:
-		req.HostConfig.NetworkMode = container.NetworkMode(serviceRef(p, mode))
+		req.HostConfig.NetworkMode = container.NetworkMode(in.serviceRef(mode))
 		return nil
 	}
 	nets := s.NetworksByPriority()
@@ -546,7 +571,7 @@ func networking(p *compose.Project, s types.ServiceConfig, req *CreateRequest) e
 		if i == 0 {
 			// Legacy links (v1 files) become links of the first network,
 			// which is what Docker does with them on a user network.
-			ep.Links = links(p, s)
+			ep.Links = in.links()
 			req.HostConfig.NetworkMode = container.NetworkMode(n.Name)
 			req.Networking = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{n.Name: ep}}
 			continue
@@ -563,21 +588,19 @@ func networking(p *compose.Project, s types.ServiceConfig, req *CreateRequest) e
 // ipc "service:db") into one naming its first container, as docker compose
 // does; any other mode is returned as it is. compose-go has already refused
 // an unknown service.
-func serviceRef(p *compose.Project, mode string) string {
+func (in specInput) serviceRef(mode string) string {
 	name, ok := strings.CutPrefix(mode, "service:")
 	if !ok {
 		return mode
 	}
-	if dep, found := p.Service(name); found {
-		return "container:" + ContainerName(p.Name, dep.Config, 1)
-	}
-	return "container:" + ContainerName(p.Name, types.ServiceConfig{Name: name}, 1)
+	return "container:" + in.peer(name)
 }
 
 // links renders links (service[:alias]) and external_links
 // (container[:alias]) as container:alias pairs; a service's link points at
 // its first container.
-func links(p *compose.Project, s types.ServiceConfig) []string {
+func (in specInput) links() []string {
+	p, s := in.project, in.service.Config
 	var out []string
 	for _, l := range s.Links {
 		name, alias, ok := strings.Cut(l, ":")
@@ -585,7 +608,14 @@ func links(p *compose.Project, s types.ServiceConfig) []string {
 			alias = name
 		}
 		if dep, found := p.Service(name); found {
-			name = ContainerName(p.Name, dep.Config, 1)
+			// By the slot's name, not a peer's pending one: a link
+			// follows a name at each lookup, and the new sidekick takes
+			// the slot's name once it passes.
+			n := 1
+			if p.SameUnit(s.Name, dep.Name) {
+				n = in.number
+			}
+			name = ContainerName(p.Name, dep.Config, n)
 		}
 		out = append(out, name+":"+alias)
 	}
@@ -601,12 +631,12 @@ func links(p *compose.Project, s types.ServiceConfig) []string {
 
 // volumesFrom renders a volumes_from entry: a service's first container, or
 // container:NAME, with an optional :ro or :rw.
-func volumesFrom(p *compose.Project, from string) string {
+func (in specInput) volumesFrom(from string) string {
 	ref, mode, _ := strings.Cut(from, ":")
 	if ref == "container" {
 		ref, mode, _ = strings.Cut(mode, ":")
-	} else if dep, ok := p.Service(ref); ok {
-		ref = ContainerName(p.Name, dep.Config, 1)
+	} else if _, ok := in.project.Service(ref); ok {
+		ref = in.peer(ref)
 	}
 	if mode != "" {
 		return ref + ":" + mode

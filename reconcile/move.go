@@ -130,12 +130,12 @@ func publishedList(svc compose.Service) string {
 // ports go. The gate is the containers' own health (or the monitor period):
 // a rancher-compose health_check probe runs in the proxy, which does not
 // exist yet.
-func moveSteps(svc compose.Service, policy compose.Policy, pending []slot, target int) []Step {
+func moveSteps(svc compose.Service, policy compose.Policy, pending [][]slot) []Step {
 	if len(pending) == 0 {
 		return nil
 	}
 	policy.StartFirst = true
-	return batchSteps(svc, policy, pending, 1, 1, target, nil)
+	return batchSteps(svc.Name, policy, pending, 1, 1, nil)
 }
 
 // proxyAfterMove are the teardown steps of a run that moves services

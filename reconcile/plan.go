@@ -71,8 +71,8 @@ func Up(p *compose.Project, obs Observed, opts Options) (Plan, error) {
 		if !selected[svc.Name] {
 			continue
 		}
-		if n, ok := opts.Scale[svc.Name]; ok {
-			svc.Scale = n
+		if svc.Scale, err = scaleOf(p, svc, opts.Scale); err != nil {
+			return Plan{}, err
 		}
 		if err := checkHostPorts(svc); err != nil {
 			if !moving[svc.Name] {
@@ -151,6 +151,12 @@ func selection(p *compose.Project, names []string) (map[string]bool, error) {
 			return fmt.Errorf("no such service: %q", name)
 		}
 		sel[name] = true
+		// A service goes with its unit (its primary and sidekicks).
+		for _, member := range p.Unit(name) {
+			if err := add(member); err != nil {
+				return err
+			}
+		}
 		for dep := range s.Config.DependsOn {
 			if _, ok := p.Service(dep); ok {
 				if err := add(dep); err != nil {

@@ -555,6 +555,13 @@ func simulateSteps(t *testing.T, obs Observed, plan Plan, limit int, bad string)
 					t.Fatalf("create %q: the name is taken", a.Request.Name)
 				}
 			}
+			// The engine resolves volumes_from when it creates.
+			for _, from := range a.Request.HostConfig.VolumesFrom {
+				ref, _, _ := strings.Cut(from, ":")
+				if !slices.ContainsFunc(out.Containers, func(c Container) bool { return c.ID == ref || c.Name == ref }) {
+					t.Errorf("create %s: volumes_from %s, which does not exist", a.Request.Name, ref)
+				}
+			}
 			labels := map[string]string{liveRestart: FormatRestartPolicy(a.Request.HostConfig.RestartPolicy)}
 			for k, v := range a.Request.Config.Labels {
 				labels[k] = v

@@ -179,11 +179,12 @@ func recorded(rec history.Revision, hist []history.Revision) revisionSource {
 	return revisionSource{imageID: rec.ImageID, image: rec.Image, from: from, history: hist}
 }
 
-// createRequest is the request for slot n of revision rev of a service
-// (from the files, or already turned into a recorded revision by
-// fromRevision), with the service's history.
-func createRequest(p *compose.Project, svc compose.Service, src revisionSource, n, rev int, apiVersion string) (CreateRequest, []string, error) {
-	req, warnings, err := newCreateRequest(specInput{project: p, service: svc, number: n, revision: rev, apiVersion: apiVersion})
+// createRequest is the request for slot in.number of revision in.revision
+// of a service (from the files, or already turned into a recorded revision
+// by fromRevision), with the service's history.
+func createRequest(in specInput, src revisionSource) (CreateRequest, []string, error) {
+	p, svc, rev := in.project, in.service, in.revision
+	req, warnings, err := newCreateRequest(in)
 	if err != nil {
 		return CreateRequest{}, nil, err
 	}
@@ -316,7 +317,7 @@ func newSlots(p *compose.Project, svc compose.Service, view ServiceView, fromRec
 }
 
 func (m slotMaker) request(n int) (CreateRequest, []string, error) {
-	return createRequest(m.p, m.svc, m.src, n, m.revision, m.api)
+	return createRequest(specInput{project: m.p, service: m.svc, number: n, revision: m.revision, apiVersion: m.api}, m.src)
 }
 
 // missingSlots: some slot of 1..scale has no container.

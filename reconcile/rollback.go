@@ -38,14 +38,15 @@ func Rollback(obs Observed, opts RollbackOptions) (Plan, error) {
 	plan := Plan{Project: obs.Project}
 	groups := byService(obs.Containers)
 	views := map[string]ServiceView{}
-	for _, name := range serviceNames(obs, opts.Services) {
+	asked := opts.Services
+	for _, name := range serviceNames(obs, withUnits(obs, asked)) {
 		if err := slotConflict(name, groups[name]); err != nil {
 			return Plan{}, err
 		}
 		view := viewOf(groups[name], 0)
 		if len(view.Kept) == 0 {
-			if len(opts.Services) == 0 {
-				continue
+			if !slices.Contains(asked, name) {
+				continue // not named, or a member of a named one's unit
 			}
 			return Plan{}, fmt.Errorf("service %q: %w", name, ErrNothingKept)
 		}
@@ -204,7 +205,7 @@ func rollbackService(name string, view ServiceView, opts RollbackOptions, proxy 
 func Confirm(obs Observed, services []string, force bool) (Plan, error) {
 	plan := Plan{Project: obs.Project}
 	groups := byService(obs.Containers)
-	for _, name := range serviceNames(obs, services) {
+	for _, name := range serviceNames(obs, withUnits(obs, services)) {
 		if err := slotConflict(name, groups[name]); err != nil {
 			return Plan{}, err
 		}
@@ -260,6 +261,44 @@ func anyRunning(cs []Container) bool {
 	return false
 }
 
+// withUnits adds to the named services the other members of their units,
+// read from the primaries' io.rancher.sidekicks label on the containers
+// (no files needed): a unit is upgraded together, so it is rolled back and
+// confirmed together. No name (all services) stays none.
+func withUnits(obs Observed, services []string) []string {
+	if len(services) == 0 {
+		return nil
+	}
+	named := map[string]bool{}
+	for _, s := range services {
+		named[s] = true
+	}
+	out := append([]string(nil), services...)
+	groups := byService(obs.Containers)
+	for _, c := range obs.Containers {
+		v := c.Labels[compose.LabelSidekicks]
+		if v == "" {
+			continue
+		}
+		unit := []string{c.Service}
+		for _, s := range strings.Split(v, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				unit = append(unit, s)
+			}
+		}
+		if !slices.ContainsFunc(unit, func(s string) bool { return named[s] }) {
+			continue
+		}
+		for _, s := range unit {
+			if !named[s] && len(groups[s]) > 0 {
+				named[s] = true
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
 // serviceNames is the named services, or every service the containers name,
 // in their sorted order.
 func serviceNames(obs Observed, services []string) []string {
@@ -291,19 +330,20 @@ func Forward(obs Observed, opts RollbackOptions) (Plan, error) {
 			continue
 		}
 		rev := view.KeptRevision()
-		var slots []slot
+		svc := compose.Service{Name: name}
+		var units [][]slot
 		for i := range view.Current {
 			c := &view.Current[i]
-			s := slot{number: c.Number, name: canonicalName(c.Name), new: c}
+			s := slot{svc: svc, number: c.Number, name: canonicalName(c.Name), revision: view.Revision, new: c}
 			for j := range view.Kept {
 				if k := &view.Kept[j]; k.Revision == rev && k.Number == c.Number {
 					s.old = k
 				}
 			}
-			slots = append(slots, s)
+			units = append(units, []slot{s})
 		}
 		policy := compose.Policy{HealthTimeout: opts.Timeout, Monitor: opts.Monitor}
-		steps := batchSteps(compose.Service{Name: name}, policy, slots, 1, 1, view.Revision, nil)
+		steps := batchSteps(name, policy, units, 1, 1, nil)
 		plan.Services = append(plan.Services, ServicePlan{Service: name, Steps: steps})
 	}
 	if len(plan.Services) == 0 {

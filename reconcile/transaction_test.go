@@ -30,6 +30,9 @@ func TestUpgradeIsATransaction(t *testing.T) {
 		// or between a start and its post_start hook, must run them.
 		{"stop-first, scale 2, hooks", hooksFile, "web:\n  upgrade_strategy: {start_first: false, batch_size: 1}\n", 2, false},
 		{"start-first, scale 3, hooks", hooksFile, "web:\n  scale: 3\n  upgrade_strategy: {start_first: true, batch_size: 2}\n", 3, false},
+		// A primary with its sidekick: both upgraded in the same batches.
+		{"stop-first, scale 3, sidekick", sidekickFile, "web:\n  scale: 3\n  upgrade_strategy: {start_first: false, batch_size: 2}\n", 3, false},
+		{"start-first, scale 2, sidekick", sidekickFile, "web:\n  scale: 2\n  upgrade_strategy: {start_first: true, batch_size: 1}\n", 2, false},
 	}
 	for _, m := range modes {
 		images := []string{"v2", "broken"}
@@ -65,7 +68,7 @@ func TestUpgradeIsATransaction(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				steps := len(flatten(plan.Services[0].Steps))
+				steps := len(flatten(webSteps(plan)))
 				if steps < 4 {
 					t.Fatalf("upgrade plan of %d steps:\n%s", steps, plan)
 				}
@@ -78,11 +81,11 @@ func TestUpgradeIsATransaction(t *testing.T) {
 							continue
 						}
 					}
-					changed := slices.ContainsFunc(flatten(plan.Services[0].Steps)[:k], changes)
+					changed := slices.ContainsFunc(flatten(webSteps(plan))[:k], changes)
 					where := fmt.Sprintf("after step %d of %d", k, steps)
 					var last Step
 					if k > 0 {
-						last = flatten(plan.Services[0].Steps)[k-1]
+						last = flatten(webSteps(plan))[k-1]
 					}
 					checkInvariants(t, where, left, last, m.scale, original)
 					checkAdvice(t, where, left, changed)
@@ -108,15 +111,27 @@ const hooksFile = `services:
         environment: {TOKEN: s3cret}
 `
 
+// sidekickFile is a primary that takes its volumes from its sidekick.
+const sidekickFile = `services:
+  web:
+    image: drover-hello:%[1]s
+    restart: always
+    labels: {io.rancher.sidekicks: data}
+    volumes_from: [data]
+  data:
+    image: drover-hello:%[1]s
+    restart: unless-stopped
+`
+
 // checkInvariants: every slot has a container of the old revision or a
 // new one that holds or will take its name; the containers are the original
 // ones and the new revision's, nothing else; a kept container, and a new
 // one until it passes, has restart policy "no".
 func checkInvariants(t *testing.T, where string, obs Observed, last Step, scale int, original map[string]string) {
 	t.Helper()
-	slots := map[int]int{}
+	slots := map[string]int{}
 	for _, c := range obs.Containers {
-		slots[c.Number]++
+		slots[c.Target()]++
 		if _, ok := original[c.ID]; !ok && c.Revision != 2 {
 			t.Errorf("%s: %s is neither an original container nor of revision 2", where, c.Name)
 		}
@@ -130,9 +145,12 @@ func checkInvariants(t *testing.T, where string, obs Observed, last Step, scale 
 			t.Errorf("%s: %s left its slot's name but keeps restart policy %q", where, c.Name, c.Labels[liveRestart])
 		}
 	}
-	for n := 1; n <= scale; n++ {
-		if slots[n] == 0 || slots[n] > 2 {
-			t.Errorf("%s: slot %d has %d containers", where, n, slots[n])
+	for _, service := range servicesOf(obs) {
+		for n := 1; n <= scale; n++ {
+			target := fmt.Sprintf("%s#%d", service, n)
+			if slots[target] == 0 || slots[target] > 2 {
+				t.Errorf("%s: slot %s has %d containers", where, target, slots[target])
+			}
 		}
 	}
 }
@@ -141,23 +159,30 @@ func checkInvariants(t *testing.T, where string, obs Observed, last Step, scale 
 // and confirm is refused unless every new container passed.
 func checkAdvice(t *testing.T, where string, obs Observed, changed bool) {
 	t.Helper()
-	view := viewOf(byService(obs.Containers)["web"], 0)
-	next := nextStep("web", view)
-	if changed && view.State == Active {
+	// A unit (web and its sidekick) is confirmed as one: confirm must be
+	// accepted when no member is upgrading or failed, refused otherwise.
+	active, confirmable := true, true
+	for _, service := range servicesOf(obs) {
+		view := viewOf(byService(obs.Containers)[service], 0)
+		next := nextStep(service, view)
+		active = active && view.State == Active
+		confirmable = confirmable && view.State != Upgrading && view.State != UpgradeFailed
+		if view.State != Active && !strings.Contains(next, "--rollback "+service) {
+			t.Errorf("%s (%s): advice %q does not offer the rollback", where, view.State, next)
+		}
+		if strings.Contains(next, "--confirm-upgrade") && view.State != Upgraded {
+			t.Errorf("%s: advice %q offers a confirm in state %s", where, next, view.State)
+		}
+	}
+	if changed && active {
 		t.Errorf("%s: the service is active, but the upgrade changed the engine", where)
 	}
-	if view.State != Active && !strings.Contains(next, "--rollback web") {
-		t.Errorf("%s (%s): advice %q does not offer the rollback", where, view.State, next)
-	}
 	_, err := Confirm(obs, []string{"web"}, false)
-	if view.State == Upgraded && err != nil {
+	if confirmable && err != nil {
 		t.Errorf("%s: confirm of an upgraded service refused: %v", where, err)
 	}
-	if (view.State == Upgrading || view.State == UpgradeFailed) && err == nil {
-		t.Errorf("%s: confirm of a %s service accepted", where, view.State)
-	}
-	if strings.Contains(next, "--confirm-upgrade") && view.State != Upgraded {
-		t.Errorf("%s: advice %q offers a confirm in state %s", where, next, view.State)
+	if !confirmable && err == nil {
+		t.Errorf("%s: confirm of a service upgrading or failed accepted", where)
 	}
 }
 
@@ -172,10 +197,13 @@ func finish(t *testing.T, where string, p2 *compose.Project, obs Observed, bad s
 	}
 	after, failed := simulateSteps(t, obs, plan, -1, bad)
 	if bad == "" {
-		view := viewOf(byService(after.Containers)["web"], scale)
-		if failed || view.State != Upgraded || len(view.Current) != scale {
-			t.Errorf("%s: up --upgrade left the service %s with %d new containers (failed %v)", where, view.State, len(view.Current), failed)
+		for _, service := range servicesOf(after) {
+			view := viewOf(byService(after.Containers)[service], scale)
+			if failed || view.State != Upgraded || len(view.Current) != scale {
+				t.Errorf("%s: up --upgrade left %s %s with %d new containers (failed %v)", where, service, view.State, len(view.Current), failed)
+			}
 		}
+		view := viewOf(byService(after.Containers)["web"], scale)
 		for _, c := range view.Current {
 			if !c.Running() || !Passed(c) || c.Labels[liveRestart] != c.RestartPolicy {
 				t.Errorf("%s: after up --upgrade, %s is %s with restart policy %q (its own: %q)", where, c.Name, c.State, c.Labels[liveRestart], c.RestartPolicy)
@@ -243,6 +271,15 @@ func checkOriginal(t *testing.T, where string, obs Observed, original map[string
 	if view := viewOf(byService(obs.Containers)["web"], 0); view.State != Active || slices.ContainsFunc(obs.Containers, func(c Container) bool { return c.Revision != 1 }) {
 		t.Errorf("%s: state %s", where, view.State)
 	}
+}
+
+func servicesOf(obs Observed) []string {
+	var out []string
+	for name := range byService(obs.Containers) {
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // changes reports whether a step changes the engine.
@@ -441,4 +478,14 @@ func TestProxyReplacedOnlyWhenAsked(t *testing.T) {
 	if strings.Join(kinds, " ") != "remove create start" {
 		t.Errorf("ports changed, asked: %v", kinds)
 	}
+}
+
+// webSteps is the steps of service web, which holds its sidekicks' too.
+func webSteps(plan Plan) []Step {
+	for _, sp := range plan.Services {
+		if sp.Service == "web" {
+			return sp.Steps
+		}
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -95,33 +96,34 @@ func Upgrade(p *compose.Project, obs Observed, opts UpgradeOptions) (Plan, error
 	planned := withoutProxy(p, moving)
 	groups := byService(obs.Containers)
 	final := map[string][]ProxyTableRoute{}
+	index := map[string]int{}
 	for i, sp := range plan.Services {
-		svc, _ := planned.Service(sp.Service)
-		if moves[svc.Name] {
-			svc, _ = p.Service(sp.Service)
+		index[sp.Service] = i
+	}
+	for i, sp := range plan.Services {
+		svc, _ := p.Service(sp.Service)
+		if svc.Primary != "" {
+			continue // upgraded with its primary
 		}
-		if n, ok := opts.Scale[svc.Name]; ok {
-			svc.Scale = n
+		unit, upgrade, err := unitMembers(p, planned, svc, groups, obs, opts, moves)
+		if err != nil {
+			return Plan{}, err
 		}
-		view := viewOf(groups[svc.Name], svc.Scale)
-		if view.Revision == 0 {
-			continue // nothing runs: the plain up creates it
-		}
-		settled := view.State == Active || view.State == Upgraded
-		if settled && !moves[svc.Name] && !opts.Forced(svc.Name) && outOfSync(p, svc, view.Current, obs.Images) == "" {
+		if !upgrade {
 			continue
 		}
-		hist, _ := ServiceHistory(groups[svc.Name], obs.Images)
-		target, src := svc, revisionSource{history: hist}
-		if !settled {
-			target, src = goingOn(svc, view, obs.Images, hist)
-		}
-		steps, serving, err := upgradeService(planned, target, view, obs, opts, src, moves[svc.Name])
+		steps, serving, err := upgradeUnit(planned, unit, obs, opts, moves[svc.Name])
 		if err != nil {
 			return Plan{}, err
 		}
 		plan.Services[i].Steps = steps
 		plan.Services[i].Notes = nil
+		for _, m := range unit[:len(unit)-1] {
+			if j, ok := index[m.svc.Name]; ok {
+				plan.Services[j].Steps, plan.Services[j].Left = nil, ""
+				plan.Services[j].Notes = []string{fmt.Sprintf("%s: upgraded with %s, its primary, in the same batches", m.svc.Name, svc.Name)}
+			}
+		}
 		if moves[svc.Name] {
 			final[svc.Name] = serviceRoutes(proxyRoutes(p), svc.Name, serving, nil, false)
 		}
@@ -183,112 +185,223 @@ func subtract(a, b map[string]bool) map[string]bool {
 	return out
 }
 
+// unitMembers returns a service's unit as members of an upgrade, its
+// sidekicks first and the service last, and whether the unit is upgraded:
+// when one member is out of sync, forced, upgrading or failed, all are, as
+// Rancher upgraded a service with its sidekicks. A unit of which nothing
+// runs is left to the plain up, which creates it.
+//
+// planned is the project as the plan has it (services moving behind the
+// proxy as they are until then); those in moves are taken from p.
+func unitMembers(p, planned *compose.Project, svc compose.Service, groups map[string][]Container, obs Observed, opts UpgradeOptions, moves map[string]bool) ([]member, bool, error) {
+	names := p.Unit(svc.Name)
+	names = append(names[1:], names[0])
+	var unit []member
+	upgrade, running := false, false
+	for _, name := range names {
+		s, _ := planned.Service(name)
+		if moves[name] {
+			s, _ = p.Service(name)
+		}
+		scale, err := scaleOf(p, s, opts.Scale)
+		if err != nil {
+			return nil, false, err
+		}
+		s.Scale = scale
+		view := viewOf(groups[name], s.Scale)
+		if view.Revision == 0 {
+			unit = append(unit, member{svc: s, view: view, target: 1})
+			continue
+		}
+		running = true
+		settled := view.State == Active || view.State == Upgraded
+		if !settled || moves[name] || opts.Forced(name) || outOfSync(p, s, view.Current, obs.Images) != "" {
+			upgrade = true
+		}
+		hist, _ := ServiceHistory(groups[name], obs.Images)
+		target, src := s, revisionSource{history: hist}
+		if !settled {
+			target, src = goingOn(s, view, obs.Images, hist)
+		}
+		m, err := memberOf(target, view, src)
+		if err != nil {
+			return nil, false, err
+		}
+		unit = append(unit, m)
+	}
+	return unit, upgrade && running, nil
+}
+
+// scaleOf is a service's scale with the command line's override: a
+// sidekick follows its primary's, and cannot be scaled on its own.
+func scaleOf(p *compose.Project, svc compose.Service, overrides map[string]int) (int, error) {
+	if _, ok := overrides[svc.Name]; ok && svc.Primary != "" {
+		return 0, fmt.Errorf("service %q is a sidekick of %q and runs at its scale: scale %s instead", svc.Name, svc.Primary, svc.Primary)
+	}
+	name := cmp.Or(svc.Primary, svc.Name)
+	if n, ok := overrides[name]; ok {
+		return n, nil
+	}
+	return svc.Scale, nil
+}
+
+// upgrading is the services the plan creates containers of: a primary's
+// steps create its sidekicks' too.
 func upgrading(p *compose.Project, plan Plan) []compose.Service {
 	var out []compose.Service
+	seen := map[string]bool{}
 	for _, sp := range plan.Services {
-		if createsContainers(sp) {
-			svc, _ := p.Service(sp.Service)
-			out = append(out, svc)
+		if !createsContainers(sp) {
+			continue
+		}
+		for _, name := range p.Unit(sp.Service) {
+			if svc, ok := p.Service(name); ok && !seen[name] {
+				seen[name] = true
+				out = append(out, svc)
+			}
 		}
 	}
 	return out
 }
 
-// upgradeService plans the upgrade of one service to svc: the files'
-// config, or a recorded revision made again (src says which). It works slot
-// by slot from what exists, so that it also finishes an upgrade that was
-// interrupted at any point, or tries again one that failed.
-//
-// A move (move true, svc proxied, its containers publishing the ports
-// themselves) is planned by moveSteps instead of the batches. serving is
-// what the new revision serves with once the steps are done.
-func upgradeService(p *compose.Project, svc compose.Service, view ServiceView, obs Observed, opts UpgradeOptions, src revisionSource, move bool) (steps []Step, serving []Container, err error) {
-	policy := opts.Policy(svc)
-	if policy.StartFirst && !svc.Proxy {
-		for _, port := range svc.Config.Ports {
-			if port.Published != "" {
-				return nil, nil, fmt.Errorf("service %q: a start-first upgrade runs the old and the new container side by side, and both cannot publish host port %s; use stop-first (upgrade_strategy.start_first: false) or drop the host port", svc.Name, port.Published)
-			}
-		}
-	}
-	old, target := view.Current, view.Revision+1
+// member is one service of a unit being upgraded: the containers it goes
+// from (old), those of the target revision that exist already (news), and
+// the steps that come before its batches.
+type member struct {
+	svc    compose.Service
+	src    revisionSource // where its new containers come from
+	view   ServiceView
+	old    []Container
+	news   []Container
+	target int
+	before []Step
+}
+
+// memberOf decides, from a service's state, what its upgrade starts from:
+// a new upgrade (old: the current revision), or one under way or failed
+// (old: the kept revision, the target the current one).
+func memberOf(svc compose.Service, view ServiceView, src revisionSource) (member, error) {
+	m := member{svc: svc, src: src, view: view, old: view.Current, target: view.Revision + 1}
 	switch view.State {
 	case Upgrading, UpgradeFailed:
 		if view.Current[0].Hash != svc.Hash {
-			return nil, nil, fmt.Errorf("service %q: an upgrade to revision %d is under way, and the files have changed since; finish it with the files it started from, or roll it back (drover up --rollback %s) and upgrade again", svc.Name, view.Revision, svc.Name)
+			return m, fmt.Errorf("service %q: an upgrade to revision %d is under way, and the files have changed since; finish it with the files it started from, or roll it back (drover up --rollback %s) and upgrade again", svc.Name, view.Revision, svc.Name)
 		}
-		target = view.Revision
-		old = nil
+		m.target, m.old = view.Revision, nil
 		rev := view.KeptRevision()
 		for _, c := range view.Kept {
 			if c.Revision == rev {
-				old = append(old, c)
+				m.old = append(m.old, c)
 				continue
 			}
 			// Kept from an even older revision: only one way back is kept.
-			steps = append(steps, removeSteps(c, fmt.Sprintf("older than revision %d", rev), stopTimeout(svc))...)
+			m.before = append(m.before, removeSteps(c, fmt.Sprintf("older than revision %d", rev), stopTimeout(svc))...)
 		}
 	case Upgraded:
 		// Confirm the pending upgrade: its kept containers go, the
 		// current ones become the old revision.
 		for _, c := range view.Kept {
-			steps = append(steps, Step{Target: c.Target(), Reason: fmt.Sprintf("confirm revision %d", view.Revision), Action: RemoveContainer{Ref: c.ID, Volumes: true}})
+			m.before = append(m.before, Step{Target: c.Target(), Reason: fmt.Sprintf("confirm revision %d", view.Revision), Action: RemoveContainer{Ref: c.ID, Volumes: true}})
 		}
 	}
-	var news []Container
-	if target == view.Revision {
-		news = view.Current
+	if m.target == view.Revision {
+		m.news = view.Current
 	}
-	slots, err := upgradeSlots(p, svc, src, old, news, target, obs.APIVersion)
+	return m, nil
+}
+
+// upgradeService plans the upgrade of one service, without its sidekicks,
+// to svc: the files' config, or a recorded revision made again (src says
+// which).
+func upgradeService(p *compose.Project, svc compose.Service, view ServiceView, obs Observed, opts UpgradeOptions, src revisionSource, move bool) ([]Step, []Container, error) {
+	m, err := memberOf(svc, view, src)
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, s := range slots {
+	return upgradeUnit(p, []member{m}, obs, opts, move)
+}
+
+// upgradeUnit plans the upgrade of a service and its sidekicks (its unit;
+// just the service when it has none) to the files' config. It works slot
+// by slot from what exists, so that it also finishes an upgrade that was
+// interrupted at any point, or tries again one that failed. The members of
+// one slot number go in the same batch, in one lane: sidekicks are created
+// and started before their primary (which may take their volumes), and
+// stopped after it.
+//
+// A move (move true, the primary proxied, its containers publishing the
+// ports themselves) is planned by moveSteps instead of the batches. serving
+// is what the primary's new revision serves with once the steps are done.
+func upgradeUnit(p *compose.Project, unit []member, obs Observed, opts UpgradeOptions, move bool) (steps []Step, serving []Container, err error) {
+	primary := unit[len(unit)-1].svc
+	policy := opts.Policy(primary)
+	for _, m := range unit {
+		if policy.StartFirst && !m.svc.Proxy {
+			for _, port := range m.svc.Config.Ports {
+				if port.Published != "" {
+					return nil, nil, fmt.Errorf("service %q: a start-first upgrade runs the old and the new container side by side, and both cannot publish host port %s; use stop-first (upgrade_strategy.start_first: false) or drop the host port", m.svc.Name, port.Published)
+				}
+			}
+		}
+		steps = append(steps, m.before...)
+	}
+	slots, err := unitSlots(p, unit, obs.APIVersion)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, u := range slots {
+		s := u[len(u)-1]
 		if s.new != nil {
 			serving = append(serving, *s.new)
 		} else {
-			serving = append(serving, Container{Name: s.request.Name, Revision: target, State: "running"})
+			serving = append(serving, Container{Name: s.request.Name, Revision: s.revision, State: "running"})
 		}
 	}
-	var pending []slot
-	for _, s := range slots {
-		if !s.done() {
-			pending = append(pending, s)
+	var pending [][]slot
+	for _, u := range slots {
+		for _, s := range u {
+			if !s.done() {
+				pending = append(pending, u)
+				break
+			}
 		}
 	}
-	probe := probeOf(p, svc, obs)
+	probe := probeOf(p, primary, obs)
 	var px *proxyPlan
-	if routes := proxyRoutes(p); fronted(routes, svc.Name) && !move {
-		px = &proxyPlan{ref: proxyRef(p, obs), routes: routes, serving: servingNow(append(append([]Container(nil), view.Current...), view.Kept...)), drain: drainTimeout(svc)}
+	if routes := proxyRoutes(p); fronted(routes, primary.Name) && !move {
+		view := unit[len(unit)-1].view
+		px = &proxyPlan{ref: proxyRef(p, obs), routes: routes, serving: servingNow(append(append([]Container(nil), view.Current...), view.Kept...)), drain: drainTimeout(primary)}
 	}
 	batches := Batches(len(pending), policy.BatchSize)
 	if move {
-		steps, batches = append(steps, moveSteps(svc, policy, pending, target)...), nil
+		steps, batches = append(steps, moveSteps(primary, policy, pending)...), nil
 	}
 	for i, b := range batches {
 		if i > 0 && policy.Interval > 0 {
-			steps = append(steps, Step{Target: svc.Name, Reason: policy.Interval.String(), Action: Sleep{Duration: policy.Interval}})
+			steps = append(steps, Step{Target: primary.Name, Reason: policy.Interval.String(), Action: Sleep{Duration: policy.Interval}})
 		}
 		if px != nil {
-			steps = append(steps, proxiedBatchSteps(svc, policy, pending[b.From:b.To], i+1, len(batches), target, px, probe)...)
+			steps = append(steps, proxiedBatchSteps(primary, policy, pending[b.From:b.To], i+1, len(batches), px, probe)...)
 			continue
 		}
-		steps = append(steps, batchSteps(svc, policy, pending[b.From:b.To], i+1, len(batches), target, probe)...)
+		steps = append(steps, batchSteps(primary.Name, policy, pending[b.From:b.To], i+1, len(batches), probe)...)
 	}
 	if px != nil && policy.StartFirst && len(batches) > 0 {
 		// The last switch left the old ones listed as draining.
-		steps = append(steps, px.switchStep(svc.Name, "drained", px.serving, nil))
+		steps = append(steps, px.switchStep(primary.Name, "drained", px.serving, nil))
 	}
 	// Old containers beyond the scale are kept with the rest; new ones
 	// beyond it (a scale that went down mid-upgrade) are removed.
-	for _, c := range old {
-		if c.Number > svc.Scale {
-			steps = append(steps, keepSteps(svc, c, c.Target())...)
+	for _, m := range unit {
+		for _, c := range m.old {
+			if c.Number > m.svc.Scale {
+				steps = append(steps, keepSteps(m.svc, c, c.Target())...)
+			}
 		}
-	}
-	for _, c := range news {
-		if c.Number > svc.Scale {
-			steps = append(steps, removeSteps(c, fmt.Sprintf("surplus: scale %d", svc.Scale), stopTimeout(svc))...)
+		for _, c := range m.news {
+			if c.Number > m.svc.Scale {
+				steps = append(steps, removeSteps(c, fmt.Sprintf("surplus: scale %d", m.svc.Scale), stopTimeout(m.svc))...)
+			}
 		}
 	}
 	return steps, serving, nil
@@ -297,12 +410,25 @@ func upgradeService(p *compose.Project, svc compose.Service, view ServiceView, o
 // slot is one container number of a service during an upgrade: the old
 // container (if any) and the new one (if already made, or to be made).
 type slot struct {
-	number  int
-	name    string // the slot's name, which the new container takes once it passes
-	old     *Container
-	new     *Container     // exists already
-	request *CreateRequest // the new container to create when new is nil
-	runOnce bool           // io.rancher.container.start_once: exit 0 is done
+	svc      compose.Service
+	number   int
+	name     string // the slot's name, which the new container takes once it passes
+	revision int    // the new container's
+	old      *Container
+	new      *Container     // exists already
+	request  *CreateRequest // the new container to create when new is nil
+	runOnce  bool           // io.rancher.container.start_once: exit 0 is done
+}
+
+// target names the slot the way drover prints it: web#2.
+func (s slot) target() string { return fmt.Sprintf("%s#%d", s.svc.Name, s.number) }
+
+// ref is how later steps name the new container.
+func (s slot) ref() string {
+	if s.new != nil {
+		return s.new.ID
+	}
+	return s.request.Name
 }
 
 // done: the new container has passed its health gate and runs (or, run
@@ -342,30 +468,52 @@ func (s slot) restartPolicy() string {
 	return cmp.Or(s.request.Config.Labels[LabelRestart], "no")
 }
 
-func upgradeSlots(p *compose.Project, svc compose.Service, src revisionSource, old, news []Container, target int, apiVersion string) ([]slot, error) {
-	var slots []slot
-	for n := 1; n <= svc.Scale; n++ {
-		s := slot{number: n, name: ContainerName(p.Name, svc.Config, n), old: byNumber(old, n), new: byNumber(news, n), runOnce: svc.StartOnce()}
-		if s.new == nil {
-			req, _, err := createRequest(p, svc, src, n, target, apiVersion)
+// unitSlots returns, per slot number, the slots of the unit's members in
+// the members' order. A member's new container takes its volumes and
+// namespaces from the new containers of the members before it in the same
+// slot (a primary from its new sidekicks), not from the old ones that the
+// slot's names still stand for.
+func unitSlots(p *compose.Project, unit []member, apiVersion string) ([][]slot, error) {
+	scale := unit[len(unit)-1].svc.Scale
+	out := make([][]slot, 0, scale)
+	for n := 1; n <= scale; n++ {
+		var u []slot
+		peers := map[string]string{}
+		for _, m := range unit {
+			s, err := newSlot(p, m, n, peers, apiVersion)
 			if err != nil {
 				return nil, err
 			}
-			// The new container is created under its pending name and
-			// takes the slot's name once it passes its health gate.
-			req.Name = PendingName(req.Name, target)
-			// Until it passes, the engine must not restart it: a crash
-			// must show as one, and an engine restart must not bring
-			// back a container that never passed.
-			req.HostConfig.RestartPolicy = ParseRestartPolicy("no")
-			if s.old != nil && s.old.RestartPolicy != "" {
-				req.Config.Labels[LabelReplacesRestart] = s.old.RestartPolicy
-			}
-			s.request = &req
+			peers[m.svc.Name] = s.ref()
+			u = append(u, s)
 		}
-		slots = append(slots, s)
+		out = append(out, u)
 	}
-	return slots, nil
+	return out, nil
+}
+
+func newSlot(p *compose.Project, m member, n int, peers map[string]string, apiVersion string) (slot, error) {
+	svc := m.svc
+	s := slot{svc: svc, number: n, name: ContainerName(p.Name, svc.Config, n), revision: m.target, old: byNumber(m.old, n), new: byNumber(m.news, n), runOnce: svc.StartOnce()}
+	if s.new != nil {
+		return s, nil
+	}
+	req, _, err := createRequest(specInput{project: p, service: svc, number: n, revision: m.target, apiVersion: apiVersion, peers: maps.Clone(peers)}, m.src)
+	if err != nil {
+		return s, err
+	}
+	// The new container is created under its pending name and takes the
+	// slot's name once it passes its health gate.
+	req.Name = PendingName(req.Name, m.target)
+	// Until it passes, the engine must not restart it: a crash must show
+	// as one, and an engine restart must not bring back a container that
+	// never passed.
+	req.HostConfig.RestartPolicy = ParseRestartPolicy("no")
+	if s.old != nil && s.old.RestartPolicy != "" {
+		req.Config.Labels[LabelReplacesRestart] = s.old.RestartPolicy
+	}
+	s.request = &req
+	return s, nil
 }
 
 func byNumber(cs []Container, n int) *Container {
@@ -377,6 +525,118 @@ func byNumber(cs []Container, n int) *Container {
 	return nil
 }
 
+// batchHeader is the step that opens a batch, naming its slots.
+func batchHeader(service string, units [][]slot, index, total int) Step {
+	var names []string
+	for _, u := range units {
+		for _, s := range u {
+			names = append(names, s.target())
+		}
+	}
+	return Step{Target: service, Reason: fmt.Sprintf("%d/%d: %s", index, total, strings.Join(names, ", ")), Action: Batch{}}
+}
+
+// createSteps create the new containers of one slot number, in the
+// unit's order.
+func createSteps(u []slot) []Step {
+	var lane []Step
+	for _, s := range u {
+		if s.new == nil {
+			lane = append(lane, Step{Target: s.target(), Reason: fmt.Sprintf("revision %d", s.revision), Action: CreateContainer{Request: *s.request}})
+		}
+	}
+	return lane
+}
+
+// keepAll keeps the old containers of one slot number, the unit's primary
+// first: the reverse of the order they start in.
+func keepAll(u []slot) []Step {
+	var lane []Step
+	for i := len(u) - 1; i >= 0; i-- {
+		if s := u[i]; s.old != nil && !s.done() {
+			lane = append(lane, keepSteps(s.svc, *s.old, s.target())...)
+		}
+	}
+	return lane
+}
+
+// startSteps start the new containers of one slot number that do not run,
+// each followed by its post_start hook.
+func startSteps(u []slot) []Step {
+	var lane []Step
+	for _, s := range u {
+		if s.done() {
+			continue
+		}
+		if s.new == nil || !s.new.Running() {
+			reason := ""
+			if s.new != nil {
+				reason = "interrupted upgrade"
+			}
+			lane = append(lane, Step{Target: s.target(), Reason: reason, Action: StartContainer{Ref: s.ref()}})
+		}
+		lane = append(lane, s.postStart(s.target(), s.ref())...)
+	}
+	return lane
+}
+
+// passSteps record that the new containers of one slot number passed:
+// each gets its own restart policy, then takes its slot's name.
+func passSteps(u []slot) []Step {
+	var lane []Step
+	for _, s := range u {
+		if s.new != nil && s.new.Name == s.name {
+			continue
+		}
+		if policy := s.restartPolicy(); policy != "no" {
+			lane = append(lane, Step{Target: s.target(), Reason: "passed its health gate", Action: SetRestartPolicy{Ref: s.ref(), Policy: policy}})
+		}
+		lane = append(lane, Step{Target: s.target(), Reason: "passed its health gate", Action: RenameContainer{Ref: s.ref(), Name: s.name}})
+	}
+	return lane
+}
+
+// gates are the waits of a batch, one per service in it (a sidekick run
+// once may finish, with status 0; the others must keep running); the
+// primary's gate runs its health_check probe where it has one.
+func gates(primary string, policy compose.Policy, units [][]slot, index int, probe *Probe) []Step {
+	var order []string
+	bySvc := map[string][]slot{}
+	for _, u := range units {
+		for _, s := range u {
+			if s.done() {
+				continue
+			}
+			if _, ok := bySvc[s.svc.Name]; !ok {
+				order = append(order, s.svc.Name)
+			}
+			bySvc[s.svc.Name] = append(bySvc[s.svc.Name], s)
+		}
+	}
+	var steps []Step
+	for _, name := range order {
+		slots := bySvc[name]
+		var refs []string
+		for _, s := range slots {
+			refs = append(refs, s.ref())
+		}
+		until, monitor := Healthy, policy.Monitor
+		if slots[0].runOnce {
+			until, monitor = Ready, 0 // a run-once container may finish, with status 0
+		}
+		pr := probe
+		if name != primary {
+			pr = nil
+		}
+		reason := "batch " + strconv.Itoa(index)
+		if name != primary {
+			reason += ", sidekick of " + primary
+		}
+		steps = append(steps, Step{Target: name, Reason: reason, Action: gate(refs, slots, until, policy.HealthTimeout, monitor, pr)})
+	}
+	return steps
+}
+
 // batchSteps are the steps of one batch. Every new container is created
 // first, under its pending name, so that from the first change on the
 // engine shows that an upgrade began. Start-first: the new containers start
@@ -384,56 +644,26 @@ func byNumber(cs []Container, n int) *Container {
 // ones are kept. Stop-first: the old ones are kept first. Kept means: restart
 // policy "no" (so that an engine restart does not start it again), stopped,
 // renamed out of the slot's name; never removed. Last, each new container
-// takes its slot's name: the record that it passed.
-func batchSteps(svc compose.Service, policy compose.Policy, slots []slot, index, total, revision int, probe *Probe) []Step {
-	var names []string
-	for _, s := range slots {
-		names = append(names, fmt.Sprintf("%s#%d", svc.Name, s.number))
-	}
-	steps := []Step{{Target: svc.Name, Reason: fmt.Sprintf("%d/%d: %s", index, total, strings.Join(names, ", ")), Action: Batch{}}}
+// takes its slot's name: the record that it passed. The members of one
+// slot number share a lane.
+func batchSteps(primary string, policy compose.Policy, units [][]slot, index, total int, probe *Probe) []Step {
+	steps := []Step{batchHeader(primary, units, index, total)}
 	var before, after [][]Step
-	var waitRefs []string
-	for i, s := range slots {
-		var lane []Step
-		ref := ""
-		if s.new == nil {
-			lane = append(lane, Step{Target: names[i], Reason: fmt.Sprintf("revision %d", revision), Action: CreateContainer{Request: *s.request}})
-			ref = s.request.Name
-		} else {
-			ref = s.new.ID
+	for _, u := range units {
+		lane := createSteps(u)
+		if !policy.StartFirst {
+			lane = append(lane, keepAll(u)...)
 		}
-		if s.old != nil && !policy.StartFirst {
-			lane = append(lane, keepSteps(svc, *s.old, names[i])...)
-		}
-		if s.new == nil || !s.new.Running() {
-			reason := ""
-			if s.new != nil {
-				reason = "interrupted upgrade"
-			}
-			lane = append(lane, Step{Target: names[i], Reason: reason, Action: StartContainer{Ref: ref}})
-		}
-		lane = append(lane, s.postStart(names[i], ref)...)
-		waitRefs = append(waitRefs, ref)
-		before = append(before, lane)
+		before = append(before, append(lane, startSteps(u)...))
 		var last []Step
-		if s.old != nil && policy.StartFirst {
-			last = keepSteps(svc, *s.old, names[i])
+		if policy.StartFirst {
+			last = keepAll(u)
 		}
-		if s.new == nil || s.new.Name != s.name {
-			if policy := s.restartPolicy(); policy != "no" {
-				last = append(last, Step{Target: names[i], Reason: "passed its health gate", Action: SetRestartPolicy{Ref: ref, Policy: policy}})
-			}
-			last = append(last, Step{Target: names[i], Reason: "passed its health gate", Action: RenameContainer{Ref: ref, Name: s.name}})
-		}
-		after = append(after, last)
+		after = append(after, append(last, passSteps(u)...))
 	}
-	steps = append(steps, inLanes(svc.Name, before...)...)
-	until, monitor := Healthy, policy.Monitor
-	if svc.StartOnce() {
-		until, monitor = Ready, 0 // a run-once container may finish, with status 0
-	}
-	steps = append(steps, Step{Target: svc.Name, Reason: "batch " + strconv.Itoa(index), Action: gate(waitRefs, slots, revision, until, policy.HealthTimeout, monitor, probe)})
-	return append(steps, inLanes(svc.Name, after...)...)
+	steps = append(steps, inLanes(primary, before...)...)
+	steps = append(steps, gates(primary, policy, units, index, probe)...)
+	return append(steps, inLanes(primary, after...)...)
 }
 
 // keepSteps keep an old container for a rollback: restart policy "no" (an
@@ -507,49 +737,36 @@ func drainTimeout(svc compose.Service) time.Duration {
 // ones, then one switch serves the new and drains the old. Stop-first: one
 // switch drains the old ones first (with no backend left, the proxy holds
 // new connections: clients see latency, not errors), then the new ones
-// start, pass, and a second switch serves them.
-func proxiedBatchSteps(svc compose.Service, policy compose.Policy, slots []slot, index, total, revision int, px *proxyPlan, probe *Probe) []Step {
-	var names []string
-	for _, s := range slots {
-		names = append(names, fmt.Sprintf("%s#%d", svc.Name, s.number))
-	}
-	steps := []Step{{Target: svc.Name, Reason: fmt.Sprintf("%d/%d: %s", index, total, strings.Join(names, ", ")), Action: Batch{}}}
+// start, pass, and a second switch serves them. Sidekicks (never proxied)
+// go in their primary's lanes.
+func proxiedBatchSteps(svc compose.Service, policy compose.Policy, units [][]slot, index, total int, px *proxyPlan, probe *Probe) []Step {
+	steps := []Step{batchHeader(svc.Name, units, index, total)}
 	var create, begin, finish [][]Step
-	var waitRefs []string
 	var olds, news []Container
-	for i, s := range slots {
-		ref := ""
-		if s.new == nil {
-			create = append(create, []Step{{Target: names[i], Reason: fmt.Sprintf("revision %d", revision), Action: CreateContainer{Request: *s.request}}})
-			ref = s.request.Name
-			news = append(news, Container{Name: s.request.Name, Revision: revision, State: "running"})
-		} else {
-			ref = s.new.ID
-			news = append(news, *s.new)
-		}
+	for _, u := range units {
+		create = append(create, createSteps(u))
 		var lane []Step
-		if s.old != nil && !policy.StartFirst {
-			lane = append(lane, keepSteps(svc, *s.old, names[i])...)
+		if !policy.StartFirst {
+			lane = keepAll(u)
 		}
-		if s.new == nil || !s.new.Running() {
-			lane = append(lane, Step{Target: names[i], Action: StartContainer{Ref: ref}})
-		}
-		lane = append(lane, s.postStart(names[i], ref)...)
-		begin = append(begin, lane)
-		waitRefs = append(waitRefs, ref)
+		begin = append(begin, append(lane, startSteps(u)...))
 		var last []Step
-		if s.old != nil && policy.StartFirst {
-			last = keepSteps(svc, *s.old, names[i])
+		if policy.StartFirst {
+			last = keepAll(u)
 		}
-		if s.new == nil || s.new.Name != s.name {
-			if p := s.restartPolicy(); p != "no" {
-				last = append(last, Step{Target: names[i], Reason: "passed its health gate", Action: SetRestartPolicy{Ref: ref, Policy: p}})
+		finish = append(finish, append(last, passSteps(u)...))
+		for _, s := range u {
+			if s.svc.Name != svc.Name {
+				continue
 			}
-			last = append(last, Step{Target: names[i], Reason: "passed its health gate", Action: RenameContainer{Ref: ref, Name: s.name}})
-		}
-		finish = append(finish, last)
-		if s.old != nil {
-			olds = append(olds, *s.old)
+			if s.new == nil {
+				news = append(news, Container{Name: s.request.Name, Revision: s.revision, State: "running"})
+			} else {
+				news = append(news, *s.new)
+			}
+			if s.old != nil {
+				olds = append(olds, *s.old)
+			}
 		}
 	}
 	rest, out := withoutBackends(px.serving, olds)
@@ -558,11 +775,7 @@ func proxiedBatchSteps(svc compose.Service, policy compose.Policy, slots []slot,
 		steps = append(steps, px.switchStep(svc.Name, "drain the old ones", rest, out))
 	}
 	steps = append(steps, inLanes(svc.Name, begin...)...)
-	until, monitor := Healthy, policy.Monitor
-	if svc.StartOnce() {
-		until, monitor = Ready, 0
-	}
-	steps = append(steps, Step{Target: svc.Name, Reason: "batch " + strconv.Itoa(index), Action: gate(waitRefs, slots, revision, until, policy.HealthTimeout, monitor, probe)})
+	steps = append(steps, gates(svc.Name, policy, units, index, probe)...)
 	px.serving = append(rest, news...)
 	if policy.StartFirst {
 		steps = append(steps, px.switchStep(svc.Name, "serve the new ones, drain the old ones", px.serving, out))
@@ -589,10 +802,10 @@ func withoutBackends(serving, gone []Container) (rest, out []Container) {
 	return rest, out
 }
 
-// gate is the wait of a batch: the containers' own health, and the
-// service's health_check through the proxy where it has one (which then
-// replaces the blind monitor period).
-func gate(refs []string, slots []slot, revision int, until Condition, timeout, monitor time.Duration, probe *Probe) Wait {
+// gate is the wait on the new containers of one service in a batch: their
+// own health, and the service's health_check through the proxy where it has
+// one (which then replaces the blind monitor period).
+func gate(refs []string, slots []slot, until Condition, timeout, monitor time.Duration, probe *Probe) Wait {
 	w := Wait{Refs: refs, Until: until, Timeout: timeout, Monitor: monitor}
 	if probe == nil {
 		return w
@@ -603,7 +816,7 @@ func gate(refs []string, slots []slot, revision int, until Condition, timeout, m
 		if s.new != nil {
 			pr.Hosts[refs[i]] = BackendHost(*s.new)
 		} else {
-			pr.Hosts[refs[i]] = PendingName(s.name, revision)
+			pr.Hosts[refs[i]] = PendingName(s.name, s.revision)
 		}
 	}
 	w.Probe, w.Monitor = &pr, 0
