@@ -591,7 +591,11 @@ func networking(in specInput, req *CreateRequest) error {
 func (in specInput) serviceRef(mode string) string {
 	name, ok := strings.CutPrefix(mode, "service:")
 	if !ok {
-		return mode
+		// Rancher files wrote net: container:SIDEKICK, naming the
+		// sidekick's service: the container of the same slot.
+		if name, ok = strings.CutPrefix(mode, "container:"); !ok || !in.project.SameUnit(in.service.Name, name) {
+			return mode
+		}
 	}
 	return "container:" + in.peer(name)
 }

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -92,6 +93,13 @@ func Up(p *compose.Project, obs Observed, opts Options) (Plan, error) {
 		for _, dep := range sortedKeys(svc.Config.DependsOn) {
 			if selected[dep] {
 				sp.After = append(sp.After, dep)
+			}
+		}
+		// A primary may take its sidekicks' volumes or namespaces
+		// (net: container:SIDEKICK, which implies no depends_on).
+		for _, sk := range svc.Sidekicks {
+			if selected[sk] && !slices.Contains(sp.After, sk) {
+				sp.After = append(sp.After, sk)
 			}
 		}
 		plan.Services = append(plan.Services, sp)

@@ -123,3 +123,28 @@ note: data: upgraded with web, its primary, in the same batches
 		t.Errorf("confirm data: %v\n%s", err, c)
 	}
 }
+
+// Rancher's net: container:SIDEKICK (v1 layout) names the sidekick's
+// service: the primary joins the network namespace of the sidekick of its
+// own slot, which it comes after.
+func TestSidekickNetworkNamespace(t *testing.T) {
+	p := load(t, "web:\n  image: drover-hello:v1\n  net: container:net\n  labels: {io.rancher.sidekicks: net}\nnet:\n  image: drover-hello:v1\n", "web:\n  scale: 2\n")
+	plan, err := Up(p, newWorld(p).obs, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var modes []string
+	for _, sp := range plan.Services {
+		if sp.Service == "web" && strings.Join(sp.After, ",") != "net" {
+			t.Errorf("web comes after %v; want net", sp.After)
+		}
+		for _, s := range flatten(sp.Steps) {
+			if c, ok := s.Action.(CreateContainer); ok && sp.Service == "web" {
+				modes = append(modes, string(c.Request.HostConfig.NetworkMode))
+			}
+		}
+	}
+	if got := strings.Join(modes, " "); got != "container:demo-net-1 container:demo-net-2" {
+		t.Errorf("network modes %s", got)
+	}
+}
