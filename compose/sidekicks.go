@@ -3,6 +3,8 @@ package compose
 import (
 	"fmt"
 	"strings"
+
+	"github.com/compose-spec/compose-go/v2/types"
 )
 
 // LabelSidekicks on a service names its sidekicks (io.rancher.sidekicks:
@@ -39,6 +41,13 @@ func (p *Project) SameUnit(a, b string) bool {
 	return false
 }
 
+// askedProxy: x-drover.proxy is set to true in the service's files.
+func askedProxy(cfg types.ServiceConfig) bool {
+	ext, _ := cfg.Extensions["x-drover"].(map[string]any)
+	on, _ := ext["proxy"].(bool)
+	return on
+}
+
 // linkSidekicks reads every service's io.rancher.sidekicks label, checks it
 // and makes each sidekick follow its primary: scale and upgrade policy.
 func linkSidekicks(p *Project, srcs sources) error {
@@ -64,8 +73,8 @@ func linkSidekicks(p *Project, srcs sources) error {
 				return srcs.at(primary.Name, "labels", fmt.Sprintf("label %s: %q is already a sidekick of %q", LabelSidekicks, name, claimed[name]))
 			case p.Services[j].Config.Labels[LabelSidekicks] != "":
 				return srcs.at(primary.Name, "labels", fmt.Sprintf("label %s: %q has sidekicks of its own; a sidekick cannot", LabelSidekicks, name))
-			case p.Services[j].Proxy:
-				return srcs.at(name, "", fmt.Sprintf("a sidekick (of %q) behind drover's front proxy is not supported; publish its ports from the primary", primary.Name))
+			case p.Services[j].Proxy && askedProxy(p.Services[j].Config):
+				return srcs.at(name, "x-drover", fmt.Sprintf("a sidekick (of %q) behind drover's front proxy is not supported; publish its ports from the primary, or drop x-drover.proxy", primary.Name))
 			}
 			claimed[name] = primary.Name
 			primary.Sidekicks = append(primary.Sidekicks, name)
@@ -80,6 +89,12 @@ func linkSidekicks(p *Project, srcs sources) error {
 			}
 			if sk.Config.ContainerName != "" && primary.Scale > 1 {
 				return srcs.at(name, "container_name", fmt.Sprintf("container_name %q needs scale 1, but the service is a sidekick of %q, scale %d", sk.Config.ContainerName, primary.Name, primary.Scale))
+			}
+			if sk.Proxy {
+				// The proxy fronts whole services, batch by batch; a
+				// sidekick goes in its primary's batches.
+				sk.Proxy = false
+				p.Warnings = append(p.Warnings, fmt.Sprintf("service %q: a sidekick publishes its ports itself, not through drover's front proxy", name))
 			}
 			sk.Primary, sk.Scale, sk.Policy = primary.Name, primary.Scale, primary.Policy
 		}

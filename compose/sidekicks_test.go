@@ -20,6 +20,8 @@ func TestSidekickErrors(t *testing.T) {
 			`service "b": label io.rancher.sidekicks: "data" is already a sidekick of "a"`},
 		{"nested", "services:\n  a:\n    image: x\n    labels: {io.rancher.sidekicks: b}\n  b:\n    image: x\n    labels: {io.rancher.sidekicks: c}\n  c:\n    image: x\n",
 			`"b" has sidekicks of its own; a sidekick cannot`},
+		{"a sidekick asked behind the proxy", "services:\n  a:\n    image: x\n    labels: {io.rancher.sidekicks: b}\n  b:\n    image: x\n    ports: ['8080:80']\n    x-drover: {proxy: true}\n",
+			`service "b": a sidekick (of "a") behind drover's front proxy is not supported`},
 		{"container_name at scale 2", "services:\n  a:\n    image: x\n    scale: 2\n    labels: {io.rancher.sidekicks: b}\n  b:\n    image: x\n    container_name: fixed\n",
 			`service "b": container_name "fixed" needs scale 1, but the service is a sidekick of "a", scale 2`},
 	}
