@@ -6,10 +6,29 @@ export CGO_ENABLED := 0
 GO ?= go
 BIN := bin/drover
 
-.PHONY: build install images test unit e2e fuzz faults demo bench lint clean
+.PHONY: build install release images test unit e2e fuzz faults demo bench lint clean
+
+# The version (the v-tag at HEAD, else the version drover labels
+# containers with), the commit (-dirty with uncommitted changes) and the
+# commit's date, stamped in; drover version prints them.
+VERSION ?= $(or $(shell git describe --tags --exact-match --match 'v[0-9]*' 2>/dev/null | sed 's/^v//'),$(shell sed -n 's/^const Version = "\(.*\)"/\1/p' reconcile/containerspec.go))
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
+DATE ?= $(shell TZ=UTC git log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ 2>/dev/null)
+STAMP := -X github.com/drover/drover/buildinfo.version=$(VERSION) -X github.com/drover/drover/buildinfo.commit=$(COMMIT) -X github.com/drover/drover/buildinfo.date=$(DATE)
 
 build:
-	$(GO) build -o $(BIN) ./cmd/drover
+	$(GO) build -ldflags '$(STAMP)' -o $(BIN) ./cmd/drover
+
+# Static binaries for each platform in dist/, named drover-OS-ARCH (the
+# front proxy of an engine of another platform runs the one for it, found
+# beside drover), and their SHA-256 sums.
+PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
+release:
+	rm -rf dist && mkdir -p dist
+	for p in $(PLATFORMS); do \
+		GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -trimpath -ldflags '-s -w $(STAMP)' -o dist/drover-$${p%/*}-$${p#*/} ./cmd/drover || exit 1; \
+	done
+	cd dist && sha256sum drover-* > SHA256SUMS
 
 # drover in $(PREFIX)/bin, and the same binary as the Docker CLI plugin
 # (docker drover ...): a link named docker-drover in the CLI's plugin
@@ -71,4 +90,4 @@ bench: build images
 	bench/swarm.sh $(BIN)
 
 clean:
-	rm -rf bin
+	rm -rf bin dist

@@ -24,11 +24,20 @@ import (
 const proxyDockerfile = "FROM scratch\nCOPY drover /drover\nENTRYPOINT [\"/drover\"]\n"
 
 // BuildProxyImage builds the front proxy's image from the running drover
-// binary, which must be statically linked: the image has nothing else.
+// binary (or, for an engine of another platform, the release's binary for
+// it: ProxyBinary), which must be statically linked: the image has nothing
+// else.
 func (d *Docker) BuildProxyImage(ctx context.Context, tag string) error {
 	self, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("finding drover's own binary: %w", err)
+	}
+	srv, err := d.Server(ctx)
+	if err != nil {
+		return err
+	}
+	if self, err = ProxyBinary(self, srv.OS, srv.Arch); err != nil {
+		return err
 	}
 	bin, err := os.ReadFile(self)
 	if err != nil {

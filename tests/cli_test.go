@@ -2,12 +2,18 @@ package tests
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"debug/elf"
+	"encoding/hex"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // runIn runs a program in dir with extra environment and returns what it
@@ -150,5 +156,75 @@ printf '%s\n' "${COMPREPLY[@]}"`
 	elsewhere := t.TempDir()
 	if got := complete(elsewhere, "drover -p "+p.name+" logs "); strings.Join(got, " ") != "db web worker" {
 		t.Errorf("drover -p NAME logs <TAB>, without files, offers %q, want db web worker", got)
+	}
+}
+
+// make release, from a clean checkout of HEAD, builds static binaries for
+// linux/amd64 and linux/arm64 (darwin too by default; left out here for
+// time) with the version, commit and date stamped in, and their SHA-256
+// sums; the binary for this machine reports them.
+func TestMakeRelease(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "src")
+	if out, err := exec.Command("git", "clone", "-q", "..", src).CombinedOutput(); err != nil {
+		t.Skipf("no git checkout to clone (git clone ..: %v): %s", err, out)
+	}
+	head, err := exec.Command("git", "-C", src, "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit := strings.TrimSpace(string(head))
+	mk := exec.Command("make", "-C", src, "release", "PLATFORMS=linux/amd64 linux/arm64", "VERSION=9.9.9-test")
+	if out, err := mk.CombinedOutput(); err != nil {
+		t.Fatalf("make release: %v\n%s", err, out)
+	}
+	dist := filepath.Join(src, "dist")
+	sums, err := os.ReadFile(filepath.Join(dist, "SHA256SUMS"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for arch, machine := range map[string]elf.Machine{"amd64": elf.EM_X86_64, "arm64": elf.EM_AARCH64} {
+		bin := filepath.Join(dist, "drover-linux-"+arch)
+		data, err := os.ReadFile(bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(data)
+		if want := hex.EncodeToString(sum[:]) + "  drover-linux-" + arch; !strings.Contains(string(sums), want) {
+			t.Errorf("SHA256SUMS lacks %q:\n%s", want, sums)
+		}
+		f, err := elf.NewFile(bytes.NewReader(data))
+		if err != nil {
+			t.Fatalf("%s: %v", bin, err)
+		}
+		if f.Machine != machine {
+			t.Errorf("%s is for %v, want %v", bin, f.Machine, machine)
+		}
+		for _, p := range f.Progs {
+			if p.Type == elf.PT_INTERP {
+				t.Errorf("%s is dynamically linked", bin)
+			}
+		}
+		for _, s := range []string{"9.9.9-test", commit} {
+			if !bytes.Contains(data, []byte(s)) {
+				t.Errorf("%s does not carry %q", bin, s)
+			}
+		}
+	}
+	if runtime.GOOS != "linux" || (runtime.GOARCH != "amd64" && runtime.GOARCH != "arm64") {
+		return
+	}
+	r := runIn(t, src, nil, filepath.Join(dist, "drover-linux-"+runtime.GOARCH), "version", "--format", "json")
+	var v struct {
+		Client struct{ Version, Commit, Date, Platform string }
+		Engine *struct{ Version, Arch, ProxyBinary string }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &v); err != nil || r.code != 0 {
+		t.Fatalf("version --format json: %v\n%s", err, r)
+	}
+	if _, err := time.Parse(time.RFC3339, v.Client.Date); err != nil || v.Client.Version != "9.9.9-test" || v.Client.Commit != commit || v.Client.Platform != "linux/"+runtime.GOARCH {
+		t.Errorf("the binary reports %+v; want 9.9.9-test, commit %s, a date, linux/%s", v.Client, commit, runtime.GOARCH)
+	}
+	if v.Engine == nil || v.Engine.Version == "" || v.Engine.ProxyBinary != filepath.Join(dist, "drover-linux-"+runtime.GOARCH) {
+		t.Errorf("engine part: %+v; want the engine's version and this binary for its proxy", v.Engine)
 	}
 }

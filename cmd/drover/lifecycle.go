@@ -239,16 +239,3 @@ func (a *app) pullImages(ctx context.Context, s *session, services []string) err
 	}
 	return a.run(ctx, s, plan, false, "pull")
 }
-
-func versionCommand() command {
-	return command{
-		name: "version", summary: "Print drover's version.",
-		example: "  drover version",
-		flags: func(fs *pflag.FlagSet) func(context.Context, *app, []string) error {
-			return func(ctx context.Context, a *app, args []string) error {
-				fmt.Fprintf(a.stdout, "drover version %s\n", reconcile.Version)
-				return nil
-			}
-		},
-	}
-}

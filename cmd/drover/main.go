@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/drover/drover/buildinfo"
 	"github.com/drover/drover/compose"
 	"github.com/drover/drover/reconcile"
 )
@@ -138,7 +139,7 @@ func newRootCommand(a *app, args []string) *cobra.Command {
 		Short: "Keep a Docker engine in step with a compose project",
 		Long: "Keep a Docker engine in step with a compose project, with staged upgrades\n" +
 			"that keep the previous containers for a rollback.",
-		Version:               reconcile.Version,
+		Version:               buildinfo.Read(reconcile.Version).Version,
 		TraverseChildren:      true,
 		DisableFlagsInUseLine: true,
 		SilenceErrors:         true,

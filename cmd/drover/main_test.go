@@ -45,6 +45,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"up", "--rollback", "--upgrade"}, 2, "--rollback goes with no other upgrade flag"},
 		{[]string{"up", "--interval", "soon"}, 2, `--interval "soon"`},
 		{[]string{"scale", "web"}, 2, "expected SERVICE=N"},
+		{[]string{"version", "--format", "yaml"}, 2, `--format "yaml": expected text or json`},
 	}
 	for _, tc := range cases {
 		var out, errb bytes.Buffer

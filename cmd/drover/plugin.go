@@ -14,6 +14,7 @@ import (
 	cliflags "github.com/docker/cli/cli/flags"
 	"github.com/spf13/cobra"
 
+	"github.com/drover/drover/buildinfo"
 	"github.com/drover/drover/dockerctx"
 	"github.com/drover/drover/engine"
 	"github.com/drover/drover/reconcile"
@@ -92,7 +93,7 @@ func metadataCommand() *cobra.Command {
 			return enc.Encode(pluginMetadata{
 				SchemaVersion:    "0.1.0",
 				Vendor:           "drover",
-				Version:          reconcile.Version,
+				Version:          buildinfo.Read(reconcile.Version).Version,
 				ShortDescription: "Keep a Docker engine in step with a compose project, with staged upgrades",
 			})
 		},
@@ -129,10 +130,7 @@ func watchPluginSocket(addr string, cancel func()) {
 // options when drover is its plugin, DOCKER_HOST, DOCKER_CONTEXT, the
 // context of 'docker context use'.
 func (a *app) connect(ctx context.Context) (*engine.Docker, error) {
-	if a.docker != nil {
-		a.docker.SetDefaultOptions(a.dockerFlags)
-	}
-	ep, err := dockerctx.Resolve(a.docker, os.Getenv)
+	ep, err := a.endpoint()
 	if err != nil {
 		return nil, err
 	}
@@ -141,4 +139,12 @@ func (a *app) connect(ctx context.Context) (*engine.Docker, error) {
 		return nil, fmt.Errorf("docker context %q: %w", ep.Context, err)
 	}
 	return d, err
+}
+
+// endpoint is the engine chosen, and its docker context.
+func (a *app) endpoint() (dockerctx.Endpoint, error) {
+	if a.docker != nil {
+		a.docker.SetDefaultOptions(a.dockerFlags)
+	}
+	return dockerctx.Resolve(a.docker, os.Getenv)
 }
