@@ -164,7 +164,7 @@ func newRootCommand(a *app, args []string) *cobra.Command {
 			if len(a.files.Profiles) == 0 && os.Getenv("COMPOSE_PROFILES") != "" {
 				a.files.Profiles = strings.Split(os.Getenv("COMPOSE_PROFILES"), ",")
 			}
-			kind, err := engineKind(a.engine, cmd.Root().Flags().Changed("engine"))
+			kind, err := engineKind(a.engine, droverRoot(cmd).Flags().Changed("engine"))
 			if err != nil {
 				return usageError{err.Error()}
 			}

@@ -99,7 +99,7 @@ func (a *app) openSwarm(ctx context.Context, need needFiles, lock bool) (*swarmS
 	default:
 		return nil, err
 	}
-	if s.d, err = engine.Connect(ctx); err != nil {
+	if s.d, err = a.connect(ctx); err != nil {
 		return nil, err
 	}
 	s.Cluster = s.d

@@ -46,11 +46,16 @@ func printHelp(w io.Writer, cmd *cobra.Command) {
 		fmt.Fprintf(w, "\nRun '%s COMMAND --help' for more information on a command.\n", cmd.CommandPath())
 		return
 	}
-	top := cmd
-	for top.HasParent() && top.Name() != pluginName {
-		top = top.Parent()
+	fmt.Fprintf(w, "\nGlobal options (-f, -p, --progress...) go before the command: see '%s --help'.\n", droverRoot(cmd).CommandPath())
+}
+
+// droverRoot is the command that holds drover's global options: the root,
+// or under docker (plugin.go) the drover command below docker's.
+func droverRoot(cmd *cobra.Command) *cobra.Command {
+	for cmd.HasParent() && cmd.Name() != pluginName {
+		cmd = cmd.Parent()
 	}
-	fmt.Fprintf(w, "\nGlobal options (-f, -p, --progress...) go before the command: see '%s --help'.\n", top.CommandPath())
+	return cmd
 }
 
 // flagUsages lists a flag set's flags as pflag's FlagUsages does, except
