@@ -51,10 +51,8 @@ func serviceConfigs(p *types.Project, cfg types.ServiceConfig, srcs sources) ([]
 		case def.TemplateDriver != "":
 			return nil, refuse("template_driver is for swarm; docker compose refuses it too")
 		}
-		for key, id := range map[string]string{"uid": ref.UID, "gid": ref.GID} {
-			if _, err := strconv.Atoi(id); id != "" && err != nil {
-				return nil, srcs.at(cfg.Name, "configs", fmt.Sprintf("config %q: %s %q: expected a number", ref.Source, key, id))
-			}
+		if err := checkOwner(cfg.Name, "configs", "config", types.FileReferenceConfig(ref), srcs); err != nil {
+			return nil, err
 		}
 		f := ConfigFile{Name: ref.Source, Target: configTarget(ref), UID: ref.UID, GID: ref.GID, Mode: ref.Mode}
 		switch {
@@ -72,8 +70,7 @@ func serviceConfigs(p *types.Project, cfg types.ServiceConfig, srcs sources) ([]
 				return nil, refuse(fmt.Sprintf("file: %v", err))
 			}
 			f.Source = def.File
-			sum := sha256.Sum256(data)
-			f.Digest = "sha256:" + hex.EncodeToString(sum[:])
+			f.Digest = digest(data)
 		default:
 			return nil, refuse("needs file:, content: or environment:")
 		}
@@ -81,12 +78,59 @@ func serviceConfigs(p *types.Project, cfg types.ServiceConfig, srcs sources) ([]
 			if cfg.ReadOnly {
 				return nil, srcs.at(cfg.Name, "configs", fmt.Sprintf("config %q: a content or environment config is copied into the container, which read_only: true forbids; use a file: config", ref.Source))
 			}
-			sum := sha256.Sum256(f.Content)
-			f.Digest = "sha256:" + hex.EncodeToString(sum[:])
+			f.Digest = digest(f.Content)
 		}
 		out = append(out, f)
 	}
 	return out, nil
+}
+
+// serviceSecrets resolves the secrets of environment: a service uses, which
+// docker compose copies into its containers under /run/secrets; secrets of
+// file: stay bind-mounted (reconcile.secrets).
+func serviceSecrets(p *types.Project, cfg types.ServiceConfig, srcs sources) ([]ConfigFile, error) {
+	var out []ConfigFile
+	for _, ref := range cfg.Secrets {
+		def, ok := p.Secrets[ref.Source]
+		if !ok || def.Environment == "" {
+			continue
+		}
+		v, set := p.Environment[def.Environment]
+		if !set {
+			return nil, srcs.pathError("secrets."+ref.Source, fmt.Sprintf("secret %q (used by service %q): environment variable %s is not set", ref.Source, cfg.Name, def.Environment), "")
+		}
+		if cfg.ReadOnly {
+			return nil, srcs.at(cfg.Name, "secrets", fmt.Sprintf("secret %q: a secret of environment: is copied into the container, which read_only: true forbids; use a file: secret", ref.Source))
+		}
+		if err := checkOwner(cfg.Name, "secrets", "secret", types.FileReferenceConfig(ref), srcs); err != nil {
+			return nil, err
+		}
+		target := ref.Target
+		if target == "" {
+			target = ref.Source
+		}
+		if !path.IsAbs(target) {
+			target = path.Join("/run/secrets", target)
+		}
+		out = append(out, ConfigFile{Name: ref.Source, Target: target, Content: []byte(v), UID: ref.UID, GID: ref.GID, Mode: ref.Mode, Digest: digest([]byte(v))})
+	}
+	return out, nil
+}
+
+// checkOwner refuses a uid or gid that is not a number: the copy into the
+// container would fail after its create.
+func checkOwner(service, key, kind string, ref types.FileReferenceConfig, srcs sources) error {
+	for what, id := range map[string]string{"uid": ref.UID, "gid": ref.GID} {
+		if _, err := strconv.Atoi(id); id != "" && err != nil {
+			return srcs.at(service, key, fmt.Sprintf("%s %q: %s %q: expected a number", kind, ref.Source, what, id))
+		}
+	}
+	return nil
+}
+
+func digest(data []byte) string {
+	sum := sha256.Sum256(data)
+	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
 // configTarget is where a config lands: target, made absolute under /, or
@@ -99,17 +143,17 @@ func configTarget(ref types.ServiceConfigObjConfig) string {
 	return path.Join("/", t)
 }
 
-// configDigests maps each config a service uses to the digest of its
-// content, for the hash: a changed config is a changed service.
-func configDigests(files []ConfigFile) map[string]string {
-	if len(files) == 0 {
-		return nil
+// contentDigests maps each config and copied secret a service uses to the
+// digest of its content, for the hash: a changed one is a changed service.
+func contentDigests(configs, secrets []ConfigFile) map[string]map[string]string {
+	byName := func(files []ConfigFile) map[string]string {
+		out := map[string]string{}
+		for _, f := range files {
+			out[f.Name] = f.Digest
+		}
+		return out
 	}
-	out := map[string]string{}
-	for _, f := range files {
-		out[f.Name] = f.Digest
-	}
-	return out
+	return map[string]map[string]string{SpecConfigContent: byName(configs), SpecSecretContent: byName(secrets)}
 }
 
 // configNotes says what a service's configs do that a reader might not

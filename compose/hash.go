@@ -10,9 +10,12 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 )
 
-// SpecConfigContent is the key of a spec that holds the digests of the
-// service's configs' content.
-const SpecConfigContent = "config_content"
+// The keys of a spec that hold the digests of the content of the service's
+// configs and of its secrets drover copies in (those of environment:).
+const (
+	SpecConfigContent = "config_content"
+	SpecSecretContent = "secret_content"
+)
 
 // Hash returns the canonical JSON of what shapes a service's containers and
 // its SHA-256. Like Compose's config hash it leaves out what does not change a
@@ -20,10 +23,11 @@ const SpecConfigContent = "config_content"
 // policy and x- extensions. The image is in it by reference only; a new image
 // behind the same tag is caught by comparing image IDs, not by this hash.
 //
-// configDigests (config name → digest of its content) join the spec under
-// "config_content", so that a changed config file or value is an upgrade
-// although the service's own keys did not change.
-func Hash(cfg types.ServiceConfig, configDigests map[string]string) (hash string, spec []byte, err error) {
+// digests (spec key → config or secret name → digest of its content) join
+// the spec under "config_content" and "secret_content", so that a changed
+// config file or value is an upgrade although the service's own keys did
+// not change.
+func Hash(cfg types.ServiceConfig, digests map[string]map[string]string) (hash string, spec []byte, err error) {
 	cfg.Build = nil
 	cfg.PullPolicy = ""
 	cfg.Scale = nil
@@ -46,15 +50,20 @@ func Hash(cfg types.ServiceConfig, configDigests map[string]string) (hash string
 	if err != nil {
 		return "", nil, fmt.Errorf("service %q: encoding spec: %w", cfg.Name, err)
 	}
-	if len(configDigests) > 0 {
+	if hasDigests(digests) {
 		// Only then: the spec of a service without configs stays what it
 		// was, and so does its hash.
 		var fields map[string]json.RawMessage
 		if err := json.Unmarshal(spec, &fields); err != nil {
 			return "", nil, fmt.Errorf("service %q: encoding spec: %w", cfg.Name, err)
 		}
-		if fields[SpecConfigContent], err = json.Marshal(configDigests); err != nil {
-			return "", nil, err
+		for key, m := range digests {
+			if len(m) == 0 {
+				continue
+			}
+			if fields[key], err = json.Marshal(m); err != nil {
+				return "", nil, err
+			}
 		}
 		if spec, err = json.Marshal(fields); err != nil {
 			return "", nil, fmt.Errorf("service %q: encoding spec: %w", cfg.Name, err)
@@ -62,4 +71,13 @@ func Hash(cfg types.ServiceConfig, configDigests map[string]string) (hash string
 	}
 	sum := sha256.Sum256(spec)
 	return hex.EncodeToString(sum[:]), spec, nil
+}
+
+func hasDigests(digests map[string]map[string]string) bool {
+	for _, m := range digests {
+		if len(m) > 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -71,11 +71,14 @@ func TestHashConfigContent(t *testing.T) {
 	s := types.ServiceConfig{Name: "web"}
 	s.Image = "x"
 	h0, _, _ := Hash(s, nil)
-	h1, spec1, err := Hash(s, map[string]string{"app": "sha256:1"})
+	if empty, _, _ := Hash(s, map[string]map[string]string{SpecSecretContent: {}}); empty != h0 {
+		t.Error("an empty digest map changed the hash")
+	}
+	h1, spec1, err := Hash(s, map[string]map[string]string{SpecConfigContent: {"app": "sha256:1"}, SpecSecretContent: {}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h2, _, _ := Hash(s, map[string]string{"app": "sha256:2"})
+	h2, _, _ := Hash(s, map[string]map[string]string{SpecConfigContent: {"app": "sha256:2"}})
 	if h1 == h0 || h1 == h2 {
 		t.Errorf("hashes without, with one and with another digest: %s %s %s", h0, h1, h2)
 	}

@@ -83,14 +83,17 @@ func load(ctx context.Context, o Options) (*Project, *entry, error) {
 			p.Balancers = append(p.Balancers, b)
 			continue
 		}
-		var configs []ConfigFile
+		var files serviceFiles
 		if !o.Swarm {
-			// A swarm makes its own config objects (swarm/).
-			if configs, err = serviceConfigs(cp, cp.Services[name], srcs); err != nil {
+			// A swarm makes its own config and secret objects (swarm/).
+			if files.configs, err = serviceConfigs(cp, cp.Services[name], srcs); err != nil {
+				return nil, e, err
+			}
+			if files.secrets, err = serviceSecrets(cp, cp.Services[name], srcs); err != nil {
 				return nil, e, err
 			}
 		}
-		s, err := newService(cp.Services[name], rf.Services[name], srcs, o.Swarm, configs)
+		s, err := newService(cp.Services[name], rf.Services[name], srcs, o.Swarm, files)
 		if err != nil {
 			return nil, e, err
 		}
@@ -226,7 +229,11 @@ func v1FileError(f types.ConfigFile, err error) error {
 	return &located
 }
 
-func newService(cfg types.ServiceConfig, rs RancherService, srcs sources, swarm bool, configs []ConfigFile) (Service, error) {
+// serviceFiles are what a service puts into its containers from its
+// configs and its secrets of environment:.
+type serviceFiles struct{ configs, secrets []ConfigFile }
+
+func newService(cfg types.ServiceConfig, rs RancherService, srcs sources, swarm bool, files serviceFiles) (Service, error) {
 	bad, err := unsupportedKeys(cfg, swarm)
 	if err != nil {
 		return Service{}, fmt.Errorf("service %q: %w", cfg.Name, err)
@@ -243,8 +250,9 @@ func newService(cfg types.ServiceConfig, rs RancherService, srcs sources, swarm 
 		Scale:    ResolveScale(cfg, rs),
 		Policy:   ResolvePolicy(cfg, rs),
 		Rancher:  rs,
-		NoEffect: append(noEffect(cfg, rs), configNotes(configs)...),
-		Configs:  configs,
+		NoEffect: append(noEffect(cfg, rs), configNotes(files.configs)...),
+		Configs:  files.configs,
+		Secrets:  files.secrets,
 	}
 	if cfg.ContainerName != "" && s.Scale > 1 {
 		return Service{}, srcs.at(cfg.Name, "container_name", fmt.Sprintf("container_name %q needs scale 1, but scale is %d", cfg.ContainerName, s.Scale))
@@ -258,7 +266,7 @@ func newService(cfg types.ServiceConfig, rs RancherService, srcs sources, swarm 
 	if s.History, err = historyLimit(cfg); err != nil {
 		return Service{}, srcs.at(cfg.Name, "x-drover", err.Error())
 	}
-	if s.Hash, s.Spec, err = Hash(cfg, configDigests(configs)); err != nil {
+	if s.Hash, s.Spec, err = Hash(cfg, contentDigests(files.configs, files.secrets)); err != nil {
 		return Service{}, err
 	}
 	return s, nil

@@ -78,6 +78,9 @@ type Service struct {
 	// Configs are the service's configs, resolved: what to bind-mount or
 	// copy into each container.
 	Configs []ConfigFile
+	// Secrets are the service's secrets of environment:, copied into each
+	// container under /run/secrets (those of file: are bind-mounted).
+	Secrets []ConfigFile
 	// Proxy: drover's front proxy owns the service's published host ports
 	// (by default for fixed TCP ports; x-drover: {proxy: false} opts out);
 	// its containers publish none themselves.

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -210,7 +211,7 @@ func newCreateRequest(in specInput) (CreateRequest, []string, error) {
 	if err := secrets(p, s, host); err != nil {
 		return CreateRequest{}, nil, err
 	}
-	files := configs(in.service.Configs, host)
+	files := configs(append(slices.Clone(in.service.Configs), in.service.Secrets...), host)
 	host.Runtime = s.Runtime
 	for _, from := range s.VolumesFrom {
 		host.VolumesFrom = append(host.VolumesFrom, in.volumesFrom(from))
@@ -656,8 +657,11 @@ func secrets(p *compose.Project, s types.ServiceConfig, host *container.HostConf
 		if !ok {
 			return fmt.Errorf("service %q: secret %q is not declared under the top-level secrets:", s.Name, ref.Source)
 		}
+		if def.Environment != "" {
+			continue // copied in, with the configs
+		}
 		if def.File == "" {
-			return fmt.Errorf("service %q: secret %q: only file-based secrets are supported by drover yet", s.Name, ref.Source)
+			return fmt.Errorf("service %q: secret %q: only secrets of file: or environment: apply on one engine", s.Name, ref.Source)
 		}
 		target := ref.Target
 		if target == "" {
@@ -671,9 +675,9 @@ func secrets(p *compose.Project, s types.ServiceConfig, host *container.HostConf
 	return nil
 }
 
-// configs bind-mounts file: configs read-only and returns the others, to
-// be copied into the container (mode 0444 unless given), as docker compose
-// applies configs without swarm. A mount the service already has at a
+// configs bind-mounts file: configs read-only and returns the others (and
+// the secrets of environment:), to be copied into the container (mode 0444
+// unless given), as docker compose applies them without swarm. A mount the service already has at a
 // target wins, as in docker compose.
 func configs(cs []compose.ConfigFile, host *container.HostConfig) []FileCopy {
 	taken := map[string]bool{}

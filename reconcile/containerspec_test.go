@@ -335,3 +335,40 @@ configs:
 		}
 	}
 }
+
+// TestCreateRequestEnvironmentSecrets: a secret of environment: is copied
+// under /run/secrets (a file: one stays bind-mounted); its content is in
+// the hash and diff names it, masked.
+func TestCreateRequestEnvironmentSecrets(t *testing.T) {
+	text := `
+services:
+  web:
+    image: drover-hello:v1
+    secrets: [api_key, {source: db_pass, target: db.txt, mode: 0400}]
+secrets:
+  api_key:
+    environment: API_KEY
+  db_pass:
+    file: ./db_pass
+`
+	files := map[string]string{"db_pass": "s3cret"}
+	t.Setenv("API_KEY", "k1")
+	p := load(t, text, "", files)
+	svc, _ := p.Service("web")
+	req, _, err := newCreateRequest(specInput{project: p, service: svc, number: 1, revision: 1, apiVersion: "1.41"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := checker(t)
+	check("files", req.Files, []FileCopy{{Path: "/run/secrets/api_key", Content: []byte("k1"), Mode: 0o444}})
+	check("mounts", req.HostConfig.Mounts, []mount.Mount{{Type: mount.TypeBind, Source: filepath.Join(p.WorkingDir, "db_pass"), Target: "/run/secrets/db.txt", ReadOnly: true}})
+	if strings.Contains(req.Config.Labels[LabelSpec], "k1") {
+		t.Errorf("the secret is in the spec label: %s", req.Config.Labels[LabelSpec])
+	}
+	t.Setenv("API_KEY", "k2")
+	svc2, _ := load(t, text, "", files).Service("web")
+	cs := DiffSpecs(svc.Spec, svc2.Spec)
+	if svc2.Hash == svc.Hash || len(cs) != 1 || cs[0].Key != "secret_content.api_key" || !cs[0].Secret {
+		t.Errorf("hash changed %v, changes %+v, want one secret change of secret_content.api_key", svc2.Hash != svc.Hash, cs)
+	}
+}

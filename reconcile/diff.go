@@ -31,7 +31,7 @@ func DiffSpecs(oldSpec, newSpec []byte) []Change {
 		if bytes.Equal(a[k], b[k]) {
 			continue
 		}
-		if k == "environment" || k == compose.SpecConfigContent {
+		if k == "environment" || k == compose.SpecConfigContent || k == compose.SpecSecretContent {
 			out = append(out, diffMasked(k, a[k], b[k])...)
 			continue
 		}

@@ -83,8 +83,9 @@ services:
 	}
 }
 
-// TestConfigsUpgradeAndRollBack: a file: config is bind-mounted and a
-// content: config copied in, both read by the server; a change of either is
+// TestConfigsUpgradeAndRollBack: a file: config is bind-mounted, a content:
+// config and a secret of environment: (from .env) copied in, all read by
+// the server; a change of either is
 // out of sync (diff names it, masked), an upgrade serves the new content,
 // and a rollback the old (each container has its own copy).
 func TestConfigsUpgradeAndRollBack(t *testing.T) {
@@ -99,6 +100,10 @@ services:
         target: /app.conf
       - source: inline
         target: /conf/inline.txt
+    secrets: [api_key]
+secrets:
+  api_key:
+    environment: API_KEY
 configs:
   app:
     file: ./app.conf
@@ -107,6 +112,7 @@ configs:
 `, port)
 	p := newProject(t, strings.Replace(files, "INLINE", "one", 1), "")
 	p.write("app.conf", "file v1\n")
+	p.write(".env", "API_KEY=k1\n")
 	p.mustDrover("up", "-d")
 	read := func(path string) string {
 		t.Helper()
@@ -114,6 +120,9 @@ configs:
 	}
 	if a, b := read("/app.conf"), read("/conf/inline.txt"); a != "file v1\n" || b != "one" {
 		t.Fatalf("served %q and %q, want the configs' content", a, b)
+	}
+	if s := read("/run/secrets/api_key"); s != "k1" {
+		t.Errorf("served %q for the secret of environment:, want k1", s)
 	}
 
 	p.write("app.conf", "file v2\n")
