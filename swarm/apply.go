@@ -195,7 +195,7 @@ func (a *applier) follow(ctx context.Context, id string, w Watch) error {
 	sn := newSeen()
 	// Tasks of the revision that ran before this run are not its news.
 	if w.Update {
-		if obs, err := a.tasks(ctx, id, w); err == nil {
+		if obs, _, err := a.tasks(ctx, id, w); err == nil {
 			news(sn, obs, w)
 			batchDone(sn, w)
 		}
@@ -208,11 +208,7 @@ func (a *applier) follow(ctx context.Context, id string, w Watch) error {
 		if err != nil {
 			return err
 		}
-		tasks, err := a.tasks(ctx, id, w)
-		if err != nil {
-			return err
-		}
-		nodes, err := a.c.Nodes(ctx)
+		tasks, nodes, err := a.tasks(ctx, id, w)
 		if err != nil {
 			return err
 		}
@@ -259,16 +255,17 @@ func (a *applier) gone(ctx context.Context, id string) error {
 	}
 }
 
-func (a *applier) tasks(ctx context.Context, id string, w Watch) ([]Task, error) {
+// tasks reads a service's tasks and the nodes they run on.
+func (a *applier) tasks(ctx context.Context, id string, w Watch) ([]Task, []swarm.Node, error) {
 	ts, err := a.c.Tasks(ctx, []string{id})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	nodes, err := a.c.Nodes(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return observeTasks(ts, map[string]string{id: w.Service}, nodes), nil
+	return observeTasks(ts, map[string]string{id: w.Service}, nodes), nodes, nil
 }
 
 // reportTasks emits the news of one poll: tasks started and stopped, and
