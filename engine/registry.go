@@ -261,7 +261,9 @@ func followProgress(r io.Reader, report func(reconcile.Progress)) error {
 	for {
 		var m jsonmessage.JSONMessage
 		if err := dec.Decode(&m); err == io.EOF {
-			report(t.progress())
+			if len(t.order) > 0 { // an image already here downloads nothing
+				report(t.progress())
+			}
 			return nil
 		} else if err != nil {
 			return err
@@ -269,7 +271,7 @@ func followProgress(r io.Reader, report func(reconcile.Progress)) error {
 		if m.Error != nil {
 			return errors.New(strings.TrimSpace(m.Error.Message))
 		}
-		if t.update(m) || time.Since(last) > 500*time.Millisecond {
+		if finished := t.update(m); len(t.order) > 0 && (finished || time.Since(last) > 500*time.Millisecond) {
 			last = time.Now()
 			report(t.progress())
 		}

@@ -20,51 +20,25 @@ const FetchParallel = 4
 // replaces it. Images the engine lacks are left to the plan's setup, which
 // fetches them only for services that get new containers.
 func Refresh(p *compose.Project, services []string, obs Observed, tagged map[string]time.Time, now time.Time) (Plan, error) {
-	selected, err := selection(p, services)
-	if err != nil {
-		return Plan{}, err
-	}
-	var steps []Step
-	seen := map[string]bool{}
-	for _, svc := range p.Services {
+	steps, err := imageSteps(p, services, func(svc compose.Service) (Step, bool, error) {
 		ref := ImageRef(p.Name, svc.Config)
 		key := NormalizeRef(ref)
-		if !selected[svc.Name] || seen[key] {
-			continue
-		}
 		if _, present := obs.Images[key]; !present {
-			continue
+			return Step{}, false, nil
 		}
-		step, ok, err := fetchStep(p, svc, ref, svc.PullDue(true, tagged[key], now), "pull "+svc.Pull.String())
-		if err != nil {
-			return Plan{}, err
-		}
-		if ok {
-			seen[key] = true
-			steps = append(steps, step)
-		}
-	}
-	return Plan{Project: p.Name, Setup: fetchLanes(steps)}, nil
+		return fetchStep(p, svc, ref, svc.PullDue(true, tagged[key], now), "pull "+svc.Pull.String())
+	})
+	return Plan{Project: p.Name, Setup: fetchLanes(steps)}, err
 }
 
 // PullPlan is drover pull: the image of every selected service that has
 // one and does not build it, whatever its policy.
 func PullPlan(p *compose.Project, services []string) (Plan, error) {
-	selected, err := selection(p, services)
-	if err != nil {
-		return Plan{}, err
-	}
-	var steps []Step
-	seen := map[string]bool{}
-	for _, svc := range p.Services {
+	steps, err := imageSteps(p, services, func(svc compose.Service) (Step, bool, error) {
 		ref := svc.Config.Image
-		if !selected[svc.Name] || ref == "" || svc.Config.Build != nil || seen[NormalizeRef(ref)] {
-			continue
-		}
-		seen[NormalizeRef(ref)] = true
-		steps = append(steps, Step{Target: ref, Reason: svc.Name, Action: PullImage{Ref: ref}})
-	}
-	return Plan{Project: p.Name, Setup: fetchLanes(steps)}, nil
+		return Step{Target: ref, Reason: svc.Name, Action: PullImage{Ref: ref}}, ref != "" && svc.Config.Build == nil, nil
+	})
+	return Plan{Project: p.Name, Setup: fetchLanes(steps)}, err
 }
 
 // BuildOptions are drover build's flags.
@@ -77,21 +51,13 @@ type BuildOptions struct {
 // BuildPlan is drover build: the image of every selected service that has
 // a build section, one after the other. Services without one are skipped.
 func BuildPlan(p *compose.Project, services []string, opts BuildOptions) (Plan, error) {
-	selected, err := selection(p, services)
-	if err != nil {
-		return Plan{}, err
-	}
-	var steps []Step
-	seen := map[string]bool{}
-	for _, svc := range p.Services {
-		ref := ImageRef(p.Name, svc.Config)
-		if !selected[svc.Name] || svc.Config.Build == nil || seen[ref] {
-			continue
+	steps, err := imageSteps(p, services, func(svc compose.Service) (Step, bool, error) {
+		if svc.Config.Build == nil {
+			return Step{}, false, nil
 		}
-		seen[ref] = true
-		step, _, err := fetchStep(p, svc, ref, compose.FetchBuild, svc.Name)
+		step, _, err := fetchStep(p, svc, ImageRef(p.Name, svc.Config), compose.FetchBuild, svc.Name)
 		if err != nil {
-			return Plan{}, err
+			return Step{}, false, err
 		}
 		b := step.Action.(BuildImage)
 		b.Spec.NoCache, b.Spec.Pull = opts.NoCache, opts.Pull
@@ -106,18 +72,35 @@ func BuildPlan(p *compose.Project, services []string, opts BuildOptions) (Plan, 
 			b.Spec.Args = args
 		}
 		step.Action = b
-		steps = append(steps, step)
-	}
-	return Plan{Project: p.Name, Setup: steps}, nil
+		return step, true, nil
+	})
+	return Plan{Project: p.Name, Setup: steps}, err
 }
 
 // PushPlan is drover push: the image of every selected service that builds
 // it and names it (build and image), at most FetchParallel at once. A
 // service named on the command line that has nothing to push is an error.
 func PushPlan(p *compose.Project, services []string) (Plan, error) {
+	steps, err := imageSteps(p, services, func(svc compose.Service) (Step, bool, error) {
+		ref := svc.Config.Image
+		if svc.Config.Build != nil && ref != "" {
+			return Step{Target: ref, Reason: svc.Name, Action: PushImage{Ref: ref}}, true, nil
+		}
+		if slices.Contains(services, svc.Name) {
+			return Step{}, false, fmt.Errorf("service %q: nothing to push: drover pushes the images it builds, named by image: (the service needs both build and image)", svc.Name)
+		}
+		return Step{}, false, nil
+	})
+	return Plan{Project: p.Name, Setup: fetchLanes(steps)}, err
+}
+
+// imageSteps collects, for the selected services in order, the step that
+// step returns (when it returns one), once per image: services that share
+// an image share its pull, build or push.
+func imageSteps(p *compose.Project, services []string, step func(compose.Service) (Step, bool, error)) ([]Step, error) {
 	selected, err := selection(p, services)
 	if err != nil {
-		return Plan{}, err
+		return nil, err
 	}
 	var steps []Step
 	seen := map[string]bool{}
@@ -125,20 +108,16 @@ func PushPlan(p *compose.Project, services []string) (Plan, error) {
 		if !selected[svc.Name] {
 			continue
 		}
-		ref := svc.Config.Image
-		if svc.Config.Build == nil || ref == "" {
-			if slices.Contains(services, svc.Name) {
-				return Plan{}, fmt.Errorf("service %q: nothing to push: drover pushes the images it builds, named by image: (the service needs both build and image)", svc.Name)
-			}
-			continue
+		s, ok, err := step(svc)
+		if err != nil {
+			return nil, err
 		}
-		if seen[ref] {
-			continue
+		if ok && !seen[NormalizeRef(s.Target)] {
+			seen[NormalizeRef(s.Target)] = true
+			steps = append(steps, s)
 		}
-		seen[ref] = true
-		steps = append(steps, Step{Target: ref, Reason: svc.Name, Action: PushImage{Ref: ref}})
 	}
-	return Plan{Project: p.Name, Setup: fetchLanes(steps)}, nil
+	return steps, nil
 }
 
 // fetchStep is the pull or build of one service's image; false when f asks

@@ -1,7 +1,10 @@
 package reconcile
 
 import (
+	"context"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -116,5 +119,49 @@ services:
 	}
 	if _, err := PushPlan(p, []string{"cache"}); err == nil || !strings.Contains(err.Error(), `service "cache": nothing to push`) {
 		t.Fatalf("push of a service that does not build: %v", err)
+	}
+}
+
+// pullCounter is an engine whose pulls take a moment and count how many
+// run at once.
+type pullCounter struct {
+	Engine
+	mu            sync.Mutex
+	now, most, n  int
+	progressCalls int
+}
+
+func (e *pullCounter) PullImage(ctx context.Context, ref string, progress func(Progress)) error {
+	e.mu.Lock()
+	e.now++
+	e.n++
+	e.most = max(e.most, e.now)
+	e.mu.Unlock()
+	progress(Progress{Layers: 1, LayersDone: 1, Bytes: 10, BytesDone: 10})
+	time.Sleep(20 * time.Millisecond)
+	e.mu.Lock()
+	e.now--
+	e.mu.Unlock()
+	return nil
+}
+
+func TestApplyPullsInParallelWithABound(t *testing.T) {
+	var steps []Step
+	for i := range 10 {
+		ref := fmt.Sprintf("r.example/s%d:1", i)
+		steps = append(steps, Step{Target: ref, Action: PullImage{Ref: ref}})
+	}
+	e := &pullCounter{}
+	var progress int
+	err := Apply(context.Background(), e, Plan{Setup: fetchLanes(steps)}, func(ev Event) {
+		if ev.Phase == Underway && ev.Progress != nil && ev.Progress.LayersDone == 1 {
+			progress++
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.n != 10 || e.most != FetchParallel || progress != 10 {
+		t.Fatalf("%d pulls, at most %d at once, %d progress events; want 10, %d, 10", e.n, e.most, progress, FetchParallel)
 	}
 }

@@ -2,6 +2,7 @@ package tests
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -208,7 +209,10 @@ func TestBuildPushThenUpgradeElsewhere(t *testing.T) {
 	reg.Untag(t, ref)
 
 	host := newProject(t, fmt.Sprintf("services:\n  web:\n    image: %s\n    pull_policy: always\n", ref), "")
-	host.mustDrover("up", "-d")
+	// The layers are not on this engine any more: the pull downloads them,
+	// and --progress json reports it.
+	r := host.mustDrover("--progress", "json", "up", "-d")
+	checkPullProgress(t, r)
 	if got := host.imagesOf("web"); got[host.name+"-web-1"] != first {
 		t.Fatalf("the other host runs %v, want the pushed build %s", got, first)
 	}
@@ -229,5 +233,31 @@ func TestBuildPushThenUpgradeElsewhere(t *testing.T) {
 	host.mustDrover("up", "--upgrade")
 	if got := host.imagesOf("web"); got[host.name+"-web-1"] != second {
 		t.Fatalf("after up --upgrade the other host runs %v, want the second build %s", got, second)
+	}
+}
+
+// checkPullProgress checks that a run with --progress json reported a pull
+// done and, before it, its layers all downloaded.
+func checkPullProgress(t *testing.T, r result) {
+	t.Helper()
+	var pulled, progress bool
+	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		var ev struct {
+			Action, Phase string
+			Progress      *struct {
+				Layers     int
+				LayersDone int   `json:"layers_done"`
+				BytesDone  int64 `json:"bytes_done"`
+			}
+		}
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("--progress json printed %q: %v", line, err)
+		}
+		pulled = pulled || ev.Action == "pull" && ev.Phase == "done"
+		progress = progress || ev.Action == "pull" && ev.Phase == "progress" && ev.Progress != nil &&
+			ev.Progress.Layers > 0 && ev.Progress.LayersDone == ev.Progress.Layers && ev.Progress.BytesDone > 0
+	}
+	if !pulled || !progress {
+		t.Errorf("--progress json: pull done %v, a progress event with every layer and some bytes done %v:\n%s", pulled, progress, r)
 	}
 }

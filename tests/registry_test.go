@@ -235,11 +235,12 @@ func (r *localRegistry) PushFromElsewhere(t *testing.T, local, repoTag string) {
 	other.Push(t, local, repoTag, false)
 }
 
-// Untag removes a local tag (not the image it names, which other tags may
-// hold).
+// Untag removes a local tag, and the image when no other tag holds it
+// (with the untagged parents a build left, so that a pull downloads its
+// layers again).
 func (r *localRegistry) Untag(t *testing.T, ref string) {
 	t.Helper()
-	if _, err := docker.ImageRemove(context.Background(), ref, image.RemoveOptions{}); err != nil && !strings.Contains(err.Error(), "No such image") {
+	if _, err := docker.ImageRemove(context.Background(), ref, image.RemoveOptions{PruneChildren: true}); err != nil && !strings.Contains(err.Error(), "No such image") {
 		t.Fatalf("untag %s: %v", ref, err)
 	}
 }
