@@ -144,7 +144,7 @@ func prepareEntry(o Options, details *types.ConfigDetails, env map[string]string
 		return nil, relativeFile(e.templateLines(err))
 	}
 	e.rancher = rf
-	for _, w := range rf.Unset {
+	for _, w := range append(rf.Duplicates, rf.Unset...) {
 		e.warnings = append(e.warnings, relativeFile(e.templateLines(w)).Error())
 	}
 	return e, nil

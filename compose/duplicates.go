@@ -22,29 +22,9 @@ func lastKeyWins(file string, content []byte) ([]byte, []string) {
 		return content, nil
 	}
 	var notes []string
-	var walk func(n *yaml.Node)
-	walk = func(n *yaml.Node) {
-		if n.Kind == yaml.MappingNode {
-			last := map[string]int{}
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				last[n.Content[i].Value] = i
-			}
-			kept := n.Content[:0]
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				k := n.Content[i]
-				if j := last[k.Value]; j != i {
-					notes = append(notes, fmt.Sprintf("%s:%d: key %q is set again at line %d: the last value is used, as docker-compose 1 read it", displayPath(file), k.Line, k.Value, n.Content[j].Line))
-					continue
-				}
-				kept = append(kept, k, n.Content[i+1])
-			}
-			n.Content = kept
-		}
-		for _, c := range n.Content {
-			walk(c)
-		}
+	for _, d := range dropEarlierKeys(root) {
+		notes = append(notes, fmt.Sprintf("%s:%d: key %q is set again at line %d: the last value is used, as docker-compose 1 read it", displayPath(file), d.key.Line, d.key.Value, d.again))
 	}
-	walk(root)
 	if len(notes) == 0 {
 		return content, nil
 	}
@@ -53,4 +33,38 @@ func lastKeyWins(file string, content []byte) ([]byte, []string) {
 		return content, nil
 	}
 	return out, notes
+}
+
+// duplicateKey is a key dropped because its mapping sets it again, at
+// line again.
+type duplicateKey struct {
+	key   *yaml.Node
+	again int
+}
+
+// dropEarlierKeys removes from every mapping under n each key that the
+// same mapping sets again later, as YAML readers of the Rancher era
+// (PyYAML, Go's yaml.v2) did, keeping the last value.
+func dropEarlierKeys(n *yaml.Node) []duplicateKey {
+	var dropped []duplicateKey
+	if n.Kind == yaml.MappingNode {
+		last := map[string]int{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			last[n.Content[i].Value] = i
+		}
+		kept := n.Content[:0]
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if j := last[k.Value]; j != i {
+				dropped = append(dropped, duplicateKey{k, n.Content[j].Line})
+				continue
+			}
+			kept = append(kept, k, n.Content[i+1])
+		}
+		n.Content = kept
+	}
+	for _, c := range n.Content {
+		dropped = append(dropped, dropEarlierKeys(c)...)
+	}
+	return dropped
 }

@@ -41,6 +41,12 @@ func noEffect(cfg types.ServiceConfig, rs RancherService) []string {
 	if rs.ExternalIPs != nil || rs.Hostname != "" {
 		out = append(out, "external_ips/hostname: no effect: they describe a Rancher external service")
 	}
+	if rs.StorageDriver != nil {
+		out = append(out, "storage_driver: kept in the project, no effect: Rancher registered this service as a volume driver; its containers run, but the engine uses a volume plugin only where one is installed")
+	}
+	if rs.NetworkDriver != nil {
+		out = append(out, "network_driver: kept in the project, no effect: Rancher made this service the network driver of its managed network; its containers run, and containers join the engine's own networks")
+	}
 	if cfg.Attach != nil && *cfg.Attach {
 		out = append(out, "attach: no effect: drover does not attach to containers' output (drover logs shows it)")
 	}

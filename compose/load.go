@@ -52,6 +52,22 @@ func load(ctx context.Context, o Options) (*Project, *entry, error) {
 		return nil, e, err
 	}
 	cp = withVolumeDrivers(cp)
+	rf := e.rancher
+	if rf != nil {
+		if err := checkRancherServices(rf, func(name string) bool {
+			_, ok := cp.Services[name]
+			_, disabled := cp.DisabledServices[name]
+			return ok || disabled
+		}); err != nil {
+			return nil, e, relativeFile(err)
+		}
+		for _, n := range rancherLabels(cp, rf) {
+			e.warnings = append(e.warnings, relativeFile(e.templateLines(n)).Error())
+		}
+	} else {
+		rf = &RancherFile{Services: map[string]RancherService{}}
+	}
+	withDriverKeys(cp, rf)
 	if cp, err = cp.WithServicesEnvironmentResolved(true); err != nil {
 		return nil, e, err
 	}
@@ -60,18 +76,8 @@ func load(ctx context.Context, o Options) (*Project, *entry, error) {
 	}
 
 	p := &Project{Name: cp.Name, WorkingDir: cp.WorkingDir, ConfigFiles: cp.ComposeFiles, Compose: cp, Questions: e.questions}
-	rf := e.rancher
-	if rf != nil {
+	if e.rancher != nil {
 		p.RancherFile = rf.Path
-		if err := checkRancherServices(rf, func(name string) bool {
-			_, ok := cp.Services[name]
-			_, disabled := cp.DisabledServices[name]
-			return ok || disabled
-		}); err != nil {
-			return nil, e, relativeFile(err)
-		}
-	} else {
-		rf = &RancherFile{}
 	}
 
 	for _, name := range dependencyOrder(cp) {
@@ -164,10 +170,11 @@ func loadCompose(ctx context.Context, o Options) (*types.Project, sources, *entr
 			return nil, nil, e, v1FileError(f, err)
 		}
 		if v1 != nil {
-			fileNotes, _ := rancherVolumes(v1, true, e.env)
+			fileNotes, _ := rancherVolumes(v1, layoutV1, e.env)
+			rancherDrivers(v1)
 			notes = append(notes, fileNotes...)
 			details.ConfigFiles[i].Config = v1
-		} else if model, fileNotes := rancherModel(f.Content); model != nil {
+		} else if model, fileNotes := rancherModel(content, e.env); model != nil {
 			notes = append(notes, fileNotes...)
 			details.ConfigFiles[i].Config = model
 		}
@@ -255,7 +262,7 @@ func newService(cfg types.ServiceConfig, rs RancherService, srcs sources, swarm 
 		Secrets:  files.secrets,
 	}
 	if cfg.ContainerName != "" && s.Scale > 1 {
-		return Service{}, srcs.at(cfg.Name, "container_name", fmt.Sprintf("container_name %q needs scale 1, but scale is %d", cfg.ContainerName, s.Scale))
+		return Service{}, srcs.at(cfg.Name, "container_name", fmt.Sprintf("container_name: %q needs scale 1, but scale is %d", cfg.ContainerName, s.Scale))
 	}
 	if s.Pull, err = ResolvePull(cfg); err != nil {
 		return Service{}, srcs.at(cfg.Name, "pull_policy", err.Error())

@@ -164,7 +164,7 @@ func TestLoadErrors(t *testing.T) {
 		{"container_name and scale", "services:\n  web:\n    image: x\n    container_name: one\n    scale: 2\n", "",
 			`can't set container_name and web as container name must be unique`},
 		{"container_name and rancher scale", "services:\n  web:\n    image: x\n    container_name: one\n", "services:\n  web:\n    scale: 2\n",
-			`service "web": container_name "one" needs scale 1, but scale is 2`},
+			`service "web": container_name: "one" needs scale 1, but scale is 2`},
 		{"rancher service absent", "services:\n  web:\n    image: x\n", "services:\n  web: {}\n  ghost:\n    scale: 2\n",
 			`rancher-compose.yml:3: service "ghost": service is not defined in the compose file`},
 		{"rancher unknown key", "services:\n  web:\n    image: x\n", "services:\n  web:\n    scael: 2\n",

@@ -25,6 +25,9 @@ type RancherFile struct {
 	// Unset are the variables that were not set when the file was
 	// interpolated (a blank string each), with the line of their first use.
 	Unset []*FileError
+	// Duplicates are the keys a mapping set twice: the last value is
+	// used, as Rancher's YAML reader (yaml.v2) used it.
+	Duplicates []*FileError
 }
 
 // RancherService holds the rancher-compose keys of one service. A nil
@@ -48,6 +51,16 @@ type RancherService struct {
 	ScalePolicy *ScalePolicy    `yaml:"scale_policy,omitempty" json:"scale_policy,omitempty"`
 	ExternalIPs []string        `yaml:"external_ips,omitempty" json:"external_ips,omitempty"`
 	Hostname    string          `yaml:"hostname,omitempty" json:"hostname,omitempty"`
+	// StorageDriver and NetworkDriver made the service one of Rancher's
+	// driver plugin stacks (nfs, portworx, vxlan...): Rancher registered it
+	// as the environment's volume or network driver.
+	StorageDriver map[string]any `yaml:"storage_driver,omitempty" json:"storage_driver,omitempty"`
+	NetworkDriver map[string]any `yaml:"network_driver,omitempty" json:"network_driver,omitempty"`
+	// Labels are the compose labels written in rancher-compose.yml, which
+	// Rancher 1.6 merged over the compose file's; the loader moves them
+	// into the service's labels, so they are not shown here.
+	Labels     map[string]string `yaml:"-" json:"-"`
+	LabelsLine int               `yaml:"-" json:"-"`
 }
 
 // UpgradeStrategy is rancher-compose's upgrade_strategy block.
@@ -232,6 +245,12 @@ func ParseRancherWith(path string, data []byte, env map[string]string) (*Rancher
 		if _, dup := rf.Services[name]; dup {
 			return nil, p.errAt(kv.key, name, "", "service is declared twice")
 		}
+		// A service declared twice stays an error; a key set twice
+		// within one takes its last value, as Rancher's yaml.v2 did.
+		for _, d := range dropEarlierKeys(kv.value) {
+			rf.Duplicates = append(rf.Duplicates, &FileError{File: path, Line: d.key.Line, Service: name, Key: d.key.Value,
+				Msg: fmt.Sprintf("set again at line %d: the last value is used, as Rancher 1.6 read it", d.again)})
+		}
 		svc, err := p.service(name, kv.value)
 		if err != nil {
 			return nil, err
@@ -248,7 +267,7 @@ type rancherParser struct{ file string }
 var rancherKeys = []string{
 	"scale", "start_on_create", "retain_ip", "drain_timeout_ms", "upgrade_strategy",
 	"health_check", "lb_config", "metadata", "scale_policy", "external_ips", "hostname",
-	"load_balancer_config", "certs", "default_cert",
+	"load_balancer_config", "certs", "default_cert", "storage_driver", "network_driver", "labels",
 }
 
 type keyValue struct{ key, value *yaml.Node }
@@ -329,6 +348,13 @@ func (p *rancherParser) service(name string, n *yaml.Node) (RancherService, erro
 			s.ExternalIPs, err = p.stringList(v, name, key)
 		case "hostname":
 			s.Hostname, err = p.str(v, name, key)
+		case "storage_driver":
+			s.StorageDriver, err = p.anyMap(v, name, key)
+		case "network_driver":
+			s.NetworkDriver, err = p.anyMap(v, name, key)
+		case "labels":
+			s.Labels, err = p.labels(v, name)
+			s.LabelsLine = kv.key.Line
 		default:
 			err = p.errAt(kv.key, name, key, "unknown rancher-compose key"+didYouMean(key, rancherKeys))
 		}
@@ -337,6 +363,36 @@ func (p *rancherParser) service(name string, n *yaml.Node) (RancherService, erro
 		}
 	}
 	return s, nil
+}
+
+// labels reads a labels block as the compose file writes it: a mapping,
+// or a list of "key=value".
+func (p *rancherParser) labels(n *yaml.Node, service string) (map[string]string, error) {
+	out := map[string]string{}
+	switch {
+	case n.Kind == yaml.ScalarNode && n.Tag == "!!null":
+		return out, nil
+	case n.Kind == yaml.MappingNode:
+		for _, kv := range pairs(n) {
+			v, err := p.str(kv.value, service, "labels."+kv.key.Value)
+			if err != nil {
+				return nil, err
+			}
+			out[kv.key.Value] = v
+		}
+	case n.Kind == yaml.SequenceNode:
+		for _, item := range n.Content {
+			s, err := p.str(item, service, "labels")
+			if err != nil {
+				return nil, err
+			}
+			k, v, _ := strings.Cut(s, "=")
+			out[k] = v
+		}
+	default:
+		return nil, p.errAt(n, service, "labels", "expected a mapping or a list of key=value, got "+describe(n))
+	}
+	return out, nil
 }
 
 func (p *rancherParser) mapping(n *yaml.Node, service, key string) ([]keyValue, error) {
