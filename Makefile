@@ -6,7 +6,7 @@ export CGO_ENABLED := 0
 GO ?= go
 BIN := bin/drover
 
-.PHONY: build install release images test unit e2e fuzz faults demo bench lint clean
+.PHONY: build install release docs images test unit e2e fuzz faults demo bench lint clean
 
 # The version (the v-tag at HEAD, else the version drover labels
 # containers with), the commit (-dirty with uncommitted changes) and the
@@ -41,6 +41,12 @@ install: build
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PLUGIN_DIR)
 	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/drover
 	ln -sf $(PREFIX)/bin/drover $(DESTDIR)$(PLUGIN_DIR)/docker-drover
+
+# The command reference (docs/reference), the man pages (docs/man) and the
+# README's list of commands, generated from the command definitions by
+# cobra's doc generator; a unit test fails when they are out of date.
+docs:
+	$(GO) test ./cmd/drover -run '^TestDocsInSync$$' -count=1 -update-docs
 
 # drover-hello:v1, :v2 and :broken, FROM scratch, built locally.
 images:

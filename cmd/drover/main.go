@@ -164,6 +164,11 @@ func newRootCommand(a *app, args []string) *cobra.Command {
 			if len(a.files.Profiles) == 0 && os.Getenv("COMPOSE_PROFILES") != "" {
 				a.files.Profiles = strings.Split(os.Getenv("COMPOSE_PROFILES"), ",")
 			}
+			// As docker compose: compose-go leaves COMPOSE_ENV_FILES to the
+			// command line.
+			if len(a.files.EnvFiles) == 0 && os.Getenv("COMPOSE_ENV_FILES") != "" {
+				a.files.EnvFiles = strings.Split(os.Getenv("COMPOSE_ENV_FILES"), ",")
+			}
 			kind, err := engineKind(a.engine, droverRoot(cmd).Flags().Changed("engine"))
 			if err != nil {
 				return usageError{err.Error()}
@@ -179,7 +184,7 @@ func newRootCommand(a *app, args []string) *cobra.Command {
 	global.StringVarP(&a.files.RancherFile, "rancher-file", "r", "", "rancher-compose file (default: rancher-compose.yml beside the first compose file)")
 	global.StringVarP(&a.files.ProjectName, "project-name", "p", "", "project name (default: COMPOSE_PROJECT_NAME, the name: key, else the directory name)")
 	global.StringVar(&a.files.ProjectDir, "project-directory", "", "working directory of the project (default: the first compose file's directory)")
-	global.StringArrayVar(&a.files.EnvFiles, "env-file", nil, "environment file for interpolation (repeatable; default .env)")
+	global.StringArrayVar(&a.files.EnvFiles, "env-file", nil, "environment file for interpolation (repeatable; default: COMPOSE_ENV_FILES, else .env)")
 	global.StringArrayVar(&a.files.Answers, "answers", nil, "answers to a catalog entry's questions: KEY=VALUE lines, or a .yml/.json map (repeatable; a later file wins)")
 	global.StringArrayVar(&a.files.Profiles, "profile", nil, "enable a profile (repeatable; default: COMPOSE_PROFILES)")
 	a.progress = "auto"

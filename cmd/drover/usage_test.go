@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -56,6 +58,69 @@ func TestFlagMistakes(t *testing.T) {
 			}
 			if tc.not != "" && strings.Contains(all, tc.not) {
 				t.Errorf("output has %q:\n%s", tc.not, all)
+			}
+		})
+	}
+}
+
+// The COMPOSE_* variables choose the files, env files, profiles and
+// project name as they do for docker compose; a flag comes before its
+// variable.
+func TestComposeVariables(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"one.yml":   "services:\n  web:\n    image: x:${TAG}\n  extra:\n    image: y\n    profiles: [debug]\n",
+		"two.yml":   "services:\n  web:\n    environment:\n      FROM: two\n",
+		"a.env":     "TAG=from-a\n",
+		"b.env":     "TAG=from-b\n",
+		".env":      "TAG=from-dotenv\n",
+		"other.env": "TAG=from-flag\n",
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Chdir(dir)
+	cases := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want []string
+		not  []string
+	}{
+		{"COMPOSE_FILE, COMPOSE_PATH_SEPARATOR", map[string]string{"COMPOSE_FILE": "one.yml;two.yml", "COMPOSE_PATH_SEPARATOR": ";"}, nil,
+			[]string{"FROM: two", "image: x:from-dotenv"}, nil},
+		{"COMPOSE_ENV_FILES, the later wins", map[string]string{"COMPOSE_FILE": "one.yml", "COMPOSE_ENV_FILES": "a.env,b.env"}, nil,
+			[]string{"image: x:from-b"}, nil},
+		{"--env-file over COMPOSE_ENV_FILES", map[string]string{"COMPOSE_FILE": "one.yml", "COMPOSE_ENV_FILES": "a.env"}, []string{"--env-file", "other.env"},
+			[]string{"image: x:from-flag"}, nil},
+		{"COMPOSE_PROFILES", map[string]string{"COMPOSE_FILE": "one.yml", "COMPOSE_PROFILES": "debug"}, nil,
+			[]string{"extra:"}, nil},
+		{"no profile", map[string]string{"COMPOSE_FILE": "one.yml"}, nil, nil, []string{"extra:"}},
+		{"COMPOSE_PROJECT_NAME", map[string]string{"COMPOSE_FILE": "one.yml", "COMPOSE_PROJECT_NAME": "fromenv"}, nil,
+			[]string{"name: fromenv"}, nil},
+		{"-p over COMPOSE_PROJECT_NAME", map[string]string{"COMPOSE_FILE": "one.yml", "COMPOSE_PROJECT_NAME": "fromenv"}, []string{"-p", "fromflag"},
+			[]string{"name: fromflag"}, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, k := range []string{"COMPOSE_FILE", "COMPOSE_PATH_SEPARATOR", "COMPOSE_ENV_FILES", "COMPOSE_PROFILES", "COMPOSE_PROJECT_NAME"} {
+				t.Setenv(k, tc.env[k])
+			}
+			var out, errb bytes.Buffer
+			if code := run(context.Background(), append(tc.args, "config"), &out, &errb); code != 0 {
+				t.Fatalf("exit %d: %s", code, errb.String())
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("config lacks %q:\n%s", w, out.String())
+				}
+			}
+			for _, n := range tc.not {
+				if strings.Contains(out.String(), n) {
+					t.Errorf("config has %q:\n%s", n, out.String())
+				}
 			}
 		})
 	}
