@@ -81,7 +81,7 @@ func commands() []command {
 	return []command{
 		upCommand(), psCommand(), configCommand(), downCommand(),
 		stopCommand(), startCommand(), restartCommand(), scaleCommand(),
-		logsCommand(), pullCommand(), buildCommand(), pushCommand(), statusCommand(), diffCommand(), historyCommand(), versionCommand(), unlockCommand(), lsCommand(), proxyCommand(),
+		logsCommand(), pullCommand(), buildCommand(), pushCommand(), statusCommand(), diffCommand(), historyCommand(), versionCommand(), unlockCommand(), lsCommand(), proxyCommand(), uiCommand(),
 	}
 }
 

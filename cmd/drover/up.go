@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/docker/docker/pkg/stdcopy"
 	"github.com/spf13/pflag"
 
 	"github.com/drover/drover/compose"
@@ -332,23 +330,16 @@ func (a *app) printLastLogs(ctx context.Context, s *session, fe *reconcile.Servi
 	if !errors.As(fe, &ce) {
 		return
 	}
-	rc, tty, err := s.engine.Logs(ctx, ce.Ref, false, "10")
-	if err != nil {
+	lines, err := lastLines(ctx, s.engine, ce.Ref, 10)
+	if err != nil && len(lines) == 0 {
 		return
-	}
-	defer rc.Close()
-	var buf bytes.Buffer
-	if tty {
-		_, _ = buf.ReadFrom(rc)
-	} else {
-		_, _ = stdcopy.StdCopy(&buf, &buf, rc)
 	}
 	name := ce.Name
 	if name == "" {
 		name = ce.Ref
 	}
 	fmt.Fprintf(a.stderr, "last lines of %s:\n", name)
-	for _, line := range strings.Split(strings.TrimRight(buf.String(), "\n"), "\n") {
+	for _, line := range lines {
 		fmt.Fprintf(a.stderr, "  | %s\n", line)
 	}
 }
