@@ -5,6 +5,8 @@
 (function () {
   var token = document.querySelector('meta[name="drover-token"]').content;
   var q = "?token=" + encodeURIComponent(token);
+  var only = new URLSearchParams(location.search).get("project");
+  var pq = q + (only ? "&project=" + encodeURIComponent(only) : "");
   var projects = document.getElementById("projects");
   var runlog = document.getElementById("runlog");
   var conn = document.getElementById("conn");
@@ -13,7 +15,7 @@
   function refresh() {
     if (pending) return;
     pending = true;
-    fetch("/projects" + q, { cache: "no-store" }).then(function (r) {
+    fetch("/projects" + pq, { cache: "no-store" }).then(function (r) {
       if (!r.ok) throw new Error(r.status + " " + r.statusText);
       return r.text();
     }).then(function (html) {
@@ -61,6 +63,7 @@
   es.onerror = function () { conn.textContent = "disconnected; retrying…"; };
   es.onmessage = function (e) {
     var m = JSON.parse(e.data);
+    if (only && m.project !== only) return;
     var d = describe(m);
     line(d[0], d[1]);
     if (m.kind !== "log") refresh();

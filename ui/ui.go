@@ -6,6 +6,7 @@
 package ui
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
@@ -213,19 +214,25 @@ func (s *Server) asset(name, contentType string) http.HandlerFunc {
 
 // pageData is what the templates get.
 type pageData struct {
-	Token    string
+	Token string
+	// Project is the one project shown (?project=NAME); all when empty.
+	Project  string
 	Projects []Project
 	Error    string
 	Verbs    []string
 }
 
 func (s *Server) load(r *http.Request) pageData {
-	d := pageData{Token: s.token, Verbs: Verbs}
+	d := pageData{Token: s.token, Verbs: Verbs, Project: r.URL.Query().Get("project")}
 	ps, err := s.backend.Projects(r.Context())
 	if err != nil {
 		d.Error = err.Error()
 	}
-	d.Projects = ps
+	for _, p := range ps {
+		if d.Project == "" || p.Name == d.Project {
+			d.Projects = append(d.Projects, p)
+		}
+	}
 	return d
 }
 
@@ -250,10 +257,13 @@ func (s *Server) projects(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) render(w http.ResponseWriter, name string, d pageData) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	if err := templates.ExecuteTemplate(w, name, d); err != nil {
+	var buf bytes.Buffer
+	if err := templates.ExecuteTemplate(&buf, name, d); err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
 	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_, _ = w.Write(buf.Bytes())
 }
 
 func getOnly(w http.ResponseWriter, r *http.Request) bool {

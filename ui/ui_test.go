@@ -237,3 +237,16 @@ func readUntil(t *testing.T, r io.Reader, want string) string {
 	t.Fatalf("no %s in %q", want, got.String())
 	return ""
 }
+
+func TestOneProjectPage(t *testing.T) {
+	f, h := newTest(t)
+	f.projects = append(f.projects, Project{Name: "other", Services: []Service{{Name: "db", State: "active"}}})
+	body := do(h, httptest.NewRequest(http.MethodGet, "http://127.0.0.1:8080/?token="+testToken+"&project=other", nil)).Body.String()
+	if !strings.Contains(body, `data-project="other"`) || strings.Contains(body, `data-project="site"`) {
+		t.Errorf("?project=other shows:\n%s", body)
+	}
+	body = do(h, httptest.NewRequest(http.MethodGet, "http://127.0.0.1:8080/projects?token="+testToken, nil)).Body.String()
+	if !strings.Contains(body, `data-project="other"`) || !strings.Contains(body, `data-project="site"`) {
+		t.Errorf("without ?project, not every project:\n%s", body)
+	}
+}
