@@ -72,6 +72,7 @@ services:
 // TestCatalogEntryUpAndUpgradeByAnswer brings a templated catalog entry up
 // with answers given by file, then upgrades it by changing one answer.
 func TestCatalogEntryUpAndUpgradeByAnswer(t *testing.T) {
+	t.Parallel() // its own project, ports and images: runs beside the other parallel tests
 	p := newProject(t, "", "")
 	if err := os.Remove(filepath.Join(p.dir, "docker-compose.yml")); err != nil {
 		t.Fatal(err)

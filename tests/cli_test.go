@@ -41,6 +41,7 @@ func runIn(t *testing.T, dir string, env []string, name string, args ...string) 
 // plain binary reads the same context store (DOCKER_CONTEXT, docker
 // context use), and DOCKER_HOST comes before a chosen context.
 func TestDockerCLIPlugin(t *testing.T) {
+	t.Parallel() // its own project, ports and images: runs beside the other parallel tests
 	if _, err := exec.LookPath("docker"); err != nil {
 		t.Skip("the docker CLI is not installed (Debian's docker.io, which .ci/run installs with the engine): " + err.Error())
 	}

@@ -8,6 +8,7 @@ import (
 // Every error about a compose file names the file, the line, the service and
 // the key, and nothing is changed on the engine.
 func TestErrorComposeFileNamesLine(t *testing.T) {
+	t.Parallel() // its own project, ports and images: runs beside the other parallel tests
 	cases := []struct {
 		name     string
 		compose  string

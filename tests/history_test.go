@@ -62,6 +62,7 @@ func revisions(rows []historyRow, ids map[string]string) string {
 // v3's kept container; and a scale up of the service once its tag moved
 // makes the new slot from the serving revision's image ID.
 func TestRevisionHistory(t *testing.T) {
+	t.Parallel() // its own project, ports and images: runs beside the other parallel tests
 	ctx := context.Background()
 	repo := "drover-e2e-hist-" + randomHex(3)
 	port := freePort(t)

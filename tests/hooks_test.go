@@ -33,6 +33,7 @@ const hooksCompose = `services:
 // back, the failure naming the container and the exit code, the hook's
 // environment values masked.
 func TestHooksRunAroundAnUpgrade(t *testing.T) {
+	t.Parallel() // its own project, ports and images: runs beside the other parallel tests
 	dir := t.TempDir()
 	appendStarted := "[/hello, -append, /hooks/started]"
 	rancher := "services:\n  web:\n    scale: 2\n    upgrade_strategy: {start_first: false, batch_size: 1}\n"

@@ -151,6 +151,7 @@ func mustContain(t *testing.T, what, text string, wants ...string) {
 }
 
 func TestLeaseTwoRunsAtOnceOneProceeds(t *testing.T) {
+	t.Parallel() // its own project, ports and images: runs beside the other parallel tests
 	p := leaseProject(t, 3*time.Second)
 	a := p.start(nil, "up", "--upgrade")
 	b := p.start(nil, "up", "--upgrade")
@@ -183,6 +184,7 @@ func TestLeaseTwoRunsAtOnceOneProceeds(t *testing.T) {
 }
 
 func TestLeaseOfAKilledRunExpires(t *testing.T) {
+	t.Parallel() // its own project, ports and images: runs beside the other parallel tests
 	const ttl = 3 * time.Second
 	env := []string{"DROVER_LEASE_TTL=" + ttl.String()}
 	p := leaseProject(t, 2*time.Second)
@@ -219,6 +221,7 @@ func TestLeaseOfAKilledRunExpires(t *testing.T) {
 }
 
 func TestLeaseOfAKilledRunOnThisMachineIsBrokenAtOnce(t *testing.T) {
+	t.Parallel() // its own project, ports and images: runs beside the other parallel tests
 	// Both runs share a runtime directory: the second gets the flock the
 	// killed one held, finds there the ID of the lease still on the engine,
 	// and so knows that its holder has exited. The default 30s TTL would
@@ -281,6 +284,7 @@ func TestLeaseIsRenewedThroughALongUpgrade(t *testing.T) {
 }
 
 func TestLeaseUnlock(t *testing.T) {
+	t.Parallel() // its own project, ports and images: runs beside the other parallel tests
 	p := leaseProject(t, 2*time.Second)
 	holder := p.start(nil, "up", "--upgrade")
 	lease := waitLease(t, p)

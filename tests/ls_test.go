@@ -10,6 +10,7 @@ import (
 // project asked for by name that has no container is named as absent, with
 // the ones that exist, instead of looking like an empty project.
 func TestLsAndUnknownProjects(t *testing.T) {
+	t.Parallel() // its own project, ports and images: runs beside the other parallel tests
 	p := newProject(t, "services:\n  web:\n    image: IMAGE:v1\n", "")
 	p.mustDrover("up")
 	r := p.mustDrover("ls", "--format", "json")

@@ -127,6 +127,7 @@ func TestUnreachableRegistryChangesNothing(t *testing.T) {
 // ID, and a container removed by hand is made again on it, not on what the
 // tag means now.
 func TestMovedTagRollbackKeepsTheServingImage(t *testing.T) {
+	t.Parallel() // its own project, ports and images: runs beside the other parallel tests
 	reg := startRegistry(t)
 	p := newProject(t, "services: {}\n", "")
 	ref := reg.Push(t, imageRepo+":v1", p.name+"/web:latest", false)
@@ -183,6 +184,7 @@ func (p *project) imagesOf(service string) map[string]string {
 // directory, then another "host" (a second project directory that only
 // names the tag) pulls it, and upgrades once a new build is pushed.
 func TestBuildPushThenUpgradeElsewhere(t *testing.T) {
+	t.Parallel() // its own project, ports and images: runs beside the other parallel tests
 	reg := startRegistry(t)
 	src := newProject(t, "services: {}\n", "")
 	ref := reg.Ref(src.name + "/web:latest")

@@ -39,6 +39,7 @@ client:
 `
 
 func TestRancherV1ProjectComesUpAndUpgrades(t *testing.T) {
+	t.Parallel() // its own project, ports and images: runs beside the other parallel tests
 	p := newProject(t, fmt.Sprintf(rancherV1Compose, "v1"), rancherV1Rancher)
 	r := p.mustDrover("config")
 	// The health_check has a port: the front proxy runs it, so no warning

@@ -276,6 +276,7 @@ services:
 }
 
 func TestBadInputLeavesEngineUntouched(t *testing.T) {
+	t.Parallel() // its own project, ports and images: runs beside the other parallel tests
 	good := "services:\n  web:\n    image: IMAGE:v1\n"
 	cases := []struct {
 		name             string

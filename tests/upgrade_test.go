@@ -508,6 +508,7 @@ func TestCrashWithoutHealthCheckRollsBack(t *testing.T) {
 }
 
 func TestAdoptsADockerComposeProject(t *testing.T) {
+	t.Parallel() // its own project, ports and images: runs beside the other parallel tests
 	needDockerCompose(t)
 	p := newProject(t, "services:\n  web:\n    image: IMAGE:v1\n", "")
 	cmd := exec.Command("docker-compose", "-p", p.name, "up", "-d")

@@ -11,6 +11,7 @@ import (
 // TestVocabularyOnTheEngine: keys of the Compose vocabulary that drover
 // passes to the engine are seen on the running containers.
 func TestVocabularyOnTheEngine(t *testing.T) {
+	t.Parallel() // its own project, ports and images: runs beside the other parallel tests
 	p := newProject(t, `
 services:
   db:
@@ -57,6 +58,7 @@ services:
 // TestDuplicateContainerNameRefused: two services with one container_name
 // are refused before the first engine call, naming both.
 func TestDuplicateContainerNameRefused(t *testing.T) {
+	t.Parallel() // its own project, ports and images: runs beside the other parallel tests
 	files := `
 services:
   a:
