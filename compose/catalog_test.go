@@ -24,7 +24,7 @@ const (
 	// defaults (and the answers in testdata/catalog-answers where a
 	// required question has none). Every other case is listed in
 	// catalogRefusals.
-	catalogCorpusLoads = 43
+	catalogCorpusLoads = 44
 )
 
 // catalogRefusal is why a corpus case is refused: whose work it waits for,
@@ -39,10 +39,6 @@ type catalogRefusal struct {
 // this package's own (questions, answers, templates, interpolation).
 var catalogRefusals = map[string]catalogRefusal{
 	"community/nuxeo-0": {"lb", `load_balancer_config.lb_cookie_stickiness_policy: cookie stickiness is not done by drover's proxy`},
-	// Rancher 1.6 named a service's containers stack-service-N and used
-	// container_name only to resolve volumes_from; drover gives the
-	// container that name, so it cannot make three.
-	"rancher/portworx-5": {"scale", `docker-compose.yml:7: service "portworx": container_name: "px" needs scale 1, but scale is 3`},
 }
 
 // catalogCases lists the corpus cases as "community/adminer-0".

@@ -262,7 +262,15 @@ func newService(cfg types.ServiceConfig, rs RancherService, srcs sources, swarm 
 		Secrets:  files.secrets,
 	}
 	if cfg.ContainerName != "" && s.Scale > 1 {
-		return Service{}, srcs.at(cfg.Name, "container_name", fmt.Sprintf("container_name: %q needs scale 1, but scale is %d", cfg.ContainerName, s.Scale))
+		if rs.Scale == nil {
+			return Service{}, srcs.at(cfg.Name, "container_name", fmt.Sprintf("container_name: %q needs scale 1, but scale is %d", cfg.ContainerName, s.Scale))
+		}
+		// rancher-compose's scale: Rancher 1.6 named a service's
+		// containers itself and used container_name only to resolve
+		// volumes_from, so such a file ran there.
+		s.NoEffect = append(s.NoEffect, fmt.Sprintf("container_name: %q: no effect at scale %d from rancher-compose.yml: the containers are named <project>-%s-<n>, as Rancher named them itself", cfg.ContainerName, s.Scale, cfg.Name))
+		cfg.ContainerName = ""
+		s.Config = cfg
 	}
 	if s.Pull, err = ResolvePull(cfg); err != nil {
 		return Service{}, srcs.at(cfg.Name, "pull_policy", err.Error())

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -163,8 +164,6 @@ func TestLoadErrors(t *testing.T) {
 		{"no image", "services:\n  web:\n    command: x\n", "", `docker-compose.yml:2: service "web": has neither an image nor a build context specified`},
 		{"container_name and scale", "services:\n  web:\n    image: x\n    container_name: one\n    scale: 2\n", "",
 			`can't set container_name and web as container name must be unique`},
-		{"container_name and rancher scale", "services:\n  web:\n    image: x\n    container_name: one\n", "services:\n  web:\n    scale: 2\n",
-			`service "web": container_name: "one" needs scale 1, but scale is 2`},
 		{"rancher service absent", "services:\n  web:\n    image: x\n", "services:\n  web: {}\n  ghost:\n    scale: 2\n",
 			`rancher-compose.yml:3: service "ghost": service is not defined in the compose file`},
 		{"rancher unknown key", "services:\n  web:\n    image: x\n", "services:\n  web:\n    scael: 2\n",
@@ -467,5 +466,29 @@ func TestConfigErrors(t *testing.T) {
 				t.Errorf("error %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestContainerNameAtRancherScale: a scale above 1 from rancher-compose.yml
+// beside a container_name loads, as on a Rancher 1.6 server, which named
+// the containers itself: container_name is left out, with a note.
+func TestContainerNameAtRancherScale(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("docker-compose.yml", "services:\n  web:\n    image: x\n    container_name: one\n")
+	write("rancher-compose.yml", "services:\n  web:\n    scale: 2\n")
+	p, err := Load(context.Background(), Options{ProjectDir: dir, Files: []string{filepath.Join(dir, "docker-compose.yml")}, ProjectName: "demo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, _ := p.Service("web")
+	if svc.Scale != 2 || svc.Config.ContainerName != "" || !slices.ContainsFunc(svc.NoEffect, func(n string) bool {
+		return strings.HasPrefix(n, `container_name: "one": no effect at scale 2 from rancher-compose.yml`)
+	}) {
+		t.Errorf("scale %d, container_name %q, notes %q", svc.Scale, svc.Config.ContainerName, svc.NoEffect)
 	}
 }
