@@ -80,6 +80,7 @@ services:
   direct:
     image: drover-hello:v1
     ports: [{target: 80, published: "$pd", host_ip: 127.0.0.1}]
+    x-drover: {proxy: false}
   tcp:
     image: drover-hello:v1
     ports: [{target: 80, published: "$pt", host_ip: 127.0.0.1}]
