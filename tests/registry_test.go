@@ -175,15 +175,17 @@ func (r *localRegistry) stop() {
 	_ = os.RemoveAll(r.dir)
 }
 
-// removeLocalImages removes, by tag, every local image tagged with the
-// registry's address (pushed or pulled through it).
+// removeLocalImages removes every local reference to the registry, by
+// either of its names: tags, and the digests a pull or push left (an image
+// is only deleted once none refers to it).
 func (r *localRegistry) removeLocalImages() {
 	ctx := context.Background()
+	other := strings.Replace(r.Addr, "127.0.0.1:", "localhost:", 1)
 	list, _ := docker.ImageList(ctx, image.ListOptions{All: true})
 	for _, img := range list {
-		for _, tag := range img.RepoTags {
-			if strings.HasPrefix(tag, r.Addr+"/") {
-				_, _ = docker.ImageRemove(ctx, tag, image.RemoveOptions{PruneChildren: true})
+		for _, ref := range append(img.RepoTags, img.RepoDigests...) {
+			if strings.HasPrefix(ref, r.Addr+"/") || strings.HasPrefix(ref, other+"/") {
+				_, _ = docker.ImageRemove(ctx, ref, image.RemoveOptions{PruneChildren: true})
 			}
 		}
 	}
