@@ -137,3 +137,28 @@ func backendAddrs(r ProxyTableRoute) []string {
 	}
 	return out
 }
+
+// TestRollbackOfAMoveRefusedWhenTheProxyServesOthers: the rollback of a
+// moved service must remove the proxy; when the proxy also serves another
+// service it is refused before any change, naming that service.
+func TestRollbackOfAMoveRefusedWhenTheProxyServesOthers(t *testing.T) {
+	const direct = "services:\n  web:\n    image: drover-hello:v1\n    ports: ['127.0.0.1:8991:80']\n    x-drover: {proxy: false}\n  api:\n    image: drover-hello:v1\n    ports: ['127.0.0.1:8992:80']\n"
+	const moved = "services:\n  web:\n    image: drover-hello:v2\n    ports: ['127.0.0.1:8991:80']\n  api:\n    image: drover-hello:v1\n    ports: ['127.0.0.1:8992:80']\n"
+	p1 := load(t, direct, "")
+	w := newWorld(p1)
+	up, err := Up(p1, w.obs, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := simulate(t, w.obs, up)
+	p2 := load(t, moved, "")
+	plan, err := Upgrade(p2, start, UpgradeOptions{Options: Options{RecreateProxy: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := simulate(t, start, plan)
+	_, err = Rollback(after, RollbackOptions{Services: []string{"web"}, Timeout: time.Minute})
+	if err == nil || !strings.Contains(err.Error(), `service "web": the upgrade moved it behind the front proxy`) || !strings.Contains(err.Error(), "the proxy also serves api") {
+		t.Errorf("rollback of web while the proxy serves api too: %v", err)
+	}
+}

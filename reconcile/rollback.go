@@ -58,7 +58,7 @@ func Rollback(obs Observed, opts RollbackOptions) (Plan, error) {
 	proxy := obs.Proxy
 	if back := backFromProxy(obs.Proxy, views); len(back) > 0 {
 		if others := otherRoutes(obs.Proxy, back); len(others) > 0 {
-			return Plan{}, fmt.Errorf("service %q: the upgrade moved it behind the front proxy, and its kept containers publish its ports themselves; the proxy also serves %s, so a rollback cannot remove it: set x-drover: {proxy: false} aside, this is not supported yet", back[0], strings.Join(others, ", "))
+			return Plan{}, fmt.Errorf("service %q: the upgrade moved it behind the front proxy, and its kept containers publish its ports themselves, so a rollback must remove the proxy; but the proxy also serves %s, whose ports would close: drover does not roll this back (go forward instead: fix the files and run drover up --upgrade)", back[0], strings.Join(others, ", "))
 		}
 		plan.Setup = append(plan.Setup, Step{Target: obs.Proxy.Name, Reason: "the kept containers publish its ports themselves", Action: RemoveContainer{Ref: obs.Proxy.ID}})
 		proxy = nil
