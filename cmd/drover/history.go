@@ -21,8 +21,8 @@ func historyCommand() command {
 			format := fs.String("format", "table", "output format: table or json")
 			show := fs.Bool("show-values", false, "print environment values instead of masking them")
 			return func(ctx context.Context, a *app, args []string) error {
-				if *format != "table" && *format != "json" {
-					return usageError{fmt.Sprintf("--format %q: expected table or json", *format)}
+				if err := checkFormat(*format); err != nil {
+					return err
 				}
 				s, obs, err := a.openObserved(ctx, filesOptional, false, args)
 				if err != nil {

@@ -38,8 +38,8 @@ func psCommand() command {
 			all := fs.BoolP("all", "a", false, "also show the containers kept for a rollback")
 			format := fs.String("format", "table", "output format: table or json")
 			return func(ctx context.Context, a *app, args []string) error {
-				if *format != "table" && *format != "json" {
-					return usageError{fmt.Sprintf("--format %q: expected table or json", *format)}
+				if err := checkFormat(*format); err != nil {
+					return err
 				}
 				s, obs, err := a.openObserved(ctx, filesOptional, false, args)
 				if err != nil {

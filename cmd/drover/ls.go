@@ -18,8 +18,8 @@ func lsCommand() command {
 		flags: func(fs *pflag.FlagSet) func(context.Context, *app, []string) error {
 			format := fs.String("format", "table", "output format: table or json")
 			return func(ctx context.Context, a *app, args []string) error {
-				if *format != "table" && *format != "json" {
-					return usageError{fmt.Sprintf("--format %q: expected table or json", *format)}
+				if err := checkFormat(*format); err != nil {
+					return err
 				}
 				if len(args) > 0 {
 					return usageError{"ls takes no arguments"}

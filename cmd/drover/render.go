@@ -203,3 +203,31 @@ func (p *printer) summary(verb string) {
 	}
 	fmt.Fprintf(p.w, "%s: %s in %s\n", verb, strings.Join(parts, ", "), time.Since(p.start).Round(10*time.Millisecond))
 }
+
+// checkFormat refuses a --format other than table or json.
+func checkFormat(format string) error {
+	if format != "table" && format != "json" {
+		return usageError{fmt.Sprintf("--format %q: expected table or json", format)}
+	}
+	return nil
+}
+
+// printPlan prints a plan's warnings and, for a dry run, the plan itself;
+// it reports whether the run stops there. One engine's plans and Swarm's
+// print alike.
+func (a *app) printPlan(warnings []string, plan interface {
+	String() string
+	Empty() bool
+}, dryRun bool) bool {
+	for _, w := range warnings {
+		fmt.Fprintf(a.stderr, "warning: %s\n", w)
+	}
+	if !dryRun {
+		return false
+	}
+	fmt.Fprint(a.stdout, plan.String())
+	if plan.Empty() {
+		fmt.Fprintln(a.stdout, "nothing to do")
+	}
+	return true
+}

@@ -21,8 +21,8 @@ func statusCommand() command {
 			format := fs.String("format", "table", "output format: table or json")
 			registry := fs.Bool("registry", false, "ask the registry about every service that pulls its image (by default only those that follow their tag: pull always, daily, weekly, every_<duration>)")
 			return func(ctx context.Context, a *app, args []string) error {
-				if *format != "table" && *format != "json" {
-					return usageError{fmt.Sprintf("--format %q: expected table or json", *format)}
+				if err := checkFormat(*format); err != nil {
+					return err
 				}
 				s, obs, err := a.openObserved(ctx, filesOptional, false, nil)
 				if err != nil {

@@ -209,14 +209,7 @@ func (a *app) swarmUp(ctx context.Context, fs *pflag.FlagSet, args []string) err
 // swarmApply prints a plan (dry run) or applies it, in the same progress
 // as on one engine, then its notes.
 func (a *app) swarmApply(ctx context.Context, s *swarmSession, plan swarm.Plan, dryRun bool, verb string) error {
-	for _, w := range plan.Warnings {
-		fmt.Fprintf(a.stderr, "warning: %s\n", w)
-	}
-	if dryRun {
-		fmt.Fprint(a.stdout, plan.String())
-		if plan.Empty() {
-			fmt.Fprintln(a.stdout, "nothing to do")
-		}
+	if a.printPlan(plan.Warnings, plan, dryRun) {
 		return nil
 	}
 	pr := a.printer()
@@ -234,8 +227,8 @@ func (a *app) swarmApply(ctx context.Context, s *swarmSession, plan swarm.Plan, 
 
 func (a *app) swarmStatus(ctx context.Context, fs *pflag.FlagSet) error {
 	format, _ := fs.GetString("format")
-	if format != "table" && format != "json" {
-		return usageError{fmt.Sprintf("--format %q: expected table or json", format)}
+	if err := checkFormat(format); err != nil {
+		return err
 	}
 	s, err := a.openSwarm(ctx, filesOptional, false)
 	if err != nil {
@@ -277,8 +270,8 @@ type swarmTaskRow struct {
 func (a *app) swarmPS(ctx context.Context, fs *pflag.FlagSet, args []string) error {
 	format, _ := fs.GetString("format")
 	all, _ := fs.GetBool("all")
-	if format != "table" && format != "json" {
-		return usageError{fmt.Sprintf("--format %q: expected table or json", format)}
+	if err := checkFormat(format); err != nil {
+		return err
 	}
 	s, err := a.openSwarm(ctx, filesOptional, false)
 	if err != nil {

@@ -209,14 +209,7 @@ func (a *app) up(ctx context.Context, opts reconcile.Options, f upFlags, verb st
 
 // run prints a plan (dry run) or applies it, with its warnings and notes.
 func (a *app) run(ctx context.Context, s *session, plan reconcile.Plan, dryRun bool, verb string) error {
-	for _, w := range plan.Warnings {
-		fmt.Fprintf(a.stderr, "warning: %s\n", w)
-	}
-	if dryRun {
-		fmt.Fprint(a.stdout, plan.String())
-		if plan.Empty() {
-			fmt.Fprintln(a.stdout, "nothing to do")
-		}
+	if a.printPlan(plan.Warnings, plan, dryRun) {
 		return nil
 	}
 	pr := a.printer()
