@@ -46,6 +46,10 @@ func TestUsage(t *testing.T) {
 		{[]string{"up", "--interval", "soon"}, 2, `--interval "soon"`},
 		{[]string{"scale", "web"}, 2, "expected SERVICE=N"},
 		{[]string{"version", "--format", "yaml"}, 2, `--format "yaml": expected text or json`},
+		{[]string{"status", "--format", "yaml"}, 2, `--format "yaml": expected table or json`},
+		{[]string{"history", "--format", "yaml"}, 2, `--format "yaml": expected table or json`},
+		{[]string{"ls", "--format", "yaml"}, 2, `--format "yaml": expected table or json`},
+		{[]string{"ps", "--format", "yaml"}, 2, `--format "yaml": expected table or json`},
 	}
 	for _, tc := range cases {
 		var out, errb bytes.Buffer
