@@ -88,7 +88,7 @@ demo: build images
 	examples/static-site/demo.sh $(BIN) bin/loadgen
 
 bench: build images
-	$(GO) test -run '^$$' -bench . -benchmem ./reconcile/ ./compose/
+	$(GO) test -run '^$$' -bench . -benchmem ./reconcile/ ./compose/ ./proxy/
 	bench/compare.sh $(BIN)
 	bench/scale.sh $(BIN)
 	bench/proxy.sh $(BIN)

@@ -3,6 +3,7 @@ package proxy
 import (
 	"io"
 	"net"
+	"net/http"
 	"testing"
 	"time"
 )
@@ -77,4 +78,29 @@ func readAll(addr string) (int64, error) {
 	}
 	defer c.Close()
 	return io.Copy(io.Discard, c)
+}
+
+// BenchmarkProxyHTTP is HTTP mode under keep-alive load: each op is one GET
+// on a reused client connection, directly and through the proxy, with
+// allocations, since the proxy's per-request cost is what HTTP mode adds.
+func BenchmarkProxyHTTP(b *testing.B) {
+	backend := startHTTPBackend(b, "b", 0)
+	p := startProxy(b, "")
+	port := freePort(b)
+	p.apply(b, Request{Table: table(httpRoute(port, httpServing(backend)))})
+	for _, tc := range []struct{ name, url string }{
+		{"keepalive/direct", "http://" + backend.addr + "/"},
+		{"keepalive/proxy", "http://" + loopback(port) + "/"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+			defer c.CloseIdleConnections()
+			b.ReportAllocs()
+			for b.Loop() {
+				if body, err := get(c, tc.url); err != nil || body != "b" {
+					b.Fatalf("GET %s: %q %v", tc.url, body, err)
+				}
+			}
+		})
+	}
 }

@@ -97,9 +97,12 @@ func (s *server) front(ctx context.Context, port int) *httpFront {
 			pr.Out.Host = pr.In.Host
 		},
 		Transport: &backendTransport{s: s, port: port},
-		// Flush at once: buffering would stall server-sent events and any
-		// streamed response, a complaint users of other proxies had.
-		FlushInterval: -1,
+		// 0: a response of known length is written as it comes, and one of
+		// unknown length (chunked, server-sent events) is flushed after every
+		// write, which ReverseProxy does by itself; buffering would stall
+		// streamed responses, a complaint users of other proxies had.
+		FlushInterval: 0,
+		BufferPool:    &s.buffers,
 		ErrorHandler:  s.httpError,
 		ErrorLog:      slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
@@ -118,6 +121,20 @@ func (s *server) front(ctx context.Context, port int) *httpFront {
 	}()
 	return f
 }
+
+// bufferPool recycles the 32 KiB buffers ReverseProxy copies response
+// bodies through: without a pool it allocates one per request, which showed
+// in the proxy's profile under keep-alive load.
+type bufferPool struct{ p sync.Pool }
+
+func (b *bufferPool) Get() []byte {
+	if x, ok := b.p.Get().(*[]byte); ok {
+		return *x
+	}
+	return make([]byte, 32<<10)
+}
+
+func (b *bufferPool) Put(x []byte) { b.p.Put(&x) }
 
 // httpError answers a request no backend took: 503 when the route was held
 // too long, removed or has no rule for it, 502 when backends failed.

@@ -23,7 +23,7 @@ type httpBackend struct {
 	release  chan struct{}
 }
 
-func startHTTPBackend(t *testing.T, name string, delay time.Duration) *httpBackend {
+func startHTTPBackend(t testing.TB, name string, delay time.Duration) *httpBackend {
 	t.Helper()
 	b := &httpBackend{name: name, release: make(chan struct{})}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -57,6 +57,7 @@ type server struct {
 	nextReq  uint64
 
 	transport *http.Transport // HTTP mode's pooled connections to backends
+	buffers   bufferPool      // HTTP mode's response copy buffers
 	addrs     *addrCache      // backend names resolved, for a moment
 
 	wg sync.WaitGroup // accept loops, connection handlers, control handlers

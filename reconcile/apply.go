@@ -24,6 +24,9 @@ type Event struct {
 	Error    string        `json:"error,omitempty"`
 	// Progress is set on the progress events of a pull or push.
 	Progress *Progress `json:"progress,omitempty"`
+	// Note, on a step's done event, is what the user should know of how it
+	// went: a proxy switch whose drain timed out says on which backends.
+	Note string `json:"note,omitempty"`
 }
 
 // Phase is where a step is.
@@ -138,7 +141,7 @@ func (r *runner) run(ctx context.Context, service string, s Step) error {
 		pe := ev
 		pe.Progress = &p
 		r.report(pe, Underway, time.Now(), time.Since(start), nil)
-	})
+	}, func(note string) { ev.Note = note })
 	r.report(ev, Done, time.Now(), time.Since(start), err)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", s.Action.Kind(), s.Target, err)
@@ -187,7 +190,7 @@ func (r *runner) report(ev Event, phase Phase, at time.Time, d time.Duration, er
 
 // do makes the one engine call of an action. Engine calls do not see the
 // cancellation of ctx, so that Ctrl-C never cuts a call in half; waits do.
-func (r *runner) do(ctx context.Context, a Action, progress func(Progress)) error {
+func (r *runner) do(ctx context.Context, a Action, progress func(Progress), note func(string)) error {
 	call := context.WithoutCancel(ctx)
 	e := r.engine
 	switch a := a.(type) {
@@ -221,7 +224,11 @@ func (r *runner) do(ctx context.Context, a Action, progress func(Progress)) erro
 	case ProxyApply:
 		r.proxy.Lock()
 		defer r.proxy.Unlock()
-		return proxyApply(call, e, a)
+		timedOut, err := proxyApply(call, e, a)
+		if len(timedOut) > 0 {
+			note(drainNote(a, timedOut))
+		}
+		return err
 	case Sleep:
 		select {
 		case <-ctx.Done():
@@ -513,26 +520,40 @@ func mergeTable(table ProxyTable, a ProxyApply) ProxyTable {
 
 // proxyApply replaces the routes of one service in the proxy's table and
 // waits for the proxy's answer, which comes once the draining backends are
-// done.
-func proxyApply(ctx context.Context, e Engine, a ProxyApply) error {
+// done; it returns the draining backends still busy when the drain timed out.
+// drainNote says which backends a switch's drain gave up on and, for a TCP
+// route, why that is usual: the proxy cannot tell an idle keep-alive
+// connection from a busy one, so it waits for the client to close it.
+func drainNote(a ProxyApply, busy []string) string {
+	timeout := a.DrainTimeout
+	if timeout == 0 {
+		timeout = DefaultDrainTimeout
+	}
+	if !slices.ContainsFunc(a.Routes, func(r ProxyTableRoute) bool { return r.Mode != "http" }) {
+		return fmt.Sprintf("drain timed out after %s: requests still in flight on %s were ended with 504 (drain_timeout_ms sets the wait)", timeout, strings.Join(busy, ", "))
+	}
+	return fmt.Sprintf("drain timed out after %s with connections still open on %s, which end as it stops; in TCP mode the proxy waits for clients to close theirs (app_protocol: http closes idle keep-alive connections at once; drain_timeout_ms sets the wait)", timeout, strings.Join(busy, ", "))
+}
+
+func proxyApply(ctx context.Context, e Engine, a ProxyApply) ([]string, error) {
 	table, protocol, err := readProxyTable(ctx, e, a.Container)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if protocol < ProxyRulesProtocol && (len(a.Sets) > 0 || slices.ContainsFunc(a.Routes, func(r ProxyTableRoute) bool { return r.Rules != nil })) {
 		// Its ctl would drop what it does not know: refuse rather than
 		// leave the balancer's ports without rules.
-		return fmt.Errorf("the proxy speaks control protocol %d and cannot route by load-balancer rules; run drover up --recreate-proxy", protocol)
+		return nil, fmt.Errorf("the proxy speaks control protocol %d and cannot route by load-balancer rules; run drover up --recreate-proxy", protocol)
 	}
 	next := mergeTable(table, a)
 	next.Generation = max(table.Generation+1, time.Now().UnixNano())
 	req, err := json.Marshal(map[string]any{"op": "apply", "table": next, "drain_timeout_ms": a.DrainTimeout.Milliseconds(), "max_pause_ms": ProxyMaxPause.Milliseconds()})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	out, err := e.Exec(ctx, a.Container, proxyCtl(), req)
 	if err != nil {
-		return fmt.Errorf("the proxy: %w", err)
+		return nil, fmt.Errorf("the proxy: %w", err)
 	}
 	var resp struct {
 		OK       bool     `json:"ok"`
@@ -540,10 +561,10 @@ func proxyApply(ctx context.Context, e Engine, a ProxyApply) error {
 		TimedOut []string `json:"timed_out"`
 	}
 	if err := json.Unmarshal(out, &resp); err != nil {
-		return fmt.Errorf("the proxy answered %q: %w", out, err)
+		return nil, fmt.Errorf("the proxy answered %q: %w", out, err)
 	}
 	if !resp.OK {
-		return fmt.Errorf("the proxy refused the table: %s", resp.Error)
+		return nil, fmt.Errorf("the proxy refused the table: %s", resp.Error)
 	}
-	return nil
+	return resp.TimedOut, nil
 }

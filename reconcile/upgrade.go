@@ -720,6 +720,11 @@ func (px *proxyPlan) switchStep(service, reason string, serving, draining []Cont
 	paused := len(serving) == 0
 	routes := serviceRoutes(px.routes, service, serving, draining, paused)
 	sets := serviceSets(px.routes, service, serving, draining, paused)
+	if len(draining) > 0 {
+		// A drain can take its whole timeout (an idle keep-alive client
+		// in TCP mode): the plan says how long it may wait.
+		reason += fmt.Sprintf(", waiting up to %s for their connections", px.drain)
+	}
 	return Step{Target: service, Reason: reason, Action: ProxyApply{Container: px.ref, Routes: routes, Sets: sets, DrainTimeout: px.drain}}
 }
 

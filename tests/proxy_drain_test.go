@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -25,6 +26,7 @@ type progressEvent struct {
 	Phase    string        `json:"phase"`
 	Reason   string        `json:"reason"`
 	Duration time.Duration `json:"duration_ns"`
+	Note     string        `json:"note"`
 }
 
 // stepTimes finds the one step of a run with this action whose reason
@@ -252,8 +254,47 @@ func TestProxyDrainTimeoutEndsALongRequest(t *testing.T) {
 	if old.State.Running {
 		t.Errorf("the old container %s still runs", old.Name)
 	}
+	if want := "drain timed out after 1s: requests still in flight on " + p.name + "-site-1-r1:80 were ended with 504"; !strings.Contains(done.Note, want) {
+		t.Errorf("the switch's note is %q, want it to say %q", done.Note, want)
+	}
 	if v := get(t, base+"/version"); v != "v2\n" {
 		t.Errorf("after the upgrade: %q", v)
+	}
+}
+
+// In TCP mode the proxy cannot tell an idle keep-alive connection from a
+// busy one: a client that keeps one open holds the drain for the whole
+// drain_timeout_ms. The switch says so when it is done, naming the backend
+// and what to do about it, and its reason said how long it might wait.
+func TestProxyTCPDrainTimeoutIsExplained(t *testing.T) {
+	t.Parallel()
+	port := freePort(t)
+	p := newProject(t, fmt.Sprintf(proxiedScaled, port, ""), "services:\n  site:\n    upgrade_strategy: {start_first: true}\n    drain_timeout_ms: 1500\n")
+	p.mustDrover("up")
+	conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// One request, answered, then the connection stays open and idle, as
+	// a browser's or net/http's pool keeps it.
+	fmt.Fprintf(conn, "GET /version HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	p.write("docker-compose.yml", strings.Replace(fmt.Sprintf(proxiedScaled, port, ""), "IMAGE:v1", "IMAGE:v2", 1))
+	r := p.mustDrover("--progress", "json", "up", "--upgrade")
+	_, done := stepTimes(t, r, "proxy-switch", "drain the old ones, waiting up to 1.5s for their connections")
+	t.Logf("the drain lasted %s with one idle keep-alive connection open; note: %s", done.Duration.Round(time.Millisecond), done.Note)
+	if done.Duration < 1500*time.Millisecond {
+		t.Errorf("the drain lasted %s with a connection open: want the 1.5 s timeout", done.Duration)
+	}
+	for _, want := range []string{"drain timed out after 1.5s with connections still open on " + p.name + "-site-1-r1:80", "app_protocol: http closes idle keep-alive connections"} {
+		if !strings.Contains(done.Note, want) {
+			t.Errorf("the switch's note is %q, want it to say %q", done.Note, want)
+		}
 	}
 }
 

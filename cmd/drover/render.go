@@ -152,6 +152,9 @@ func (p *printer) event(ev reconcile.Event) {
 			delete(p.progress, key)
 		}
 		fmt.Fprintf(p.w, "[%6.2fs] %-20s %-14s done in %s%s%s\n", at, ev.Target, ev.Action, ev.Duration.Round(time.Millisecond), reason(ev), size)
+		if ev.Note != "" {
+			fmt.Fprintf(p.w, "           note: %s\n", ev.Note)
+		}
 	case reconcile.Failed:
 		delete(p.running, key)
 		delete(p.progress, key)
