@@ -3,6 +3,7 @@ package reconcile
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -212,4 +213,86 @@ func creates(steps []Step) bool {
 		}
 	}
 	return false
+}
+
+// Taking a service out from behind the proxy: the files say x-drover:
+// {proxy: false} of a service the proxy serves. Its new containers publish
+// the ports themselves, which they cannot do while the proxy holds them, so
+// the proxy lets them go first: removed when it serves nothing else, or
+// replaced without them (--recreate-proxy) when it does. Then the service
+// is upgraded stop-first, in one batch: the old containers are kept, the
+// new ones start with the ports and pass their gate. The ports are closed
+// from the proxy's removal until the new containers start.
+//
+// As for a move in, the containers alone say where it stands: while a
+// running container is proxied, or one of the newest revision is, the
+// service is leaving; once the old ones are kept and the new ones made, it
+// is an upgrade like any other.
+
+// leavingProxy lists the services the files take out from behind the proxy
+// whose containers the proxy serves: a running container is proxied, or
+// one of the newest revision is.
+func leavingProxy(p *compose.Project, obs Observed) map[string]bool {
+	out := map[string]bool{}
+	groups := byService(obs.Containers)
+	for _, svc := range p.Services {
+		if svc.Proxy {
+			continue
+		}
+		view := viewOf(groups[svc.Name], svc.Scale)
+		for _, c := range groups[svc.Name] {
+			if c.Labels[LabelProxied] == "true" && (c.Running() || c.Revision == view.Revision) {
+				out[svc.Name] = true
+			}
+		}
+	}
+	return out
+}
+
+// stillProxied is the project as it can be planned while the leaving
+// services stay behind the proxy.
+func stillProxied(p *compose.Project, leaving map[string]bool) *compose.Project {
+	if len(leaving) == 0 {
+		return p
+	}
+	q := *p
+	q.Services = slices.Clone(p.Services)
+	for i := range q.Services {
+		if leaving[q.Services[i].Name] {
+			q.Services[i].Proxy = true
+		}
+	}
+	return &q
+}
+
+// leavesNow lists the leaving services an up --upgrade takes out: all of
+// them when the proxy serves nothing else (it is removed) or may be
+// replaced; none otherwise, since the other services' ports would close.
+func leavesNow(obs Observed, leaving map[string]bool, recreate bool) map[string]bool {
+	if len(leaving) == 0 || obs.Proxy != nil && !recreate && len(otherRoutes(obs.Proxy, slices.Sorted(maps.Keys(leaving)))) > 0 {
+		return nil
+	}
+	return leaving
+}
+
+// leavingNote tells the user a service can leave the proxy, and what it
+// costs.
+func leavingNote(svc compose.Service, obs Observed, leaving map[string]bool) string {
+	how := "drover up --upgrade takes it out (the proxy, which serves nothing else, is removed: the ports close once, for about a second)"
+	if obs.Proxy != nil {
+		if others := otherRoutes(obs.Proxy, slices.Sorted(maps.Keys(leaving))); len(others) > 0 {
+			how = fmt.Sprintf("drover up --upgrade --recreate-proxy takes it out (the proxy is replaced without its ports: they and those of %s close once, for about a second)", strings.Join(others, ", "))
+		}
+	}
+	return fmt.Sprintf("%s: the front proxy serves its %s, but the files say x-drover: {proxy: false}; %s, or set x-drover: {proxy: true} to keep it there", svc.Name, publishedList(svc), how)
+}
+
+// proxyLeft are the setup steps of a run that takes services out from
+// behind the proxy when nothing is left behind it: the proxy is removed,
+// so that their new containers can publish the ports.
+func proxyLeft(p *compose.Project, obs Observed, leaves map[string]bool) []Step {
+	if len(leaves) == 0 || p.NeedsProxy() || obs.Proxy == nil {
+		return nil
+	}
+	return []Step{{Target: obs.Proxy.Name, Reason: "serves nothing once " + strings.Join(slices.Sorted(maps.Keys(leaves)), ", ") + " publish their ports themselves", Action: RemoveContainer{Ref: obs.Proxy.ID}}}
 }

@@ -162,3 +162,141 @@ func TestRollbackOfAMoveRefusedWhenTheProxyServesOthers(t *testing.T) {
 		t.Errorf("rollback of web while the proxy serves api too: %v", err)
 	}
 }
+
+// TestLeaveProxyIsATransaction: a service behind the proxy whose files now
+// say x-drover: {proxy: false} leaves it. A plain up leaves it where it is
+// and says how to take it out (exit 3: Left). Alone behind the proxy, up
+// --upgrade removes the proxy; with another service behind it, only with
+// --recreate-proxy, which replaces the proxy without its port. After every
+// prefix of that plan, up --upgrade finishes the leave (the new container
+// publishes the port itself, the originals are kept, the proxy serves only
+// the others), and a rollback either has nothing to do, or is refused
+// before any change: the proxy no longer has the port the kept containers
+// were served on.
+func TestLeaveProxyIsATransaction(t *testing.T) {
+	const web = "  web:\n    image: drover-hello:%s\n    restart: always\n    ports: ['127.0.0.1:8991:80']\n%s"
+	const api = "  api:\n    image: drover-hello:v1\n    ports: ['127.0.0.1:8992:80']\n"
+	for _, others := range []bool{false, true} {
+		for _, image := range []string{"v1", "v2"} {
+			t.Run(fmt.Sprintf("others %v, %s", others, image), func(t *testing.T) {
+				files := func(img, extra string) string {
+					s := "services:\n" + fmt.Sprintf(web, img, extra)
+					if others {
+						s += api
+					}
+					return s
+				}
+				p1 := load(t, files("v1", ""), "")
+				w := newWorld(p1)
+				up, err := Up(p1, w.obs, Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				start := simulate(t, w.obs, up)
+				original := map[string]string{}
+				for _, c := range start.Containers {
+					if c.Service == "web" {
+						original[c.ID] = c.Name
+					}
+				}
+				p2 := load(t, files(image, "    x-drover: {proxy: false}\n"), "")
+				plain, err := Up(p2, start, Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				note := "web: the front proxy serves its port 8991, but the files say x-drover: {proxy: false}; drover up --upgrade takes it out"
+				if others {
+					note = "web: the front proxy serves its port 8991, but the files say x-drover: {proxy: false}; drover up --upgrade --recreate-proxy takes it out"
+				}
+				if !plain.Empty() || len(plain.Left()) == 0 || !slices.ContainsFunc(plain.Notes, func(n string) bool { return strings.HasPrefix(n, note) }) {
+					t.Fatalf("plain up of a service leaving the proxy: left %q, notes %q\n%s", plain.Left(), plain.Notes, plain)
+				}
+				opts := UpgradeOptions{Options: Options{RecreateProxy: others}}
+				if others {
+					// Without --recreate-proxy it stays behind the proxy.
+					stay, err := Upgrade(p2, start, UpgradeOptions{})
+					if err != nil {
+						t.Fatal(err)
+					}
+					after := simulate(t, start, stay)
+					if len(leavingProxy(p2, after)) == 0 {
+						t.Errorf("up --upgrade without --recreate-proxy took web out while the proxy serves api:\n%s", stay)
+					}
+				}
+				plan, err := Upgrade(p2, start, opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				all := flatten(append(append(append([]Step(nil), plan.Setup...), plan.Services[0].Steps...), plan.Teardown...))
+				for _, sp := range plan.Services[1:] {
+					all = append(all, flatten(sp.Steps)...)
+				}
+				for k := 0; k <= len(all); k++ {
+					where := fmt.Sprintf("after step %d of %d", k, len(all))
+					left, _ := simulateSteps(t, start, plan, k, "")
+					if _, err := Up(p2, left, Options{}); err != nil {
+						t.Errorf("%s: plain up: %v", where, err)
+					}
+					if done := checkLeft(t, where, p2, left, opts, others, original); k == len(all) && !done {
+						t.Errorf("%s: the leave's own plan did not finish it:\n%s", where, plan)
+					}
+					rb, err := Rollback(left, RollbackOptions{Services: []string{"web"}, Timeout: time.Minute})
+					switch {
+					case errors.Is(err, ErrNothingKept):
+					case err != nil && strings.Contains(err.Error(), `service "web": its kept containers were served by the front proxy, which no longer has its ports`):
+					case err != nil:
+						t.Errorf("%s: rollback: %v", where, err)
+					default:
+						// Allowed only while the proxy still routes web.
+						if !fronted(RoutesOf(left.Proxy), "web") {
+							t.Errorf("%s: a rollback was planned though the proxy no longer routes web:\n%s", where, rb)
+						}
+						simulate(t, left, rb)
+					}
+				}
+			})
+		}
+	}
+}
+
+// checkLeft runs up --upgrade from left and checks web ends out from behind
+// the proxy: a new container that publishes 8991 itself, passed and
+// running, the original kept, and the proxy gone, or serving only api; a
+// second run has nothing to do. It reports whether left was already so.
+func checkLeft(t *testing.T, where string, p *compose.Project, left Observed, opts UpgradeOptions, others bool, original map[string]string) bool {
+	t.Helper()
+	plan, err := Upgrade(p, left, opts)
+	if err != nil {
+		t.Errorf("%s: up --upgrade: %v", where, err)
+		return false
+	}
+	after := simulate(t, left, plan)
+	view := viewOf(byService(after.Containers)["web"], 1)
+	if view.State != Upgraded || len(view.Current) != 1 {
+		t.Errorf("%s: up --upgrade left web %s with %d new containers", where, view.State, len(view.Current))
+	}
+	for _, c := range view.Current {
+		if !c.Running() || !Passed(c) || c.Labels[LabelProxied] != "" || len(c.Ports) != 1 || c.Ports[0].HostPort != 8991 {
+			t.Errorf("%s: new %s is %s, passed %v, proxied %q, ports %v", where, c.Name, c.State, Passed(c), c.Labels[LabelProxied], c.Ports)
+		}
+	}
+	for _, c := range view.Kept {
+		if _, ok := original[c.ID]; !ok || c.Running() {
+			t.Errorf("%s: kept %s is %s", where, c.Name, c.State)
+		}
+	}
+	switch {
+	case !others && after.Proxy != nil:
+		t.Errorf("%s: the proxy, which served only web, is left", where)
+	case others && (after.Proxy == nil || !after.Proxy.Running()):
+		t.Errorf("%s: no running proxy for api", where)
+	case others:
+		if fronted(RoutesOf(after.Proxy), "web") || !fronted(RoutesOf(after.Proxy), "api") || len(after.ProxyTable.Routes) != 1 || after.ProxyTable.Routes[0].Listen != 8992 {
+			t.Errorf("%s: the proxy routes %s, table %+v; want api's 8992 only", where, routeList(RoutesOf(after.Proxy)), after.ProxyTable.Routes)
+		}
+	}
+	if again, err := Upgrade(p, after, opts); err != nil || !again.Empty() {
+		t.Errorf("%s: up --upgrade again after the leave: %v\n%s", where, err, again)
+	}
+	return plan.Empty()
+}

@@ -25,6 +25,10 @@ type Options struct {
 	// RecreateProxy replaces the front proxy when its ports or image are
 	// not the ones this run would give it (its ports close meanwhile).
 	RecreateProxy bool
+
+	// leaves are the services an up --upgrade takes out from behind the
+	// proxy in this run (move.go); a plain up keeps them there.
+	leaves map[string]bool
 }
 
 // DefaultWaitTimeout is how long up waits for containers to be ready.
@@ -55,15 +59,24 @@ func Up(p *compose.Project, obs Observed, opts Options) (Plan, error) {
 			plan.Notes = append(plan.Notes, movingNote(svc, obs.Proxy != nil))
 		}
 	}
-	p = withoutProxy(p, moving)
-	px, notes, err := proxySetup(p, obs, opts.RecreateProxy)
+	// One the files take out from behind the proxy stays there until up
+	// --upgrade takes it out.
+	leaving := leavingProxy(p, obs)
+	for _, svc := range p.Services {
+		if leaving[svc.Name] && !opts.leaves[svc.Name] && selected[svc.Name] {
+			plan.Notes = append(plan.Notes, leavingNote(svc, obs, leaving))
+		}
+	}
+	p = stillProxied(withoutProxy(p, moving), subtract(leaving, opts.leaves))
+	px, notes, err := proxySetup(p, obs, opts.RecreateProxy || len(opts.leaves) > 0)
 	if err != nil {
 		return Plan{}, err
 	}
+	px = append(proxyLeft(p, obs, opts.leaves), px...)
 	plan.Notes = append(plan.Notes, notes...)
-	if creates(px) {
+	if creates(px) || len(proxyLeft(p, obs, opts.leaves)) > 0 {
 		// A new proxy starts with an empty table: every service behind
-		// it pushes its routes.
+		// it pushes its routes. A removed one takes none.
 		obs.Proxy, obs.ProxyTable = nil, ProxyTable{}
 	}
 	groups := byService(obs.Containers)
@@ -89,6 +102,12 @@ func Up(p *compose.Project, obs Observed, opts Options) (Plan, error) {
 		sp, warnings, err := planService(p, svc, viewOf(groups[svc.Name], svc.Scale), obs, opts)
 		if err != nil {
 			return Plan{}, err
+		}
+		// Out of step only when the files ask for it in so many words:
+		// the proxy by default (a project docker-compose made) is an
+		// offer, not a drift, while x-drover: {proxy: false} is an ask.
+		if sp.Left == "" && leaving[svc.Name] && !opts.leaves[svc.Name] {
+			sp.Left = "behind the front proxy; the files take it out"
 		}
 		for _, dep := range sortedKeys(svc.Config.DependsOn) {
 			if selected[dep] {

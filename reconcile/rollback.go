@@ -52,6 +52,11 @@ func Rollback(obs Observed, opts RollbackOptions) (Plan, error) {
 		}
 		views[name] = view
 	}
+	// A service the upgrade took out from behind the proxy would go back
+	// to containers that publish nothing, with no proxy to serve them.
+	if left := leftProxy(obs.Proxy, views); len(left) > 0 {
+		return Plan{}, fmt.Errorf("service %q: its kept containers were served by the front proxy, which no longer has its ports (the upgrade took it out from behind the proxy), so they would come back unreachable: drover does not roll this back; go forward instead: set x-drover: {proxy: true} again and run drover up --upgrade", left[0])
+	}
 	// A service moved behind the proxy by the upgrade goes back to
 	// containers that publish its ports themselves: the proxy, which holds
 	// them, goes first (move.go).
@@ -89,6 +94,24 @@ func backFromProxy(proxy *Container, views map[string]ServiceView) []string {
 			continue
 		}
 		if slices.ContainsFunc(view.Kept, func(c Container) bool { return c.Revision == rev && publishesItself(c) }) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// leftProxy lists the services whose kept revision the proxy served and no
+// longer routes.
+func leftProxy(proxy *Container, views map[string]ServiceView) []string {
+	routes := RoutesOf(proxy)
+	var out []string
+	for _, name := range slices.Sorted(maps.Keys(views)) {
+		view := views[name]
+		rev := view.KeptRevision()
+		if fronted(routes, name) {
+			continue
+		}
+		if slices.ContainsFunc(view.Kept, func(c Container) bool { return c.Revision == rev && c.Labels[LabelProxied] == "true" }) {
 			out = append(out, name)
 		}
 	}

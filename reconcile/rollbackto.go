@@ -81,7 +81,7 @@ func RollbackTo(p *compose.Project, obs Observed, opts RollbackToOptions) (plan 
 		if err != nil {
 			return Plan{}, nil, err
 		}
-		steps, _, err := upgradeService(p, made, view, obs, opts.UpgradeOptions, recorded(rec, hist), false)
+		steps, _, err := upgradeService(p, made, view, obs, opts.UpgradeOptions, recorded(rec, hist))
 		if err != nil {
 			return Plan{}, nil, err
 		}

@@ -79,6 +79,11 @@ func (o UpgradeOptions) Policy(svc compose.Service) compose.Policy {
 // as in a plain up. A service still upgraded from an earlier run has that
 // upgrade confirmed first when it needs a new one.
 func Upgrade(p *compose.Project, obs Observed, opts UpgradeOptions) (Plan, error) {
+	// Services the files take out from behind the proxy leave now, when
+	// the proxy serves nothing else or may be replaced (move.go).
+	leaving := leavingProxy(p, obs)
+	leaves := leavesNow(obs, leaving, opts.RecreateProxy)
+	opts.leaves = leaves
 	plan, err := Up(p, obs, opts.Options)
 	if err != nil {
 		return Plan{}, err
@@ -93,7 +98,7 @@ func Upgrade(p *compose.Project, obs Observed, opts UpgradeOptions) (Plan, error
 			moves[name] = true
 		}
 	}
-	planned := withoutProxy(p, moving)
+	planned := stillProxied(withoutProxy(p, moving), subtract(leaving, leaves))
 	groups := byService(obs.Containers)
 	final := map[string][]ProxyTableRoute{}
 	index := map[string]int{}
@@ -105,14 +110,21 @@ func Upgrade(p *compose.Project, obs Observed, opts UpgradeOptions) (Plan, error
 		if svc.Primary != "" {
 			continue // upgraded with its primary
 		}
-		unit, upgrade, err := unitMembers(p, planned, svc, groups, obs, opts, moves)
+		unit, upgrade, err := unitMembers(p, planned, svc, groups, obs, opts, moves, leaves)
 		if err != nil {
 			return Plan{}, err
 		}
 		if !upgrade {
 			continue
 		}
-		steps, serving, err := upgradeUnit(planned, unit, obs, opts, moves[svc.Name])
+		how := stays
+		switch {
+		case moves[svc.Name]:
+			how = movesIn
+		case leaves[svc.Name]:
+			how = movesOut
+		}
+		steps, serving, err := upgradeUnit(planned, unit, obs, opts, how)
 		if err != nil {
 			return Plan{}, err
 		}
@@ -133,13 +145,23 @@ func Upgrade(p *compose.Project, obs Observed, opts UpgradeOptions) (Plan, error
 	if err != nil {
 		return Plan{}, err
 	}
+	if len(leaves) > 0 {
+		what := "replacement"
+		if !planned.NeedsProxy() {
+			what = "removal"
+		}
+		plan.Notes = append(plan.Notes, fmt.Sprintf("taking %s out from behind the front proxy: the ports close once, from the proxy's %s until the new containers start (about a second)", strings.Join(slices.Sorted(maps.Keys(leaves)), ", "), what))
+	}
 	if len(moves) == 0 {
-		px, _, err := proxySetup(planned, obs, opts.RecreateProxy)
+		px, _, err := proxySetup(planned, obs, opts.RecreateProxy || len(leaves) > 0)
 		if err != nil {
 			return Plan{}, err
 		}
-		plan.Setup = append(setup, px...)
+		plan.Setup = append(append(setup, proxyLeft(planned, obs, leaves)...), px...)
 		return plan, nil
+	}
+	if len(leaves) > 0 {
+		return Plan{}, fmt.Errorf("this run would move %s behind the front proxy and take %s out from behind it: do one, then the other (set x-drover: {proxy: ...} on one side as it is now)", strings.Join(slices.Sorted(maps.Keys(moves)), ", "), strings.Join(slices.Sorted(maps.Keys(leaves)), ", "))
 	}
 	// A move: the proxy is made at the end, once the old containers have
 	// let the ports go; until then no switch can reach it.
@@ -193,7 +215,7 @@ func subtract(a, b map[string]bool) map[string]bool {
 //
 // planned is the project as the plan has it (services moving behind the
 // proxy as they are until then); those in moves are taken from p.
-func unitMembers(p, planned *compose.Project, svc compose.Service, groups map[string][]Container, obs Observed, opts UpgradeOptions, moves map[string]bool) ([]member, bool, error) {
+func unitMembers(p, planned *compose.Project, svc compose.Service, groups map[string][]Container, obs Observed, opts UpgradeOptions, moves, leaves map[string]bool) ([]member, bool, error) {
 	names := p.Unit(svc.Name)
 	names = append(names[1:], names[0])
 	var unit []member
@@ -215,7 +237,7 @@ func unitMembers(p, planned *compose.Project, svc compose.Service, groups map[st
 		}
 		running = true
 		settled := view.State == Active || view.State == Upgraded
-		if !settled || moves[name] || opts.Forced(name) || outOfSync(p, s, view.Current, obs.Images) != "" {
+		if !settled || moves[name] || leaves[name] || opts.Forced(name) || outOfSync(p, s, view.Current, obs.Images) != "" {
 			upgrade = true
 		}
 		hist, _ := ServiceHistory(groups[name], obs.Images)
@@ -313,12 +335,12 @@ func memberOf(svc compose.Service, view ServiceView, src revisionSource) (member
 // upgradeService plans the upgrade of one service, without its sidekicks,
 // to svc: the files' config, or a recorded revision made again (src says
 // which).
-func upgradeService(p *compose.Project, svc compose.Service, view ServiceView, obs Observed, opts UpgradeOptions, src revisionSource, move bool) ([]Step, []Container, error) {
+func upgradeService(p *compose.Project, svc compose.Service, view ServiceView, obs Observed, opts UpgradeOptions, src revisionSource) ([]Step, []Container, error) {
 	m, err := memberOf(svc, view, src)
 	if err != nil {
 		return nil, nil, err
 	}
-	return upgradeUnit(p, []member{m}, obs, opts, move)
+	return upgradeUnit(p, []member{m}, obs, opts, stays)
 }
 
 // upgradeUnit plans the upgrade of a service and its sidekicks (its unit;
@@ -332,9 +354,23 @@ func upgradeService(p *compose.Project, svc compose.Service, view ServiceView, o
 // A move (move true, the primary proxied, its containers publishing the
 // ports themselves) is planned by moveSteps instead of the batches. serving
 // is what the primary's new revision serves with once the steps are done.
-func upgradeUnit(p *compose.Project, unit []member, obs Observed, opts UpgradeOptions, move bool) (steps []Step, serving []Container, err error) {
+// proxyMove says whether an upgrade also moves its service behind the front
+// proxy or out from behind it (move.go).
+type proxyMove int
+
+const (
+	stays proxyMove = iota
+	movesIn
+	movesOut
+)
+
+func upgradeUnit(p *compose.Project, unit []member, obs Observed, opts UpgradeOptions, how proxyMove) (steps []Step, serving []Container, err error) {
 	primary := unit[len(unit)-1].svc
 	policy := opts.Policy(primary)
+	if how == movesOut {
+		// The new containers need the ports the old ones were served on.
+		policy.StartFirst = false
+	}
 	for _, m := range unit {
 		if policy.StartFirst && !m.svc.Proxy {
 			for _, port := range m.svc.Config.Ports {
@@ -368,12 +404,12 @@ func upgradeUnit(p *compose.Project, unit []member, obs Observed, opts UpgradeOp
 	}
 	probe := probeOf(p, primary, obs)
 	var px *proxyPlan
-	if routes := proxyRoutes(p); fronted(routes, primary.Name) && !move {
+	if routes := proxyRoutes(p); fronted(routes, primary.Name) && how != movesIn {
 		view := unit[len(unit)-1].view
 		px = &proxyPlan{ref: proxyRef(p, obs), routes: routes, serving: servingNow(append(append([]Container(nil), view.Current...), view.Kept...)), drain: drainTimeout(primary)}
 	}
 	batches := Batches(len(pending), policy.BatchSize)
-	if move {
+	if how == movesIn {
 		steps, batches = append(steps, moveSteps(primary, policy, pending)...), nil
 	}
 	for i, b := range batches {

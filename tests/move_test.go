@@ -105,3 +105,74 @@ func proxyHolds(t *testing.T, p *project, port int, behind bool) {
 		t.Errorf("port %d is published by %v, want %s", port, holders, wantHolder)
 	}
 }
+
+// TestLeaveTheProxy: a service behind the front proxy whose files now say
+// x-drover: {proxy: false} leaves it only when asked. A plain up says how
+// and changes nothing (exit 3); up --upgrade, under load, removes the proxy
+// (it served nothing else) and starts the new container on the port, with
+// the port closed once, briefly; a rollback is refused before any change
+// (the kept container was served by a proxy that is gone), and going
+// forward again (x-drover: {proxy: true}) moves it back behind a new proxy.
+func TestLeaveTheProxy(t *testing.T) {
+	t.Parallel()
+	port := freePort(t)
+	behind := "services:\n  site:\n    image: IMAGE:%s\n    ports: ['127.0.0.1:%d:80']\n"
+	out := "services:\n  site:\n    image: IMAGE:%s\n    ports: ['127.0.0.1:%d:80']\n    x-drover: {proxy: false}\n"
+	p := newProject(t, fmt.Sprintf(behind, "v1", port), "")
+	p.mustDrover("up")
+	url := fmt.Sprintf("http://127.0.0.1:%d/version", port)
+	proxyHolds(t, p, port, true)
+	original := p.ids()
+
+	p.write("docker-compose.yml", fmt.Sprintf(out, "v2", port))
+	r := p.drover("up")
+	if r.code != 3 || !strings.Contains(r.stdout+r.stderr, "site: the front proxy serves its port "+fmt.Sprint(port)+", but the files say x-drover: {proxy: false}; drover up --upgrade takes it out") {
+		t.Errorf("plain up does not say the service can leave the proxy (exit 3):\n%s", r)
+	}
+	if got := p.ids(); fmt.Sprint(got) != fmt.Sprint(original) {
+		t.Fatalf("plain up changed the containers: %v, was %v", got, original)
+	}
+
+	load := startLoad(url, 4, 3)
+	time.Sleep(300 * time.Millisecond)
+	r = p.mustDrover("up", "--upgrade")
+	time.Sleep(300 * time.Millisecond)
+	load.finish()
+	closed := load.lastFail.Sub(load.firstFail)
+	t.Logf("the leave: %d requests answered, %d failed, within %v; versions %v", load.ok.Load(), load.failed.Load(), closed, load.versions)
+	if !strings.Contains(r.stdout+r.stderr, "taking site out from behind the front proxy: the ports close once, from the proxy's removal") {
+		t.Errorf("up --upgrade does not say it takes the service out:\n%s", r)
+	}
+	if load.failed.Load() > 0 && closed > 3*time.Second {
+		t.Errorf("failures spread over %v (errors %q), want one window of at most 3s", closed, load.errs)
+	}
+	if load.versions["v1"] == 0 || load.versions["v2"] == 0 {
+		t.Errorf("versions seen %v, want v1 then v2", load.versions)
+	}
+	if v := get(t, url); v != "v2\n" {
+		t.Errorf("after the leave: %q", v)
+	}
+	proxyHolds(t, p, port, false)
+	if _, err := docker.ContainerInspect(context.Background(), p.name+"-proxy"); err == nil {
+		t.Errorf("the proxy, which served only site, is left")
+	}
+	if r := p.mustDrover("up"); strings.Contains(r.stdout+r.stderr, "takes it out") {
+		t.Errorf("a plain up after the leave still offers it:\n%s", r)
+	}
+
+	before := p.ids()
+	r = p.drover("up", "--rollback")
+	if r.code != 1 || !strings.Contains(r.stderr, `service "site": its kept containers were served by the front proxy, which no longer has its ports`) {
+		t.Errorf("rollback of a leave is not refused:\n%s", r)
+	}
+	if got := p.ids(); fmt.Sprint(got) != fmt.Sprint(before) {
+		t.Errorf("the refused rollback changed the containers: %v, was %v", got, before)
+	}
+
+	p.write("docker-compose.yml", fmt.Sprintf(behind, "v2", port))
+	p.mustDrover("up", "--upgrade", "--confirm-upgrade")
+	if v := get(t, url); v != "v2\n" {
+		t.Errorf("back behind the proxy: %q", v)
+	}
+	proxyHolds(t, p, port, true)
+}
