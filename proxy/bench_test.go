@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -46,6 +47,45 @@ func BenchmarkProxyTCP(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkProxyTCPHostPort is BenchmarkProxyTCP through a socket handed
+// over by the launcher (ServePorts) instead of the proxy's own listener: on
+// loopback the two should not differ, since the same process accepts; what
+// the launcher saves in production is docker-proxy's hop, which loopback
+// does not have.
+func BenchmarkProxyTCPHostPort(b *testing.B) {
+	small := startBackend(b, "small", 0)
+	bulk := startBulkBackend(b, 1<<20)
+	smallHost, smallPort, bulkHost, bulkPort := freePort(b), freePort(b), freePort(b), freePort(b)
+	dir := shortDir(b)
+	ports := filepath.Join(dir, "ports.sock")
+	startLauncher(b, ports, loopback(smallHost), loopback(bulkHost))
+	p := startProxyWith(b, hostOpts(dir, "ctl.sock", ports, "", map[int]int{smallHost: smallPort, bulkHost: bulkPort}))
+	resp := p.apply(b, Request{Table: table(
+		route(smallPort, Backend{Addr: small.addr}),
+		route(bulkPort, Backend{Addr: bulk}),
+	)})
+	for addr, why := range resp.HostPorts {
+		if why != "" {
+			b.Fatalf("host address %s not held: %s", addr, why)
+		}
+	}
+	b.Run("bulk/hostport", func(b *testing.B) {
+		b.SetBytes(1 << 20)
+		for b.Loop() {
+			if n, err := readAll(loopback(bulkHost)); err != nil || n != 1<<20 {
+				b.Fatalf("read %d bytes: %v", n, err)
+			}
+		}
+	})
+	b.Run("connect/hostport", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := roundTrip(loopback(smallHost), 5*time.Second); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
 
 // startBulkBackend writes n bytes to every connection and closes it.

@@ -34,6 +34,13 @@ type Response struct {
 	Table      *Table         `json:"table,omitempty"`     // get
 	Active     map[string]int `json:"active,omitempty"`    // open connections per backend addr
 	TimedOut   []string       `json:"timed_out,omitempty"` // apply: draining backends still busy at the drain timeout
+	// HostPorts, from a proxy given a launcher (ServeOptions.PortsSocket):
+	// every address the launcher is configured with, "" when the proxy
+	// accepts on it, else why not (the launcher's bind error, or no answer
+	// from it). Before the launcher first answers, the one key is its
+	// socket's path. An apply waits for every address (DefaultHostPortsWait
+	// at most) before it answers.
+	HostPorts map[string]string `json:"host_ports,omitempty"`
 }
 
 // controlIOTimeout bounds reading a request and writing a response, so a
@@ -128,7 +135,11 @@ func (s *server) get() Response {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := s.table.clone()
-	return Response{OK: true, Protocol: Protocol, Generation: t.Generation, Table: &t, Active: s.activeLocked()}
+	var host map[string]string
+	if s.o.PortsSocket != "" {
+		host = s.host.report()
+	}
+	return Response{OK: true, Protocol: Protocol, Generation: t.Generation, Table: &t, Active: s.activeLocked(), HostPorts: host}
 }
 
 // StartWait bounds how long a control request waits for the socket of a

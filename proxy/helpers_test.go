@@ -37,10 +37,16 @@ func startProxy(t testing.TB, stateFile string) *proxyUnderTest {
 
 func startProxyAt(t testing.TB, sock, stateFile string) *proxyUnderTest {
 	t.Helper()
+	return startProxyWith(t, ServeOptions{StateFile: stateFile, ControlSocket: sock, ListenHost: "127.0.0.1"})
+}
+
+func startProxyWith(t testing.TB, o ServeOptions) *proxyUnderTest {
+	t.Helper()
+	sock := o.ControlSocket
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &proxyUnderTest{sock: sock, cancel: cancel, done: make(chan error, 1)}
 	go func() {
-		p.done <- Serve(ctx, ServeOptions{StateFile: stateFile, ControlSocket: sock, ListenHost: "127.0.0.1"})
+		p.done <- Serve(ctx, o)
 	}()
 	t.Cleanup(p.stop)
 	deadline := time.Now().Add(5 * time.Second)
@@ -62,13 +68,21 @@ func startProxyAt(t testing.TB, sock, stateFile string) *proxyUnderTest {
 }
 
 // stop cancels Serve and waits for it; idempotent so tests can stop early.
+// A Serve that does not return (a goroutine it waits for never ends) panics
+// rather than hanging the whole run.
 func (p *proxyUnderTest) stop() {
 	p.cancel()
-	if err, ok := <-p.done; ok {
+	select {
+	case err, ok := <-p.done:
+		if !ok {
+			return
+		}
 		close(p.done)
 		if err != nil {
 			panic("Serve: " + err.Error())
 		}
+	case <-time.After(10 * time.Second):
+		panic("Serve did not return within 10s of its context's end")
 	}
 }
 

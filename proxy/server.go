@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -27,6 +28,20 @@ type ServeOptions struct {
 	// Logger receives one line per apply, failed dial and listener error;
 	// nil discards them.
 	Logger *slog.Logger
+
+	// PortsSocket, when set, is the launcher's socket (ServePorts): the
+	// proxy fetches the listening sockets of the host's published ports
+	// there and accepts on them too, each for the route whose Listen is its
+	// port, besides its in-container listeners. Control answers then carry
+	// HostPorts.
+	PortsSocket string
+
+	// Tests only: the route port of a host address (default: its port,
+	// which tests cannot use since both listeners would share 127.0.0.1),
+	// and how long an apply waits for the host ports (default
+	// DefaultHostPortsWait).
+	hostRoute func(addr string) (int, error)
+	hostWait  time.Duration
 }
 
 // server is the state of one Serve call. Everything the data path reads
@@ -48,7 +63,11 @@ type server struct {
 	changed   chan struct{}        // closed and replaced when the table changes
 	idle      chan struct{}        // closed and replaced when a backend's count drops to 0
 	fronts    map[int]*httpFront   // HTTP servers of ports that have seen an http-mode connection
-	closing   bool                 // Serve is returning: start no HTTP server
+	closing   bool                 // Serve is returning: start no HTTP server or host accept loop
+	host      hostPorts            // the launcher's listeners, with PortsSocket
+
+	hostRoute func(addr string) (int, error)
+	hostWait  time.Duration
 
 	// inflight cancels the HTTP requests in flight per backend addr: a
 	// drain that times out ends them there, rather than letting the
@@ -89,9 +108,15 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		maxPause:  durationMS(st.MaxPauseMS, DefaultMaxPause),
 		transport: newHTTPTransport(addrs),
 		addrs:     addrs,
+		host:      newHostPorts(o.PortsSocket),
+		hostRoute: o.hostRoute,
+		hostWait:  cmp.Or(o.hostWait, DefaultHostPortsWait),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if s.hostRoute == nil {
+		s.hostRoute = portOf
 	}
 	ctl, err := listenControl(o.ControlSocket)
 	if err != nil {
@@ -110,11 +135,23 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		defer s.wg.Done()
 		s.acceptControl(ctx, ctl)
 	}()
+	if o.PortsSocket != "" {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.holdHostPorts(ctx)
+		}()
+	}
 	<-ctx.Done()
 	ctl.Close()
 	s.mu.Lock()
 	s.closing = true
 	for _, ln := range s.listeners {
+		ln.Close()
+	}
+	// Closing these copies leaves the ports bound: the launcher holds its
+	// own, so connections wait in the backlog for the next proxy.
+	for _, ln := range s.host.held {
 		ln.Close()
 	}
 	for _, f := range s.fronts {
@@ -127,21 +164,28 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	return nil
 }
 
-// listenControl opens the unix socket, replacing a stale socket file left by a
-// proxy that died, but refusing to steal one a live proxy still answers on.
+// listenControl opens the control socket (see listenUnix).
 func listenControl(path string) (net.Listener, error) {
+	return listenUnix(path, "proxy")
+}
+
+// listenUnix opens a unix socket, replacing a stale socket file left by a
+// server (who) that died, but refusing to steal one a live server still
+// answers on.
+func listenUnix(path, who string) (net.Listener, error) {
 	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
 		c.Close()
-		return nil, fmt.Errorf("control socket %s: another proxy is listening", path)
+		return nil, fmt.Errorf("socket %s: another %s is listening", path, who)
 	}
 	if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSocket != 0 {
 		os.Remove(path)
 	}
 	ln, err := net.Listen("unix", path)
 	if err != nil {
-		return nil, fmt.Errorf("control socket: %w", err)
+		return nil, fmt.Errorf("socket %s: %w", path, err)
 	}
-	// The socket grants full control of the proxy: owner only.
+	// The control socket grants full control of the proxy, and the
+	// launcher's hands out its ports: owner only.
 	os.Chmod(path, 0o600)
 	return ln, nil
 }
@@ -211,10 +255,13 @@ func (s *server) apply(ctx context.Context, in Table, drainTimeout, maxPause tim
 		s.log.Warn("drain timed out", "generation", gen, "busy", timedOut, "timeout", drainTimeout)
 		s.cutRequests(timedOut)
 	}
+	// drover's first push after creating the proxy and the launcher
+	// learns here whether the host ports are served.
+	s.waitHostPorts(ctx)
 	s.mu.Lock()
 	active := s.activeLocked()
 	s.mu.Unlock()
-	return Response{OK: true, Protocol: Protocol, Generation: gen, Active: active, TimedOut: timedOut}
+	return Response{OK: true, Protocol: Protocol, Generation: gen, Active: active, TimedOut: timedOut, HostPorts: s.hostPortsReport()}
 }
 
 // nextGeneration returns the generation to record: 0 asks for current+1; a

@@ -18,6 +18,21 @@
 // form, as older proxies wrote them, load unchanged; Protocol says which form
 // a running proxy understands.
 //
+// The published ports can be handed to the proxy rather than published by
+// Docker. Docker publishes a container's port through docker-proxy, a
+// userspace copy on the host; in front of this proxy, itself a userspace
+// copy, that made two hops, at 0.6-0.7x the throughput of the container
+// published directly. So a launcher (ServePorts, `drover proxy ports`), a
+// tiny second container on the host's network, binds the host ports and
+// passes copies of the listening sockets over a unix socket on a volume both
+// mount (ServeOptions.PortsSocket); the proxy accepts on them besides its
+// in-container listeners, which it keeps for the load balancers' internal
+// ports and the names on its bridge networks, and a host connection goes
+// to the route whose Listen is its port. The launcher never accepts but
+// keeps its sockets for its whole life: a proxy that restarts gets the same
+// ones back, and connections that arrived meanwhile wait in their backlog.
+// Control answers say which host addresses are served (Response.HostPorts).
+//
 // What makes upgrades gapless, and why each rule exists:
 //   - a draining backend takes no new connection but keeps its open ones, so
 //     drover can stop it once the acknowledgement says it is idle;
