@@ -61,7 +61,7 @@ answers() {
 # comma-separated), must be WANT; with a proxy, it must run.
 expect() {
 	got=$(docker ps -a --filter "label=com.docker.compose.project=$1" --format '{{.Names}} {{.State}} {{.Image}}' |
-		grep -v -- "^$1-proxy " | awk '{print $2, $3}' | sort | uniq -c | awk '{print $1, $2, $3}' | paste -sd, -)
+		grep -v -e "^$1-proxy " -e "^$1-proxy-ports " | awk '{print $2, $3}' | sort | uniq -c | awk '{print $1, $2, $3}' | paste -sd, -)
 	[ "$got" = "$3" ] || fail "after $2, $1 has: $got; want: $3"
 	if docker ps -a --format '{{.Names}}' | grep -qx "$1-proxy"; then
 		[ "$(docker inspect -f '{{.State.Running}}' "$1-proxy")" = true ] || fail "after $2, $1-proxy is not running"

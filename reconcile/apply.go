@@ -556,15 +556,27 @@ func proxyApply(ctx context.Context, e Engine, a ProxyApply) ([]string, error) {
 		return nil, fmt.Errorf("the proxy: %w", err)
 	}
 	var resp struct {
-		OK       bool     `json:"ok"`
-		Error    string   `json:"error"`
-		TimedOut []string `json:"timed_out"`
+		OK        bool              `json:"ok"`
+		Error     string            `json:"error"`
+		TimedOut  []string          `json:"timed_out"`
+		HostPorts map[string]string `json:"host_ports"`
 	}
 	if err := json.Unmarshal(out, &resp); err != nil {
 		return nil, fmt.Errorf("the proxy answered %q: %w", out, err)
 	}
 	if !resp.OK {
 		return nil, fmt.Errorf("the proxy refused the table: %s", resp.Error)
+	}
+	// The table is in force, but a port its launcher could not open is
+	// served to no one: say which, and why.
+	var missing []string
+	for _, addr := range slices.Sorted(maps.Keys(resp.HostPorts)) {
+		if why := resp.HostPorts[addr]; why != "" {
+			missing = append(missing, addr+": "+why)
+		}
+	}
+	if len(missing) > 0 {
+		return resp.TimedOut, fmt.Errorf("the front proxy cannot serve its published ports (%s); something else holds them, or the proxy's launcher (the -proxy-ports container) does not run", strings.Join(missing, "; "))
 	}
 	return resp.TimedOut, nil
 }

@@ -96,22 +96,17 @@ func TestBalancerServedByTheProxy(t *testing.T) {
 			t.Errorf("a container of the balancer's image is made: %s", c.Request.Name)
 		}
 	}
-	var proxyReq *CreateRequest
+	var launcher *CreateRequest
 	for _, s := range up.Setup {
-		if c, ok := s.Action.(CreateContainer); ok && c.Request.Name == "demo-proxy" {
-			proxyReq = &c.Request
+		if c, ok := s.Action.(CreateContainer); ok && c.Request.Name == "demo-proxy-ports" {
+			launcher = &c.Request
 		}
 	}
-	if proxyReq == nil {
-		t.Fatalf("no proxy in the setup:\n%s", up)
+	if launcher == nil {
+		t.Fatalf("no proxy launcher in the setup:\n%s", up)
 	}
-	var published []string
-	for port, bs := range proxyReq.HostConfig.PortBindings {
-		published = append(published, bs[0].HostIP+":"+bs[0].HostPort+"->"+string(port))
-	}
-	slices.Sort(published)
-	if strings.Join(published, " ") != "127.0.0.1:15433->15433/tcp 127.0.0.1:18080->18080/tcp" {
-		t.Errorf("the proxy publishes %v, want the balancer's ports", published)
+	if got := launcher.Config.Labels[LabelProxyPorts]; got != `["127.0.0.1:18080","127.0.0.1:15433"]` && got != `["127.0.0.1:15433","127.0.0.1:18080"]` {
+		t.Errorf("the proxy's launcher opens %s, want the balancer's ports", got)
 	}
 
 	started := simulate(t, w.obs, up)
@@ -238,7 +233,7 @@ func TestBalancerNeedsANewerProxy(t *testing.T) {
 	obs := newWorld(p).obs
 	obs.ProxyImage = "drover-proxy:new"
 	obs.Images["drover-proxy:new"] = "sha256:new"
-	obs.Proxy = &Container{ID: "old", Name: "demo-proxy", Image: "drover-proxy:old", State: "running", Labels: map[string]string{LabelProxy: routesLabel(t, p)}}
+	obs.Proxy = &Container{ID: "old", Name: "demo-proxy", Image: "drover-proxy:old", State: "running", Labels: map[string]string{LabelProxy: routesLabel(proxyRoutes(p))}}
 	obs.ProxyProtocol = 1
 	if _, err := Up(p, obs, Options{}); err == nil || !strings.Contains(err.Error(), "cannot route by load-balancer rules (lb); run drover up --recreate-proxy") {
 		t.Errorf("up with an old proxy: %v", err)
@@ -251,7 +246,7 @@ func TestBalancerNeedsANewerProxy(t *testing.T) {
 	for _, s := range plan.Setup {
 		kinds = append(kinds, s.Action.Kind())
 	}
-	if got := strings.Join(kinds, " "); !strings.HasPrefix(got, "create-network remove create start proxy-switch") && !strings.HasPrefix(got, "remove create start proxy-switch") {
+	if got := strings.Join(kinds, " "); !strings.HasPrefix(got, "create-network remove create-volume create start create start proxy-switch") && !strings.HasPrefix(got, "remove create-volume create start create start proxy-switch") {
 		t.Errorf("setup with --recreate-proxy: %s", got)
 	}
 }
@@ -297,11 +292,7 @@ func TestInternalBalancerPort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var published []string
-	for port := range req.HostConfig.PortBindings {
-		published = append(published, string(port))
-	}
-	if !slices.Equal(published, []string{"18080/tcp"}) {
+	if published := proxyAddrs(proxyRoutes(p)); !slices.Equal(published, []string{"127.0.0.1:18080"}) {
 		t.Errorf("the proxy publishes %v, want 18080 only (9000 is internal)", published)
 	}
 	if ep := req.Networking.EndpointsConfig["demo_default"]; ep == nil || !slices.Equal(ep.Aliases, []string{"lb"}) {

@@ -50,6 +50,13 @@ func Down(obs Observed, dependents map[string][]string, o DownOptions) Plan {
 	if px := obs.Proxy; px != nil {
 		plan.Teardown = append(plan.Teardown, removeSteps(*px, "down", o.Timeout)...)
 	}
+	if l := obs.ProxyPorts; l != nil {
+		plan.Teardown = append(plan.Teardown, removeSteps(*l, "down", o.Timeout)...)
+	}
+	if v := ProxyVolume(obs.Project); obs.Volumes[v] && !(o.RemoveVolumes && slices.Contains(o.Volumes, v)) {
+		// drover's own, made with the proxy: it goes with it, -v or not.
+		plan.Teardown = append(plan.Teardown, Step{Target: v, Reason: "down", Action: RemoveVolume{Name: v}})
+	}
 	for _, n := range o.Networks {
 		plan.Teardown = append(plan.Teardown, Step{Target: n, Reason: "down", Action: RemoveNetwork{Name: n}})
 	}

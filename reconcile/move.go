@@ -144,18 +144,12 @@ func moveSteps(svc compose.Service, policy compose.Policy, pending [][]slot) []S
 // first, where there was one), started, and every proxied service's routes
 // pushed as they are at the end of the run (final, per service).
 func proxyAfterMove(p *compose.Project, obs Observed, final map[string][]ProxyTableRoute) ([]Step, error) {
-	req, err := proxyRequest(p, proxyRoutes(p), proxyImage(obs))
+	create, err := proxyCreateSteps(p, obs, proxyRoutes(p), "owns the published ports")
 	if err != nil {
 		return nil, err
 	}
 	name := ProxyName(p.Name)
-	var steps []Step
-	if obs.Proxy != nil {
-		steps = append(steps, Step{Target: name, Reason: "--recreate-proxy: its ports change", Action: RemoveContainer{Ref: obs.Proxy.ID}})
-	}
-	steps = append(steps,
-		Step{Target: name, Reason: "owns the published ports", Action: CreateContainer{Request: req}},
-		Step{Target: name, Action: StartContainer{Ref: name}})
+	steps := append(proxyRemoveSteps(obs, "--recreate-proxy: its ports change"), create...)
 	var services []string
 	for s := range final {
 		services = append(services, s)
@@ -291,8 +285,8 @@ func leavingNote(svc compose.Service, obs Observed, leaving map[string]bool) str
 // behind the proxy when nothing is left behind it: the proxy is removed,
 // so that their new containers can publish the ports.
 func proxyLeft(p *compose.Project, obs Observed, leaves map[string]bool) []Step {
-	if len(leaves) == 0 || p.NeedsProxy() || obs.Proxy == nil {
+	if len(leaves) == 0 || p.NeedsProxy() {
 		return nil
 	}
-	return []Step{{Target: obs.Proxy.Name, Reason: "serves nothing once " + strings.Join(slices.Sorted(maps.Keys(leaves)), ", ") + " publish their ports themselves", Action: RemoveContainer{Ref: obs.Proxy.ID}}}
+	return proxyRemoveSteps(obs, "serves nothing once "+strings.Join(slices.Sorted(maps.Keys(leaves)), ", ")+" publish their ports themselves")
 }

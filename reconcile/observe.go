@@ -108,6 +108,10 @@ type Observed struct {
 	// ProxyTable is the table it holds (read when it runs).
 	Proxy      *Container
 	ProxyTable ProxyTable
+	// ProxyPorts is the proxy's launcher, which opens its ports on the
+	// host; nil for a proxy of an older drover, whose ports Docker
+	// publishes.
+	ProxyPorts *Container
 	// ProxyProtocol is the control protocol the running proxy speaks (1
 	// when it does not say).
 	ProxyProtocol int
@@ -141,7 +145,7 @@ func Observe(ctx context.Context, e Observer, project string) (Observed, error) 
 	if o.Containers, err = e.ListContainers(ctx, project); err != nil {
 		return o, fmt.Errorf("listing containers of project %q: %w", project, err)
 	}
-	o.Proxy, o.Containers = splitProxy(o.Containers)
+	o.Proxy, o.ProxyPorts, o.Containers = splitProxy(o.Containers)
 	o.Containers, o.Warnings = accountable(o.Containers)
 	sortContainers(o.Containers)
 	if o.Proxy != nil && o.Proxy.State == "running" {
@@ -161,18 +165,23 @@ func Observe(ctx context.Context, e Observer, project string) (Observed, error) 
 	return o, nil
 }
 
-// splitProxy takes the project's front proxy out of its containers.
-func splitProxy(cs []Container) (*Container, []Container) {
-	var proxy *Container
-	out := cs[:0:0]
+// splitProxy takes the project's front proxy and its launcher out of its
+// containers.
+func splitProxy(cs []Container) (proxy, launcher *Container, rest []Container) {
+	rest = cs[:0:0]
 	for i, c := range cs {
-		if _, ok := c.Labels[LabelProxy]; ok && proxy == nil {
+		_, isProxy := c.Labels[LabelProxy]
+		_, ports := c.Labels[LabelProxyPorts]
+		switch {
+		case isProxy && proxy == nil:
 			proxy = &cs[i]
-			continue
+		case ports && !isProxy && launcher == nil:
+			launcher = &cs[i]
+		default:
+			rest = append(rest, c)
 		}
-		out = append(out, c)
 	}
-	return proxy, out
+	return proxy, launcher, rest
 }
 
 // readProxyTable asks the proxy for its table, and the control protocol it

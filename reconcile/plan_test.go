@@ -2,6 +2,8 @@ package reconcile
 
 import (
 	"context"
+	"encoding/json"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -478,7 +480,10 @@ func simulateSteps(t *testing.T, obs Observed, plan Plan, limit int, bad string)
 		// Observe has it.
 		out.Containers = append(out.Containers, *obs.Proxy)
 	}
-	defer func() { out.Proxy, out.Containers = splitProxy(out.Containers) }()
+	if obs.ProxyPorts != nil {
+		out.Containers = append(out.Containers, *obs.ProxyPorts)
+	}
+	defer func() { out.Proxy, out.ProxyPorts, out.Containers = splitProxy(out.Containers) }()
 	out.Networks = copyMap(obs.Networks)
 	out.Volumes = copyMap(obs.Volumes)
 	out.Images = map[string]string{}
@@ -575,6 +580,18 @@ func simulateSteps(t *testing.T, obs Observed, plan Plan, limit int, bad string)
 					c.Ports = append(c.Ports, Port{HostIP: b.HostIP, HostPort: uint16(hp), Port: uint16(port.Int()), Protocol: port.Proto()})
 				}
 			}
+			if addrs, ok := labels[LabelProxyPorts]; ok && labels[LabelProxy] == "" {
+				// The proxy's launcher holds its host ports as it runs.
+				var list []string
+				if err := json.Unmarshal([]byte(addrs), &list); err != nil {
+					t.Fatalf("create %s: %s: %v", a.Request.Name, LabelProxyPorts, err)
+				}
+				for _, addr := range list {
+					host, port, _ := net.SplitHostPort(addr)
+					hp, _ := strconv.Atoi(port)
+					c.Ports = append(c.Ports, Port{HostIP: host, HostPort: uint16(hp), Port: uint16(hp), Protocol: "tcp"})
+				}
+			}
 			out.Containers = append(out.Containers, c)
 		case StartContainer:
 			i := find(a.Ref)
@@ -616,6 +633,13 @@ func simulateSteps(t *testing.T, obs Observed, plan Plan, limit int, bad string)
 			i := find(a.Container)
 			if !out.Containers[i].Running() {
 				t.Fatalf("proxy switch: the proxy %s is %s", a.Container, out.Containers[i].State)
+			}
+			if launcher, ok := out.Containers[i].Labels[LabelProxyPorts]; ok {
+				// Its published ports are the launcher's: without it
+				// running, the proxy answers that it lacks them.
+				if j := slices.IndexFunc(out.Containers, func(c Container) bool { return c.Name == launcher }); j < 0 || !out.Containers[j].Running() {
+					t.Fatalf("proxy switch: the proxy's launcher %s does not run", launcher)
+				}
 			}
 			table := ProxyTable{Generation: out.ProxyTable.Generation + 1}
 			for _, r := range out.ProxyTable.Routes {

@@ -3,14 +3,15 @@ package reconcile
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/network"
-	"github.com/docker/go-connections/nat"
 
 	"github.com/drover/drover/compose"
 )
@@ -54,6 +55,62 @@ func proxyImage(obs Observed) string {
 
 // ProxyName is the name of a project's proxy container.
 func ProxyName(project string) string { return project + "-proxy" }
+
+// The proxy's published ports are opened on the host by a second, tiny
+// container on the host network (the launcher, drover proxy ports), which
+// hands the listening sockets to the proxy over a unix socket on a volume
+// both mount. Had Docker published them, a client on the host would go
+// through docker-proxy and then the proxy: two hops in user space, where a
+// port published directly has one. The proxy itself stays on the project's
+// networks, where backends are reached by name and load balancers' internal
+// ports by the balancer's name.
+const (
+	// LabelProxyPorts, on the launcher, lists the host addresses it opens
+	// (JSON); on a proxy, it says the proxy takes its ports from the
+	// launcher (a proxy of an older drover has Docker publish them).
+	LabelProxyPorts = "io.drover.proxy-ports"
+	// ProxyPortsSocket is where the launcher hands the sockets over.
+	ProxyPortsSocket = proxyShareDir + "/ports.sock"
+	proxyShareDir    = "/run/drover-proxy"
+)
+
+// ProxyPortsName is the name of a project's launcher container.
+func ProxyPortsName(project string) string { return project + "-proxy-ports" }
+
+// LauncherPorts are the host ports a launcher opens for the proxy, as ps
+// shows published ports (127.0.0.1:8991->8991/tcp).
+func LauncherPorts(launcher *Container) []string {
+	if launcher == nil {
+		return nil
+	}
+	var addrs, out []string
+	_ = json.Unmarshal([]byte(launcher.Labels[LabelProxyPorts]), &addrs)
+	for _, a := range addrs {
+		host, port, err := net.SplitHostPort(a)
+		if err != nil {
+			continue
+		}
+		if host == "" {
+			host = "0.0.0.0"
+		}
+		out = append(out, fmt.Sprintf("%s:%s->%s/tcp", host, port, port))
+	}
+	return out
+}
+
+// ProxyVolume is the volume the proxy and its launcher share.
+func ProxyVolume(project string) string { return project + "_drover-proxy" }
+
+// proxyAddrs are the host addresses of the routes the proxy publishes.
+func proxyAddrs(routes []ProxyRoute) []string {
+	out := []string{}
+	for _, r := range routes {
+		if !r.Internal {
+			out = append(out, net.JoinHostPort(r.HostIP, strconv.Itoa(r.Listen)))
+		}
+	}
+	return out
+}
 
 // ProxyRoute is one published port the proxy owns.
 type ProxyRoute struct {
@@ -207,13 +264,13 @@ func proxySetup(p *compose.Project, obs Observed, recreate bool) (steps []Step, 
 	}
 	routes := proxyRoutes(p)
 	image := proxyImage(obs)
-	req, err := proxyRequest(p, routes, image)
+	create, err := proxyCreateSteps(p, obs, routes, "owns the published ports")
 	if err != nil {
 		return nil, nil, err
 	}
 	name := ProxyName(p.Name)
 	px := obs.Proxy
-	portsChanged := px != nil && px.Labels[LabelProxy] != req.Config.Labels[LabelProxy]
+	portsChanged := px != nil && px.Labels[LabelProxy] != routesLabel(routes)
 	// A proxy of an older drover that routes by port only would take a
 	// table with rules and drop them: it is replaced, when asked, or the
 	// plan is refused before any change.
@@ -230,20 +287,38 @@ func proxySetup(p *compose.Project, obs Observed, recreate bool) (steps []Step, 
 	}
 	switch {
 	case px == nil:
-		steps = append(steps, Step{Target: name, Reason: "owns the published ports", Action: CreateContainer{Request: req}},
-			Step{Target: name, Action: StartContainer{Ref: name}})
+		// A launcher left without its proxy (a run killed between the
+		// two) holds the ports: it goes, and comes again with the proxy.
+		steps = append(append(steps, proxyRemoveSteps(obs, "made again with the proxy")...), create...)
 	case replace:
-		steps = append(steps,
-			Step{Target: name, Reason: "--recreate-proxy: the ports close until it is back", Action: RemoveContainer{Ref: px.ID}},
-			Step{Target: name, Reason: "owns the published ports", Action: CreateContainer{Request: req}},
-			Step{Target: name, Action: StartContainer{Ref: name}})
-	case !px.Running():
-		steps = append(steps, Step{Target: name, Reason: "stopped", Action: StartContainer{Ref: px.ID}})
+		steps = append(append(steps, proxyRemoveSteps(obs, "--recreate-proxy: the ports close until it is back")...), create...)
+	default:
+		steps = append(steps, launcherRepair(px, obs.ProxyPorts, create[:len(create)-2])...)
+		if !px.Running() {
+			steps = append(steps, Step{Target: name, Reason: "stopped", Action: StartContainer{Ref: px.ID}})
+		}
 	}
 	if replace {
 		obs.Proxy = nil // a new proxy holds no table
 	}
 	return append(steps, balancerSwitch(p, obs, routes)...), notes, nil
+}
+
+// launcherRepair are the steps that give a proxy that takes its ports from
+// a launcher a running one: made (create, its steps) when it is missing,
+// started when it stopped. A proxy of an older drover, whose ports Docker
+// publishes, has none.
+func launcherRepair(px, launcher *Container, create []Step) []Step {
+	if _, ok := px.Labels[LabelProxyPorts]; !ok {
+		return nil
+	}
+	switch {
+	case launcher == nil:
+		return create
+	case !launcher.Running():
+		return []Step{{Target: launcher.Name, Reason: "stopped", Action: StartContainer{Ref: launcher.ID}}}
+	}
+	return nil
 }
 
 func balancerNames(p *compose.Project) []string {
@@ -269,26 +344,20 @@ func routeList(routes []ProxyRoute) string {
 // (listening on the same port inside), joins the networks of the services
 // it fronts, restarts by itself with the engine, and mounts nothing.
 func proxyRequest(p *compose.Project, routes []ProxyRoute, image string) (CreateRequest, error) {
-	data, err := json.Marshal(routes)
-	if err != nil {
-		return CreateRequest{}, err
-	}
 	labels := map[string]string{
-		LabelProject: p.Name, LabelProxy: string(data), LabelVersion: Version,
+		LabelProject: p.Name, LabelProxy: routesLabel(routes), LabelVersion: Version,
 		LabelWorkingDir: p.WorkingDir,
 	}
 	cfg := &container.Config{
-		Image: image, Labels: labels, ExposedPorts: nat.PortSet{},
+		Image: image, Labels: labels,
 		Cmd: []string{"proxy", "serve", "--state", ProxyState, "--control", ProxySocket},
 	}
-	host := &container.HostConfig{PortBindings: nat.PortMap{}, RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyUnlessStopped}}
-	for _, r := range routes {
-		if r.Internal {
-			continue
-		}
-		port := nat.Port(fmt.Sprintf("%d/tcp", r.Listen))
-		cfg.ExposedPorts[port] = struct{}{}
-		host.PortBindings[port] = append(host.PortBindings[port], nat.PortBinding{HostIP: r.HostIP, HostPort: strconv.Itoa(r.Listen)})
+	host := &container.HostConfig{RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyUnlessStopped}}
+	if len(proxyAddrs(routes)) > 0 {
+		// Its host ports come from its launcher (proxyPortsRequest).
+		labels[LabelProxyPorts] = ProxyPortsName(p.Name)
+		cfg.Cmd = append(cfg.Cmd, "--ports", ProxyPortsSocket)
+		host.Mounts = []mount.Mount{{Type: mount.TypeVolume, Source: ProxyVolume(p.Name), Target: proxyShareDir}}
 	}
 	req := CreateRequest{Name: ProxyName(p.Name), Config: cfg, HostConfig: host}
 	var nets []string
@@ -318,6 +387,82 @@ func proxyRequest(p *compose.Project, routes []ProxyRoute, image string) (Create
 		req.ExtraNetworks[n] = &network.EndpointSettings{Aliases: aliases}
 	}
 	return req, nil
+}
+
+// routesLabel is the proxy's LabelProxy: its routes, so that a rollback
+// without files knows them.
+func routesLabel(routes []ProxyRoute) string {
+	data, _ := json.Marshal(routes) // plain structs: cannot fail
+	return string(data)
+}
+
+// proxyPortsRequest is the launcher: on the host network, it opens the
+// routes' host ports and hands them to the proxy; it restarts with the
+// engine, and mounts only the volume it shares with the proxy.
+func proxyPortsRequest(p *compose.Project, routes []ProxyRoute, image string) (CreateRequest, error) {
+	addrs := proxyAddrs(routes)
+	data, err := json.Marshal(addrs)
+	if err != nil {
+		return CreateRequest{}, err
+	}
+	cmd := []string{"proxy", "ports", "--socket", ProxyPortsSocket}
+	for _, a := range addrs {
+		cmd = append(cmd, "--listen", a)
+	}
+	return CreateRequest{
+		Name: ProxyPortsName(p.Name),
+		Config: &container.Config{Image: image, Cmd: cmd, Labels: map[string]string{
+			LabelProject: p.Name, LabelProxyPorts: string(data), LabelVersion: Version, LabelWorkingDir: p.WorkingDir,
+		}},
+		HostConfig: &container.HostConfig{
+			NetworkMode:   network.NetworkHost,
+			RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyUnlessStopped},
+			Mounts:        []mount.Mount{{Type: mount.TypeVolume, Source: ProxyVolume(p.Name), Target: proxyShareDir}},
+		},
+	}, nil
+}
+
+// proxyCreateSteps make and start the proxy and its launcher: the launcher
+// first, so that the proxy finds its ports at once.
+// The volume they share is made first, labelled as the project's, unless
+// it exists.
+func proxyCreateSteps(p *compose.Project, obs Observed, routes []ProxyRoute, reason string) ([]Step, error) {
+	image := proxyImage(obs)
+	req, err := proxyRequest(p, routes, image)
+	if err != nil {
+		return nil, err
+	}
+	ports, err := proxyPortsRequest(p, routes, image)
+	if err != nil {
+		return nil, err
+	}
+	steps := []Step{
+		{Target: req.Name, Reason: reason, Action: CreateContainer{Request: req}},
+		{Target: req.Name, Action: StartContainer{Ref: req.Name}},
+	}
+	if len(proxyAddrs(routes)) == 0 {
+		return steps, nil // nothing to publish: no launcher
+	}
+	var launcher []Step
+	if v := ProxyVolume(p.Name); !obs.Volumes[v] {
+		launcher = append(launcher, Step{Target: v, Reason: "the proxy and its launcher share it", Action: CreateVolume{Spec: VolumeSpec{Name: v, Labels: map[string]string{LabelProject: p.Name, LabelProxyPorts: ""}}}})
+	}
+	return append(append(launcher,
+		Step{Target: ports.Name, Reason: "opens the published ports on the host", Action: CreateContainer{Request: ports}},
+		Step{Target: ports.Name, Action: StartContainer{Ref: ports.Name}}), steps...), nil
+}
+
+// proxyRemoveSteps remove the proxy and its launcher: the proxy first, so
+// that it never runs without its ports while it still takes connections.
+func proxyRemoveSteps(obs Observed, reason string) []Step {
+	var steps []Step
+	if obs.Proxy != nil {
+		steps = append(steps, Step{Target: obs.Proxy.Name, Reason: reason, Action: RemoveContainer{Ref: obs.Proxy.ID}})
+	}
+	if obs.ProxyPorts != nil {
+		steps = append(steps, Step{Target: obs.ProxyPorts.Name, Reason: reason, Action: RemoveContainer{Ref: obs.ProxyPorts.ID}})
+	}
+	return steps
 }
 
 // BuildProxyImage builds the proxy's image from drover's own binary.

@@ -61,11 +61,16 @@ func Rollback(obs Observed, opts RollbackOptions) (Plan, error) {
 	// containers that publish its ports themselves: the proxy, which holds
 	// them, goes first (move.go).
 	proxy := obs.Proxy
+	if obs.Proxy == nil && obs.ProxyPorts != nil {
+		// A launcher left without its proxy (a run killed between the
+		// two) holds ports and serves nothing.
+		plan.Setup = append(plan.Setup, proxyRemoveSteps(obs, "the front proxy is gone")...)
+	}
 	if back := backFromProxy(obs.Proxy, views); len(back) > 0 {
 		if others := otherRoutes(obs.Proxy, back); len(others) > 0 {
 			return Plan{}, fmt.Errorf("service %q: the upgrade moved it behind the front proxy, and its kept containers publish its ports themselves, so a rollback must remove the proxy; but the proxy also serves %s, whose ports would close: drover does not roll this back (go forward instead: fix the files and run drover up --upgrade)", back[0], strings.Join(others, ", "))
 		}
-		plan.Setup = append(plan.Setup, Step{Target: obs.Proxy.Name, Reason: "the kept containers publish its ports themselves", Action: RemoveContainer{Ref: obs.Proxy.ID}})
+		plan.Setup = append(plan.Setup, proxyRemoveSteps(obs, "the kept containers publish its ports themselves")...)
 		proxy = nil
 	}
 	for _, name := range slices.Sorted(maps.Keys(views)) {

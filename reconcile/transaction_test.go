@@ -366,7 +366,7 @@ func TestProxySwitchesNeverServeAStoppedContainer(t *testing.T) {
 			}
 			start := simulate(t, w.obs, up)
 			checkServing(t, "up", start, lastTable(up, -1), 1, scale)
-			start.Proxy = &Container{ID: "proxy", Name: "demo-proxy", Image: ProxyImage, State: "running", Labels: map[string]string{LabelProxy: routesLabel(t, p1)}}
+			start.Proxy = &Container{ID: "proxy", Name: "demo-proxy", Image: ProxyImage, State: "running", Labels: map[string]string{LabelProxy: routesLabel(proxyRoutes(p1))}}
 			p2 := load(t, fmt.Sprintf(file, "v2", scale), rancher)
 			plan, err := Upgrade(p2, start, UpgradeOptions{})
 			if err != nil {
@@ -396,14 +396,6 @@ func TestProxySwitchesNeverServeAStoppedContainer(t *testing.T) {
 			checkServing(t, "after the rollback", simulate(t, upgraded, rb), lastTable(rb, -1), 1, scale)
 		}
 	}
-}
-
-func routesLabel(t *testing.T, p *compose.Project) string {
-	req, err := proxyRequest(p, proxyRoutes(p), ProxyImage)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return req.Config.Labels[LabelProxy]
 }
 
 // lastTable is the serving backends of the last proxy switch among the
@@ -458,7 +450,7 @@ func checkServing(t *testing.T, where string, obs Observed, serving []string, re
 func TestProxyReplacedOnlyWhenAsked(t *testing.T) {
 	file := "services:\n  web:\n    image: drover-hello:v1\n    ports: ['127.0.0.1:%d:80']\n    x-drover: {proxy: true}\n"
 	old := load(t, fmt.Sprintf(file, 8991), "")
-	running := &Container{ID: "proxy", Name: "demo-proxy", Image: "drover-proxy:old-build", State: "running", Labels: map[string]string{LabelProxy: routesLabel(t, old)}}
+	running := &Container{ID: "proxy", Name: "demo-proxy", Image: "drover-proxy:old-build", State: "running", Labels: map[string]string{LabelProxy: routesLabel(proxyRoutes(old))}}
 	obs := Observed{Project: "demo", Proxy: running, Images: map[string]string{"drover-proxy:new-build": "sha256:p"}, ProxyImage: "drover-proxy:new-build"}
 
 	steps, notes, err := proxySetup(old, obs, false)
@@ -475,7 +467,7 @@ func TestProxyReplacedOnlyWhenAsked(t *testing.T) {
 	for _, s := range steps {
 		kinds = append(kinds, s.Action.Kind())
 	}
-	if strings.Join(kinds, " ") != "remove create start" {
+	if strings.Join(kinds, " ") != "remove create-volume create start create start" {
 		t.Errorf("ports changed, asked: %v", kinds)
 	}
 }

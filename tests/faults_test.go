@@ -213,6 +213,9 @@ func fxPrepare(t *testing.T, m fxMode, release string, env []string) (*fxBase, e
 			b.proxyID = c.ID
 			continue
 		}
+		if isProxyPart(c.Labels) {
+			continue
+		}
 		info, err := docker.ContainerInspect(context.Background(), c.ID)
 		if err != nil {
 			return nil, err
@@ -367,7 +370,7 @@ const fxProxyLabel = "io.drover.proxy"
 func (b *fxBase) list() ([]fxContainer, error) {
 	var out []fxContainer
 	for _, s := range b.p.containers() {
-		if s.Labels[fxProxyLabel] != "" {
+		if isProxyPart(s.Labels) {
 			continue
 		}
 		info, err := docker.ContainerInspect(context.Background(), s.ID)
@@ -457,7 +460,7 @@ func (b *fxBase) invariants() (problems []string, lost int) {
 	}
 	proxies := 0
 	for _, row := range rows {
-		if row.Role == "proxy" {
+		if row.Role == "proxy" || row.Role == "proxy-ports" {
 			proxies++
 		}
 	}
@@ -467,7 +470,7 @@ func (b *fxBase) invariants() (problems []string, lost int) {
 	problems = append(problems, b.proxyProblems(cs, rows)...)
 	for _, row := range rows {
 		switch row.Role {
-		case "proxy":
+		case "proxy", "proxy-ports":
 		case "serving":
 		case "kept":
 			if !b.isOriginal(row.ID) {

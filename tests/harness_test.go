@@ -243,8 +243,22 @@ func cleanEnviron() []string {
 	return env
 }
 
-// containers lists the project's containers, kept ones included.
+// containers lists the project's containers, kept ones included: its
+// services' and its front proxy, but not the proxy's launcher, which only
+// opens the proxy's ports on the host (allContainers has it).
 func (p *project) containers() []container.Summary {
+	p.t.Helper()
+	var out []container.Summary
+	for _, c := range p.allContainers() {
+		if _, launcher := c.Labels["io.drover.proxy-ports"]; !launcher || c.Labels["io.drover.proxy"] != "" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// allContainers lists every container with the project's label.
+func (p *project) allContainers() []container.Summary {
 	p.t.Helper()
 	cs, err := docker.ContainerList(context.Background(), container.ListOptions{All: true,
 		Filters: filters.NewArgs(filters.Arg("label", "com.docker.compose.project="+p.name))})
@@ -252,6 +266,14 @@ func (p *project) containers() []container.Summary {
 		p.t.Fatal(err)
 	}
 	return cs
+}
+
+// isProxyPart reports whether a container is the project's front proxy or
+// its launcher (which opens the proxy's ports on the host).
+func isProxyPart(labels map[string]string) bool {
+	_, proxy := labels["io.drover.proxy"]
+	_, launcher := labels["io.drover.proxy-ports"]
+	return proxy || launcher
 }
 
 // ids maps container name to ID.
@@ -269,7 +291,7 @@ func (p *project) leftovers() []string {
 	ctx := context.Background()
 	label := filters.NewArgs(filters.Arg("label", "com.docker.compose.project="+p.name))
 	var out []string
-	for _, c := range p.containers() {
+	for _, c := range p.allContainers() {
 		out = append(out, "container "+c.Names[0])
 	}
 	ns, _ := docker.NetworkList(ctx, network.ListOptions{Filters: label})

@@ -75,13 +75,13 @@ func TestMoveBehindTheProxy(t *testing.T) {
 	}
 }
 
-// proxyHolds checks who publishes the port: the project's proxy (behind)
-// or the site's own container.
+// proxyHolds checks who publishes the port: the project's proxy (behind:
+// its launcher opens it on the host) or the site's own container.
 func proxyHolds(t *testing.T, p *project, port int, behind bool) {
 	t.Helper()
 	want := fmt.Sprintf("127.0.0.1:%d", port)
 	holders := []string{}
-	for _, c := range p.containers() {
+	for _, c := range p.allContainers() {
 		info, err := docker.ContainerInspect(context.Background(), c.ID)
 		if err != nil {
 			t.Fatal(err)
@@ -96,10 +96,13 @@ func proxyHolds(t *testing.T, p *project, port int, behind bool) {
 				}
 			}
 		}
+		if strings.Contains(info.Config.Labels["io.drover.proxy-ports"], `"`+want+`"`) && info.HostConfig.NetworkMode == "host" {
+			holders = append(holders, strings.TrimPrefix(info.Name, "/"))
+		}
 	}
 	wantHolder := p.name + "-site-1"
 	if behind {
-		wantHolder = p.name + "-proxy"
+		wantHolder = p.name + "-proxy-ports"
 	}
 	if len(holders) != 1 || holders[0] != wantHolder {
 		t.Errorf("port %d is published by %v, want %s", port, holders, wantHolder)

@@ -444,7 +444,7 @@ func TestProxyBackendKilledUnderLoad(t *testing.T) {
 			// The next up brought it back: two running, both answering.
 			running := 0
 			for _, c := range p.containers() {
-				if c.Labels["io.drover.proxy"] == "" && c.State == "running" {
+				if !isProxyPart(c.Labels) && c.State == "running" {
 					running++
 				}
 			}

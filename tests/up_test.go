@@ -44,7 +44,7 @@ func TestUpFromNothing(t *testing.T) {
 			t.Errorf("%s is %s, want running", c.Names[0], c.State)
 		}
 		l := c.Labels
-		if _, ok := l["io.drover.proxy"]; ok {
+		if isProxyPart(l) {
 			continue // front's port is behind the project's proxy, by default
 		}
 		if l["com.docker.compose.oneoff"] != "False" || l["io.drover.revision"] != "1" || len(l["com.docker.compose.config-hash"]) != 64 ||
@@ -239,14 +239,21 @@ services:
 	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil {
 		t.Fatalf("ps --format json: %v\n%s", err, r)
 	}
-	if len(rows) != 4 {
-		t.Fatalf("ps lists %d containers, want 3 and the front proxy:\n%s", len(rows), r.stdout)
+	if len(rows) != 5 {
+		t.Fatalf("ps lists %d containers, want 3, the front proxy and its launcher:\n%s", len(rows), r.stdout)
 	}
 	for _, row := range rows {
-		// front's port is published by the proxy, which ps lists with it.
+		// front's port is published by the proxy, which ps lists with it;
+		// its launcher opens it on the host.
 		if row.Role == "proxy" {
 			if row.Name != p.name+"-proxy" || len(row.Ports) != 1 || row.Ports[0] != fmt.Sprintf("127.0.0.1:%d->%d/tcp", port, port) {
 				t.Errorf("proxy row %+v", row)
+			}
+			continue
+		}
+		if row.Role == "proxy-ports" {
+			if row.Name != p.name+"-proxy-ports" || row.State != "running" {
+				t.Errorf("launcher row %+v", row)
 			}
 			continue
 		}

@@ -67,8 +67,13 @@ func psRows(obs reconcile.Observed, known []string, services []string, all bool)
 		for _, p := range px.Ports {
 			r.Ports = append(r.Ports, p.String())
 		}
+		// Its published ports are opened by its launcher, on the host.
+		r.Ports = append(r.Ports, reconcile.LauncherPorts(obs.ProxyPorts)...)
 		sort.Strings(r.Ports)
 		rows = append(rows, r)
+	}
+	if l := obs.ProxyPorts; l != nil && len(want) == 0 {
+		rows = append(rows, psRow{Name: l.Name, Service: "-", Role: "proxy-ports", State: l.State, Image: l.Image, ID: shortID(l.ID), Ports: []string{}})
 	}
 	roles := reconcile.Roles(obs, known)
 	for _, c := range obs.Containers {

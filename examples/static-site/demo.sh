@@ -55,7 +55,8 @@ curl -fsS http://127.0.0.1:8991/
 SITE_VERSION=v2 "$drover" status
 cat <<'NOTE'
 
-drover's front proxy (the static-site-proxy container) owns port 8991: the
+drover's front proxy (the static-site-proxy container; static-site-proxy-ports
+opens port 8991 on the host and hands it over) owns port 8991: the
 new container starts beside the old one, and only once it is healthy does
 the proxy send it the clients and drain the old one, which is then stopped
 and kept for a rollback. The clients above saw no failed request.
