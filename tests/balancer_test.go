@@ -120,8 +120,8 @@ func TestBalancerRoutesAndUpgradesWithoutFailures(t *testing.T) {
 			t.Errorf("a container was made for the balancer: %s (%s)", c.Names, c.Image)
 		}
 	}
-	if len(cs) != 3 {
-		t.Errorf("%d containers, want web, api and the proxy", len(cs))
+	if len(cs) != 4 {
+		t.Errorf("%d containers, want web, api, the proxy and its launcher", len(cs))
 	}
 
 	base := fmt.Sprintf("http://127.0.0.1:%d", httpPort)

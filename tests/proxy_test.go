@@ -201,7 +201,7 @@ func TestProxyHealthCheckKeepsAFailingReleaseOut(t *testing.T) {
 		t.Errorf("during the refused upgrade: %d failed, versions %v; want 0 failed and only v1 answering", load.failed.Load(), load.versions)
 	}
 	rows := p.ps("-a")
-	if serving, _ := byRole(rows, "serving"); len(rows) != 2 || len(serving) != 1 || !strings.HasSuffix(serving[0], "@v1/running") {
+	if serving, _ := byRole(rows, "serving"); len(rows) != 3 || len(serving) != 1 || !strings.HasSuffix(serving[0], "@v1/running") {
 		t.Errorf("after the rollback: %+v", rows)
 	}
 }

@@ -32,8 +32,9 @@ func TestUpFromNothing(t *testing.T) {
 	port := freePort(t)
 	p := newProject(t, webAndFront(port), "services:\n  web:\n    scale: 2\n")
 	r := p.mustDrover("up", "-d")
-	// Three containers and the front proxy, which owns front's port.
-	if !strings.Contains(r.stdout, "up: 4 created, 4 started") {
+	// Three containers, the front proxy, which owns front's port, and its
+	// launcher, which opens it on the host.
+	if !strings.Contains(r.stdout, "up: 5 created, 5 started") {
 		t.Errorf("summary missing:\n%s", r)
 	}
 	cs := p.containers()
