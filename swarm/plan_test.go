@@ -357,3 +357,26 @@ func TestImageOnlyLocalOnSeveralNodes(t *testing.T) {
 		t.Fatalf("a registry image: %v", plan.Warnings)
 	}
 }
+
+// TestServingCountsTasksMeantToRun: a task of the revision that Swarm is
+// shutting down still runs for a moment (a drained node's, or the second
+// task of a slot that a drain and the rolling update both replaced, as the
+// multi-node test saw); it is not serving.
+func TestServingCountsTasksMeantToRun(t *testing.T) {
+	obs := empty()
+	obs.Services["web"] = Service{Service: "web", Revision: 2}
+	task := func(id string, rev int, state, desired swarm.TaskState) Task {
+		return Task{ID: id, Service: "web", Slot: 1, Revision: rev, State: state, Desired: desired}
+	}
+	obs.Tasks = []Task{
+		task("a", 2, swarm.TaskStateRunning, swarm.TaskStateRunning),
+		task("b", 2, swarm.TaskStateRunning, swarm.TaskStateRunning),
+		task("c", 2, swarm.TaskStateRunning, swarm.TaskStateRunning),
+		task("extra", 2, swarm.TaskStateRunning, swarm.TaskStateShutdown),
+		task("old", 1, swarm.TaskStateShutdown, swarm.TaskStateShutdown),
+	}
+	st := Status(nil, obs)
+	if len(st) != 1 || st[0].Serving != 3 {
+		t.Fatalf("serving %+v, want 3", st)
+	}
+}

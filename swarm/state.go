@@ -90,8 +90,11 @@ func Status(p *compose.Project, obs Observed) []reconcile.ServiceStatus {
 		state := StateOf(o)
 		st.State, st.Revision, st.Next = state.String(), o.Revision, nextStep(name, state)
 		st.Scale = o.Replicas()
+		// A task Swarm is shutting down may still run: one of a drained
+		// node, or the second task of a slot that the orchestrator and
+		// the update both replaced. It serves no longer.
 		for _, t := range obs.Tasks {
-			if t.Service == name && t.Running() && t.Revision == o.Revision {
+			if t.Service == name && t.Running() && t.Desired == swarm.TaskStateRunning && t.Revision == o.Revision {
 				st.Serving++
 			}
 		}
