@@ -285,7 +285,7 @@ func (a *applier) reportTasks(sn *seen, tasks []Task, w Watch) {
 		}
 		if n, ok := batchDone(sn, w); ok {
 			a.report(reconcile.Event{Service: w.Service, Target: w.Service, Action: "batch",
-				Reason: fmt.Sprintf("%d done: %d of %s running revision %d (%s)", n, len(sn.started), replicasOrAll(w.Replicas), w.Revision, strings.Join(names, ", "))}, reconcile.Done, now, nil)
+				Reason: fmt.Sprintf("%d done: %d of %s running revision %d (%s)", n, len(sn.slots), replicasOrAll(w.Replicas), w.Revision, strings.Join(names, ", "))}, reconcile.Done, now, nil)
 			names = nil
 		}
 	}

@@ -2,6 +2,7 @@ package swarm
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -312,6 +313,27 @@ func TestBatches(t *testing.T) {
 	}
 }
 
+// TestBatchesBySlot: a second task of the revision in a slot already
+// updated (a drained node's task replaced by the orchestrator while the
+// update replaced it too, as the multi-node test saw) closes no batch; the
+// last slot closes the last one, 3 of 3.
+func TestBatchesBySlot(t *testing.T) {
+	w := Watch{Service: "web", Revision: 2, Replicas: 3, Parallelism: 1, Update: true}
+	sn := newSeen()
+	var tasks []Task
+	var closed []int
+	for i, slot := range []int{1, 2, 2, 3} {
+		tasks = append(tasks, Task{ID: strconv.Itoa(i), Service: "web", Slot: slot, Revision: 2, State: swarm.TaskStateRunning, Desired: swarm.TaskStateRunning})
+		news(sn, tasks, w)
+		if n, ok := batchDone(sn, w); ok {
+			closed = append(closed, n)
+		}
+	}
+	if fmt.Sprint(closed) != "[1 2 3]" {
+		t.Fatalf("batches closed %v, want [1 2 3]", closed)
+	}
+}
+
 func TestOutcome(t *testing.T) {
 	w := Watch{Service: "web", Revision: 2, Replicas: 1, Update: true}
 	newTask := Task{ID: "n", Service: "web", Revision: 2, State: swarm.TaskStateRunning, Desired: swarm.TaskStateRunning}
@@ -323,6 +345,17 @@ func TestOutcome(t *testing.T) {
 	oldTask.State = swarm.TaskStateShutdown
 	if ok, err := outcome(done, []Task{newTask, oldTask}, w, 1); !ok || err != nil {
 		t.Errorf("completed: %v %v", ok, err)
+	}
+	// A drain during the update left two new tasks in one slot: Swarm
+	// calls the update complete, then shuts one down.
+	second := newTask
+	second.ID = "n2"
+	if ok, err := outcome(done, []Task{newTask, second, oldTask}, w, 1); ok || err != nil {
+		t.Errorf("completed with 2 tasks meant to run for 1 replica: %v %v, want going on", ok, err)
+	}
+	second.Desired = swarm.TaskStateShutdown
+	if ok, err := outcome(done, []Task{newTask, second, oldTask}, w, 1); !ok || err != nil {
+		t.Errorf("completed, the surplus task shutting down: %v %v", ok, err)
 	}
 	back := Service{Revision: 1, Update: &swarm.UpdateStatus{State: swarm.UpdateStateRollbackCompleted, Message: "update rolled back due to failure"}}
 	if _, err := outcome(back, nil, w, 1); err == nil || !strings.Contains(err.Error(), "Swarm rolled back") {

@@ -11,10 +11,27 @@ import (
 type seen struct {
 	started map[string]bool // tasks of the target revision seen running
 	stopped map[string]bool // other tasks seen shut down
-	batches int             // batches reported
+	// slots are the slots (nodes, for a global service) where a task of
+	// the target revision was seen running: the update's progress. A slot
+	// may run more than one such task: when a drained node's task is
+	// replaced by the orchestrator while the update replaces it too, or
+	// when a new task fails and Swarm starts another.
+	slots   map[string]bool
+	batches int // batches reported
 }
 
-func newSeen() *seen { return &seen{started: map[string]bool{}, stopped: map[string]bool{}} }
+func newSeen() *seen {
+	return &seen{started: map[string]bool{}, stopped: map[string]bool{}, slots: map[string]bool{}}
+}
+
+// slot names the place a task fills: its slot, or its node for a global
+// service's.
+func (t Task) slot() string {
+	if t.Slot == 0 {
+		return "node " + t.NodeID
+	}
+	return fmt.Sprint(t.Slot)
+}
 
 // news returns the tasks of the watched revision that run and had not been
 // reported yet, and the tasks of other revisions that Swarm shut down
@@ -29,6 +46,7 @@ func news(sn *seen, tasks []Task, w Watch) (started, stopped []Task) {
 		case t.Revision == w.Revision && t.Running() && t.Desired == swarm.TaskStateRunning:
 			if !sn.started[t.ID] {
 				sn.started[t.ID] = true
+				sn.slots[t.slot()] = true
 				started = append(started, t)
 			}
 		case t.Revision != w.Revision && t.Desired != swarm.TaskStateRunning && settled(t.State):
@@ -50,13 +68,14 @@ func settled(s swarm.TaskState) bool {
 	return false
 }
 
-// batchDone says whether the tasks started so far close a batch: every
-// parallelism of them, and the last, smaller one.
+// batchDone says whether the slots updated so far close a batch: every
+// parallelism of them, and the last, smaller one. A second task of the
+// revision in a slot already counted closes none.
 //
-// With 3 replicas in batches of 2: the 2nd task running closes batch 1, the
-// 3rd closes batch 2.
+// With 3 replicas in batches of 2: the 2nd slot running the revision
+// closes batch 1, the 3rd closes batch 2.
 func batchDone(sn *seen, w Watch) (int, bool) {
-	n := len(sn.started)
+	n := len(sn.slots)
 	p := max(w.Parallelism, 1)
 	want := (n + p - 1) / p
 	if n%p != 0 && (w.Replicas < 0 || n < w.Replicas) {
@@ -83,11 +102,11 @@ func outcome(svc Service, tasks []Task, w Watch, nodes int) (bool, error) {
 		switch st.State {
 		case swarm.UpdateStateCompleted:
 			if !w.Rollback {
-				return oldGone(tasks, w), nil
+				return oldGone(tasks, w) && !surplus(tasks, w), nil
 			}
 		case swarm.UpdateStateRollbackCompleted:
 			if w.Rollback {
-				return oldGone(tasks, w), nil
+				return oldGone(tasks, w) && !surplus(tasks, w), nil
 			}
 			return false, fmt.Errorf("the update failed and Swarm rolled back to the previous spec (revision %d serves): %s", svc.Revision, st.Message)
 		case swarm.UpdateStatePaused:
@@ -113,6 +132,23 @@ func oldGone(tasks []Task, w Watch) bool {
 		}
 	}
 	return true
+}
+
+// surplus says whether more tasks are meant to run than the replicas
+// asked: a node drained during an update can leave a slot with two new
+// tasks, the orchestrator's replacement and the update's, until Swarm
+// shuts one down, a moment after it calls the update complete.
+func surplus(tasks []Task, w Watch) bool {
+	if w.Replicas < 0 {
+		return false
+	}
+	n := 0
+	for _, t := range tasks {
+		if t.Service == w.Service && t.Desired == swarm.TaskStateRunning {
+			n++
+		}
+	}
+	return n > w.Replicas
 }
 
 // allRunning says whether the asked tasks of the revision run, and no task
