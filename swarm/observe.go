@@ -65,6 +65,14 @@ type Observed struct {
 	Configs  map[string]string
 }
 
+// ImageID is the ID of the image a reference names on the manager's node,
+// "" when it has none. The engine lists tags in their familiar form with
+// the tag (hello:latest, not hello or docker.io/library/hello), so the
+// reference is looked up in that form, as on one engine.
+func (o Observed) ImageID(ref string) string {
+	return o.Images[reconcile.NormalizeRef(ref)]
+}
+
 // Service is one Swarm service of the project, with what drover reads from
 // its labels.
 type Service struct {

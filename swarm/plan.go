@@ -163,7 +163,7 @@ func Up(p *compose.Project, obs Observed, opts reconcile.Options) (Plan, error) 
 			plan.Left = append(plan.Left, fmt.Sprintf("%s is %s; next: %s", s.Name, state, nextStep(s.Name, state)))
 			continue
 		}
-		if d := Drift(s, o, obs.Images[s.Config.Image]); d != "" {
+		if d := Drift(s, o, obs.ImageID(s.Config.Image)); d != "" {
 			plan.Left = append(plan.Left, fmt.Sprintf("%s is out of sync (%s); next: drover --engine swarm up --upgrade %s", s.Name, d, s.Name))
 			continue
 		}
@@ -198,7 +198,7 @@ func Upgrade(p *compose.Project, obs Observed, opts reconcile.UpgradeOptions) (P
 		}
 		pol := opts.Policy(s)
 		s.Policy = pol
-		drift := Drift(s, o, obs.Images[s.Config.Image])
+		drift := Drift(s, o, obs.ImageID(s.Config.Image))
 		state := StateOf(o)
 		switch {
 		case state == reconcile.Upgrading && drift == "":
@@ -381,7 +381,7 @@ func setup(p *compose.Project, obs Observed, services []string) (Plan, error) {
 }
 
 func create(p *compose.Project, s compose.Service, obs Observed, timeout time.Duration) (Step, error) {
-	spec, err := ServiceSpec(p, s, Target{Revision: 1, ImageID: obs.Images[s.Config.Image]})
+	spec, err := ServiceSpec(p, s, Target{Revision: 1, ImageID: obs.ImageID(s.Config.Image)})
 	if err != nil {
 		return Step{}, err
 	}
@@ -399,7 +399,7 @@ func scale(s compose.Service, o Service, want int, timeout time.Duration) Step {
 
 func update(p *compose.Project, s compose.Service, o Service, obs Observed, pol compose.Policy, timeout time.Duration, reason string) (Step, error) {
 	rev := o.Revision + 1
-	spec, err := ServiceSpec(p, s, Target{Revision: rev, ImageID: obs.Images[s.Config.Image]})
+	spec, err := ServiceSpec(p, s, Target{Revision: rev, ImageID: obs.ImageID(s.Config.Image)})
 	if err != nil {
 		return Step{}, err
 	}
@@ -432,7 +432,7 @@ func imageWarnings(p *compose.Project, obs Observed, services []string) []string
 	}
 	var out []string
 	for _, s := range selected(p, services) {
-		if _, local := obs.Images[s.Config.Image]; local && !fromRegistry(s.Config.Image) {
+		if obs.ImageID(s.Config.Image) != "" && !fromRegistry(s.Config.Image) {
 			out = append(out, fmt.Sprintf("service %q: image %s exists on this node only, and the swarm has %d nodes: the others cannot pull it; push it to a registry they reach and name it there (registry/%s)", s.Name, s.Config.Image, len(obs.Nodes), s.Config.Image))
 		}
 	}

@@ -413,3 +413,31 @@ func TestServingCountsTasksMeantToRun(t *testing.T) {
 		t.Fatalf("serving %+v, want 3", st)
 	}
 }
+
+// TestImageByItsFamiliarForm: the engine lists hello:latest for a service
+// whose image is hello (or docker.io/library/hello): the manager's image
+// is found all the same, for the image ID that shows a tag moved, and for
+// the warning on several nodes (not for docker.io/..., which names a
+// registry the nodes pull from).
+func TestImageByItsFamiliarForm(t *testing.T) {
+	for _, ref := range []string{"hello", "docker.io/library/hello:latest"} {
+		p := load(t, "services:\n  web:\n    image: "+ref+"\n", "")
+		obs := empty()
+		obs.Images["hello:latest"] = "sha256:1"
+		obs.Nodes = append(obs.Nodes, swarm.Node{ID: "n2"})
+		plan, err := Up(p, obs, reconcile.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := map[string]int{"hello": 1}[ref]; len(plan.Warnings) != want || want == 1 && !strings.Contains(plan.Warnings[0], "image hello exists on this node only") {
+			t.Errorf("%s on two nodes: warnings %v, want %d", ref, plan.Warnings, want)
+		}
+		if len(plan.Services) != 1 {
+			t.Fatalf("%s: plan %s", ref, plan)
+		}
+		spec := plan.Services[0].Action.(CreateService).Spec
+		if got := spec.TaskTemplate.ContainerSpec.Labels[LabelImageID]; got != "sha256:1" {
+			t.Errorf("%s: image ID label %q, want sha256:1", ref, got)
+		}
+	}
+}

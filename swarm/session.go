@@ -158,7 +158,7 @@ func (s Session) Diff(ctx context.Context, services []string) ([]reconcile.Servi
 			continue
 		}
 		d.Changes = reconcile.DiffSpecs([]byte(o.Spec.Labels[reconcile.LabelSpec]), svc.Spec)
-		if id := obs.Images[svc.Config.Image]; id != "" && o.ImageID != "" && id != o.ImageID {
+		if id := obs.ImageID(svc.Config.Image); id != "" && o.ImageID != "" && id != o.ImageID {
 			d.Image = fmt.Sprintf("%.19s -> %.19s", o.ImageID, id)
 		}
 		out = append(out, d)

@@ -101,7 +101,7 @@ func Status(p *compose.Project, obs Observed) []reconcile.ServiceStatus {
 		if p != nil {
 			if svc, ok := p.Service(name); ok {
 				st.Scale = svc.Scale
-				st.OutOfSync = Drift(svc, o, obs.Images[svc.Config.Image])
+				st.OutOfSync = Drift(svc, o, obs.ImageID(svc.Config.Image))
 				if st.OutOfSync != "" && st.Next == "" {
 					st.Next = "drover --engine swarm up --upgrade " + name
 				}
