@@ -166,18 +166,40 @@ type engine2 struct {
 	ns, root, cgroup string
 	sock, log        string
 	dockerd, nsenter string
+	unshare          string
+	opts             engineOptions
 	cmd              *exec.Cmd
 	exited           chan struct{}
 	c                *client.Client
 }
 
+// engineOptions shape an engine for a test that runs more than one (a
+// swarm's workers).
+type engineOptions struct {
+	// hostname gives the engine a UTS namespace of its own with this host
+	// name: a swarm names its nodes by their engines' host names.
+	hostname string
+	// network plumbs the engine's network namespace before dockerd starts
+	// (it has only its loopback otherwise).
+	network func(ns string) error
+	// args are more dockerd flags.
+	args []string
+}
+
 // newEngine2 starts the second engine or skips the test, saying why.
 func newEngine2(t *testing.T) *engine2 {
+	t.Helper()
+	return startEngine2(t, engineOptions{})
+}
+
+// startEngine2 starts an engine of the test's own, shaped by opts, or skips
+// the test, saying why.
+func startEngine2(t *testing.T, opts engineOptions) *engine2 {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skipf("a second Docker engine needs root (network namespace, mounts, cgroups); running as uid %d", os.Geteuid())
 	}
-	e := &engine2{t: t, owner: t}
+	e := &engine2{t: t, owner: t, opts: opts}
 	var err error
 	if e.dockerd, err = exec.LookPath("dockerd"); err != nil {
 		t.Skip("dockerd is not installed (Debian package docker.io): " + err.Error())
@@ -192,6 +214,11 @@ func newEngine2(t *testing.T) *engine2 {
 	if e.nsenter, err = exec.LookPath("nsenter"); err != nil {
 		t.Skip("nsenter is not installed (Debian package util-linux): " + err.Error())
 	}
+	if opts.hostname != "" {
+		if e.unshare, err = exec.LookPath("unshare"); err != nil {
+			t.Skip("unshare is not installed (Debian package util-linux): " + err.Error())
+		}
+	}
 	tag := randomHex(3)
 	e.ns, e.cgroup = "drover-e2e-"+tag, "drover-e2e-"+tag
 	// A short root: the sockets under it must fit a unix socket path.
@@ -204,6 +231,11 @@ func newEngine2(t *testing.T) *engine2 {
 	}
 	if out, err := exec.Command(ip, "-n", e.ns, "link", "set", "lo", "up").CombinedOutput(); err != nil {
 		t.Fatalf("ip -n %s link set lo up: %v: %s", e.ns, err, out)
+	}
+	if opts.network != nil {
+		if err := opts.network(e.ns); err != nil {
+			t.Fatalf("plumbing network namespace %s: %v", e.ns, err)
+		}
 	}
 	// Its own configuration file: dockerd would otherwise read the main
 	// engine's /etc/docker/daemon.json (its data-root among others).
@@ -221,8 +253,11 @@ func newEngine2(t *testing.T) *engine2 {
 	return e
 }
 
-func (e *engine2) args() []string {
-	return []string{"--net=/run/netns/" + e.ns, e.dockerd,
+// command is the program that becomes dockerd and its arguments: nsenter
+// into the network namespace, behind unshare and hostname for an engine
+// with a host name of its own. Each execs the next: dockerd keeps the pid.
+func (e *engine2) command() (string, []string) {
+	args := []string{"--net=/run/netns/" + e.ns, e.dockerd,
 		"--config-file", filepath.Join(e.root, "daemon.json"),
 		"--data-root", filepath.Join(e.root, "data"),
 		"--exec-root", filepath.Join(e.root, "exec"),
@@ -231,6 +266,11 @@ func (e *engine2) args() []string {
 		"--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-masq=false",
 		"--cgroup-parent=/" + e.cgroup,
 	}
+	args = append(args, e.opts.args...)
+	if e.opts.hostname == "" {
+		return e.nsenter, args
+	}
+	return e.unshare, append([]string{"--uts", "sh", "-c", `hostname "$0" && exec "$@"`, e.opts.hostname, e.nsenter}, args...)
 }
 
 // start runs dockerd and waits until it answers; the error quotes its log.
@@ -240,7 +280,8 @@ func (e *engine2) start() error {
 		return err
 	}
 	defer logf.Close()
-	e.cmd = exec.Command(e.nsenter, e.args()...) // nsenter execs dockerd: the same pid
+	name, args := e.command()
+	e.cmd = exec.Command(name, args...)
 	e.cmd.Stdout, e.cmd.Stderr = logf, logf
 	// If the test binary dies without its cleanups (a timeout panic), the
 	// engine is told to stop.

@@ -32,12 +32,19 @@ func initSwarm(t *testing.T) {
 		t.Log("the engine is already a swarm manager: using it, and leaving it in its swarm")
 		return
 	}
+	swarmInit(t, "--advertise-addr", "127.0.0.1")
+}
+
+// swarmInit runs docker swarm init with args on this engine, which is in
+// no swarm, and makes it leave the swarm at the end, even on failure.
+func swarmInit(t *testing.T, args ...string) {
+	t.Helper()
 	// Swarm makes docker_gwbridge on the first task: remove it afterwards
 	// unless it was there.
-	nets, _ := docker.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("name", "docker_gwbridge"))})
+	nets, _ := docker.NetworkList(context.Background(), network.ListOptions{Filters: filters.NewArgs(filters.Arg("name", "docker_gwbridge"))})
 	hadBridge := len(nets) > 0
-	if out, err := exec.Command("docker", "swarm", "init", "--advertise-addr", "127.0.0.1").CombinedOutput(); err != nil {
-		t.Fatalf("docker swarm init: %v\n%s", err, out)
+	if out, err := exec.Command("docker", append([]string{"swarm", "init"}, args...)...).CombinedOutput(); err != nil {
+		t.Fatalf("docker swarm init %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	t.Cleanup(func() {
 		if out, err := exec.Command("docker", "swarm", "leave", "--force").CombinedOutput(); err != nil {
