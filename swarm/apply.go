@@ -14,6 +14,10 @@ import (
 // PollInterval is how often a watch reads the service and its tasks.
 const PollInterval = 250 * time.Millisecond
 
+// SurplusGrace is how long a finished update's watch waits for Swarm to
+// shut down a slot's second task before it ends with a note instead.
+const SurplusGrace = 5 * time.Second
+
 // RemoveTimeout bounds the wait for a removed service's tasks to go.
 const RemoveTimeout = 60 * time.Second
 
@@ -177,7 +181,8 @@ func (a *applier) watch(ctx context.Context, id string, w Watch) error {
 	ev := reconcile.Event{Service: w.Service, Target: w.Service, Action: action, Reason: watchReason(w)}
 	start := time.Now()
 	a.report(ev, reconcile.Begun, start, nil)
-	err := a.follow(ctx, id, w)
+	note, err := a.follow(ctx, id, w)
+	ev.Note = note
 	a.report(ev, reconcile.Done, start, err)
 	return err
 }
@@ -190,7 +195,7 @@ func watchReason(w Watch) string {
 	return what
 }
 
-func (a *applier) follow(ctx context.Context, id string, w Watch) error {
+func (a *applier) follow(ctx context.Context, id string, w Watch) (string, error) {
 	deadline := time.Now().Add(w.Timeout)
 	sn := newSeen()
 	// Tasks of the revision that ran before this run are not its news.
@@ -201,16 +206,17 @@ func (a *applier) follow(ctx context.Context, id string, w Watch) error {
 		}
 	}
 	rollbackSaid := false
+	var surplusSince time.Time
 	t := time.NewTicker(PollInterval)
 	defer t.Stop()
 	for {
 		svc, err := a.c.InspectService(ctx, id)
 		if err != nil {
-			return err
+			return "", err
 		}
 		tasks, nodes, err := a.tasks(ctx, id, w)
 		if err != nil {
-			return err
+			return "", err
 		}
 		a.reportTasks(sn, tasks, w)
 		o := observeService(svc)
@@ -219,15 +225,29 @@ func (a *applier) follow(ctx context.Context, id string, w Watch) error {
 			a.report(reconcile.Event{Service: w.Service, Target: w.Service, Action: "swarm-rollback", Reason: o.Update.Message}, reconcile.Done, time.Now(), nil)
 		}
 		done, err := outcome(o, tasks, w, readyNodes(nodes))
-		if done || err != nil {
-			return err
+		if err != nil {
+			return "", err
+		}
+		// Done, unless a slot runs a second task: Swarm usually shuts
+		// it down within a moment; if not, it may run until the service
+		// next changes, which the note says.
+		if done {
+			extra := surplus(tasks, w)
+			switch {
+			case extra == "":
+				return "", nil
+			case surplusSince.IsZero():
+				surplusSince = time.Now()
+			case time.Since(surplusSince) >= SurplusGrace:
+				return extra, nil
+			}
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("not done after %s (Swarm goes on by itself: drover --engine swarm status)%s", w.Timeout, taskFailures(tasks, w))
+			return "", fmt.Errorf("not done after %s (Swarm goes on by itself: drover --engine swarm status)%s", w.Timeout, taskFailures(tasks, w))
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("interrupted while watching (Swarm goes on by itself): %w", ctx.Err())
+			return "", fmt.Errorf("interrupted while watching (Swarm goes on by itself): %w", ctx.Err())
 		case <-t.C:
 		}
 	}

@@ -334,6 +334,29 @@ func TestBatchesBySlot(t *testing.T) {
 	}
 }
 
+// TestSurplus: a drain during the update left two new tasks in slot 2
+// (Swarm's orchestrator replaced the drained node's task while the update
+// replaced it too): the watch names the slot and the way out; once Swarm
+// shuts one down, nothing.
+func TestSurplus(t *testing.T) {
+	w := Watch{Service: "web", Revision: 2, Replicas: 3, Update: true}
+	task := func(id string, slot int, node string) Task {
+		return Task{ID: id, Service: "web", Slot: slot, Node: node, Revision: 2, State: swarm.TaskStateRunning, Desired: swarm.TaskStateRunning}
+	}
+	tasks := []Task{task("a", 1, "vm"), task("b", 2, "vm"), task("c", 2, "w2"), task("d", 3, "w2")}
+	want := "Swarm runs 4 tasks for 3 replicas: web.2 runs 2 (on vm, w2);"
+	if got := surplus(tasks, w); !strings.HasPrefix(got, want) || !strings.Contains(got, "up --confirm-upgrade web") {
+		t.Errorf("surplus:\n%s\nwant it to begin %q and name the confirm", got, want)
+	}
+	tasks[2].Desired = swarm.TaskStateShutdown
+	if got := surplus(tasks, w); got != "" {
+		t.Errorf("the second task shutting down: %q, want none", got)
+	}
+	if got := surplus(append(tasks, task("e", 0, "w3")), Watch{Service: "web", Replicas: -1}); got != "" {
+		t.Errorf("a global service: %q, want none", got)
+	}
+}
+
 func TestOutcome(t *testing.T) {
 	w := Watch{Service: "web", Revision: 2, Replicas: 1, Update: true}
 	newTask := Task{ID: "n", Service: "web", Revision: 2, State: swarm.TaskStateRunning, Desired: swarm.TaskStateRunning}
@@ -345,17 +368,6 @@ func TestOutcome(t *testing.T) {
 	oldTask.State = swarm.TaskStateShutdown
 	if ok, err := outcome(done, []Task{newTask, oldTask}, w, 1); !ok || err != nil {
 		t.Errorf("completed: %v %v", ok, err)
-	}
-	// A drain during the update left two new tasks in one slot: Swarm
-	// calls the update complete, then shuts one down.
-	second := newTask
-	second.ID = "n2"
-	if ok, err := outcome(done, []Task{newTask, second, oldTask}, w, 1); ok || err != nil {
-		t.Errorf("completed with 2 tasks meant to run for 1 replica: %v %v, want going on", ok, err)
-	}
-	second.Desired = swarm.TaskStateShutdown
-	if ok, err := outcome(done, []Task{newTask, second, oldTask}, w, 1); !ok || err != nil {
-		t.Errorf("completed, the surplus task shutting down: %v %v", ok, err)
 	}
 	back := Service{Revision: 1, Update: &swarm.UpdateStatus{State: swarm.UpdateStateRollbackCompleted, Message: "update rolled back due to failure"}}
 	if _, err := outcome(back, nil, w, 1); err == nil || !strings.Contains(err.Error(), "Swarm rolled back") {

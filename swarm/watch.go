@@ -102,11 +102,11 @@ func outcome(svc Service, tasks []Task, w Watch, nodes int) (bool, error) {
 		switch st.State {
 		case swarm.UpdateStateCompleted:
 			if !w.Rollback {
-				return oldGone(tasks, w) && !surplus(tasks, w), nil
+				return oldGone(tasks, w), nil
 			}
 		case swarm.UpdateStateRollbackCompleted:
 			if w.Rollback {
-				return oldGone(tasks, w) && !surplus(tasks, w), nil
+				return oldGone(tasks, w), nil
 			}
 			return false, fmt.Errorf("the update failed and Swarm rolled back to the previous spec (revision %d serves): %s", svc.Revision, st.Message)
 		case swarm.UpdateStatePaused:
@@ -134,21 +134,43 @@ func oldGone(tasks []Task, w Watch) bool {
 	return true
 }
 
-// surplus says whether more tasks are meant to run than the replicas
-// asked: a node drained during an update can leave a slot with two new
-// tasks, the orchestrator's replacement and the update's, until Swarm
-// shuts one down, a moment after it calls the update complete.
-func surplus(tasks []Task, w Watch) bool {
+// surplus names the slots where more than one task is meant to run, when
+// the service has more such tasks than its replicas, "" otherwise. A node
+// drained (or lost) during an update can leave a slot with two tasks of the
+// new revision: Swarm's orchestrator replaces the node's task while the
+// update replaces it too. Swarm's updater shuts the second one down if it
+// comes to that slot afterwards; if it was done with it, the second task
+// runs until the service next changes (the updater then finds the slot
+// dirty), however long that is.
+func surplus(tasks []Task, w Watch) string {
 	if w.Replicas < 0 {
-		return false
+		return ""
 	}
 	n := 0
+	bySlot := map[string][]Task{}
 	for _, t := range tasks {
 		if t.Service == w.Service && t.Desired == swarm.TaskStateRunning {
 			n++
+			bySlot[t.slot()] = append(bySlot[t.slot()], t)
 		}
 	}
-	return n > w.Replicas
+	if n <= w.Replicas {
+		return ""
+	}
+	var slots []string
+	for _, ts := range bySlot {
+		if len(ts) > 1 {
+			var nodes []string
+			for _, t := range ts {
+				nodes = append(nodes, t.Node)
+			}
+			sortStrings(nodes)
+			slots = append(slots, fmt.Sprintf("%s runs %d (on %s)", ts[0].Name(), len(ts), strings.Join(nodes, ", ")))
+		}
+	}
+	sortStrings(slots)
+	return fmt.Sprintf("Swarm runs %d tasks for %d replicas: %s; a node was drained or lost during the update, and Swarm's orchestrator replaced its task while the update replaced it too. Swarm removes the extra task when the service next changes: drover --engine swarm up --confirm-upgrade %s does it (a label), as a rollback would",
+		n, w.Replicas, strings.Join(slots, "; "), w.Service)
 }
 
 // allRunning says whether the asked tasks of the revision run, and no task
