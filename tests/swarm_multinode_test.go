@@ -285,14 +285,25 @@ func runningTasks(t *testing.T, p *project) []webTask {
 
 // versionAt asks one task, by its address on the project's overlay network,
 // from a container on the manager: an answer from a task on a worker
-// crossed the overlay (VXLAN) between the namespaces.
+// crossed the overlay (VXLAN) between the namespaces. It asks up to three
+// times: the nodes learn a new task's address by gossip, a moment after
+// Swarm reports it running.
 func versionAt(t *testing.T, p *project, ip string) string {
 	t.Helper()
-	b, err := exec.Command("docker", "run", "--rm", "--network", p.name+"_default", imageRepo+":v1", "-get", "http://"+ip+"/version").CombinedOutput()
-	if err != nil {
-		t.Fatalf("GET http://%s/version on %s_default: %v\n%s", ip, p.name, err, b)
+	var b []byte
+	var err error
+	for i := 0; i < 3; i++ {
+		b, err = exec.Command("docker", "run", "--rm", "--network", p.name+"_default", imageRepo+":v1", "-get", "http://"+ip+"/version").CombinedOutput()
+		if err == nil {
+			if i > 0 {
+				t.Logf("%s answered at the %d. try", ip, i+1)
+			}
+			return strings.TrimSpace(string(b))
+		}
+		time.Sleep(time.Second)
 	}
-	return strings.TrimSpace(string(b))
+	t.Fatalf("GET http://%s/version on %s_default, 3 tries: %v\n%s", ip, p.name, err, b)
+	return ""
 }
 
 // TestSwarmMultiNode runs a project on a swarm of three nodes: this engine
@@ -306,8 +317,9 @@ func versionAt(t *testing.T, p *project, ip string) string {
 //     manager stays active: Swarm spreads the replicas over the nodes),
 //     each answering v1 across the overlay network;
 //   - up --upgrade to v2 in batches of 1 with a worker drained after the
-//     first batch: the upgrade finishes (exit 0, status upgraded), and the
-//     three replicas run v2 on the two nodes left, each answering v2;
+//     first batch: the upgrade finishes (exit 0, three batches, status
+//     upgraded), and the three replicas run v2 on the nodes left, each
+//     answering v2;
 //   - down removes the service's tasks on the workers too.
 func TestSwarmMultiNode(t *testing.T) {
 	if os.Geteuid() != 0 {
@@ -398,6 +410,7 @@ func TestSwarmMultiNode(t *testing.T) {
 		t.Fatalf("up with the registry's image:\n%s", r)
 	}
 	lap("up at scale 3")
+	t.Logf("tasks after up:\n%s", taskHistory(p))
 	tasks := runningTasks(t, p)
 	nodes := map[string]int{}
 	for _, tk := range tasks {
@@ -428,10 +441,14 @@ func TestSwarmMultiNode(t *testing.T) {
 		if ev.Action != "batch" || drained != "" {
 			return
 		}
+		// A worker that still runs v1; the one the first batch's new
+		// task landed on if it does, the harder case: the drain then
+		// takes a task the update is still watching too.
+		_, first, _ := strings.Cut(ev.Reason, " on ")
+		first = strings.TrimSuffix(first, ")")
 		for _, tk := range runningTasks(t, p) {
-			if tk.Node != manager && tk.Image == v1 {
+			if tk.Node != manager && tk.Image == v1 && (drained == "" || hostnames[tk.Node] == first) {
 				drained = tk.Node
-				break
 			}
 		}
 		if drained == "" {
@@ -457,12 +474,15 @@ func TestSwarmMultiNode(t *testing.T) {
 	startedOn := map[string]bool{}
 	var batches []string
 	stoppedDrained := false
+	surplus := ""
 	for _, ev := range jsonEvents(t, r.stdout) {
 		if ev.Phase != "done" {
 			continue
 		}
 		t.Logf("  %-5s %-8s %s", ev.Action, ev.Target, ev.Reason)
 		switch ev.Action {
+		case "wait-update":
+			surplus = ev.Note
 		case "start":
 			_, node, _ := strings.Cut(ev.Reason, " running on ")
 			startedOn[node] = true
@@ -484,9 +504,35 @@ func TestSwarmMultiNode(t *testing.T) {
 	if svc, _, err := docker.ServiceInspectWithRaw(ctx, p.name+"_web", swarm.ServiceInspectOptions{}); err != nil || svc.UpdateStatus == nil || svc.UpdateStatus.State != swarm.UpdateStateCompleted {
 		t.Errorf("Swarm's update status after the upgrade: %+v (%v), want completed", svc.UpdateStatus, err)
 	}
+	// Now and then (1 run in about 20 here) the drain comes after Swarm's
+	// update was done with a slot whose task it replaces: that slot runs
+	// two tasks of v2 until the service next changes. drover finishes
+	// with a note that says so and how to end it; a confirm does.
+	wantState := "upgraded"
+	if surplus != "" {
+		t.Logf("drover's note: %s", surplus)
+		if !strings.Contains(surplus, "tasks for 3 replicas") || !strings.Contains(surplus, "up --confirm-upgrade web") {
+			t.Errorf("the note on a slot's second task: %q", surplus)
+		}
+		st := swarmStatus(t, p)
+		if n := len(runningTasks(t, p)); n <= 3 || st["serving"] != float64(n) || st["state"] != "upgraded" {
+			t.Errorf("with a slot's second task: %d tasks meant to run, status %v", n, st)
+		}
+		if r := swd("up", "--confirm-upgrade"); r.code != 0 {
+			t.Fatalf("up --confirm-upgrade:\n%s", r)
+		}
+		// The label change makes Swarm look at the service again: its
+		// updater shuts the slot's second task down, an update of its
+		// own (status upgrading a moment, then active: confirmed).
+		wantState = "active"
+		deadline := time.Now().Add(15 * time.Second)
+		for (len(runningTasks(t, p)) > 3 || swarmStatus(t, p)["state"] != wantState) && time.Now().Before(deadline) {
+			time.Sleep(250 * time.Millisecond)
+		}
+	}
 	st := swarmStatus(t, p)
-	if st["state"] != "upgraded" || st["revision"] != 2.0 || st["serving"] != 3.0 {
-		t.Fatalf("after the upgrade: %v\n%s", st, taskHistory(p))
+	if st["state"] != wantState || st["revision"] != 2.0 || st["serving"] != 3.0 {
+		t.Fatalf("after the upgrade: %v, want %s, revision 2, serving 3\n%s", st, wantState, taskHistory(p))
 	}
 	tasks = runningTasks(t, p)
 	nodes = map[string]int{}
@@ -496,8 +542,10 @@ func TestSwarmMultiNode(t *testing.T) {
 			t.Errorf("task %s on %s: %s, image %s; want running %s", tk.ID, hostnames[tk.Node], tk.State, tk.Image, v2)
 		}
 	}
-	if len(tasks) != 3 || nodes[drained] != 0 || len(nodes) != 2 {
-		t.Fatalf("after the upgrade: %d tasks on %v (node %s drained), want 3 on the two others", len(tasks), nodes, hostnames[drained])
+	// On the nodes left; Swarm need not use both (it spreads the tasks
+	// it places, counting the old ones still running then).
+	if len(tasks) != 3 || nodes[drained] != 0 {
+		t.Fatalf("after the upgrade: %d tasks on %v (node %s drained), want 3 on the others\n%s", len(tasks), nodes, hostnames[drained], taskHistory(p))
 	}
 	for _, tk := range tasks {
 		if v := versionAt(t, p, tk.IP); v != "v2" {

@@ -93,6 +93,7 @@ type swarmEvent struct {
 	Action string    `json:"action"`
 	Phase  string    `json:"phase"`
 	Reason string    `json:"reason"`
+	Note   string    `json:"note"`
 }
 
 func jsonEvents(t *testing.T, out string) []swarmEvent {
