@@ -90,14 +90,20 @@ func movingToProxy(p *compose.Project, obs Observed) map[string]bool {
 // withoutProxy is the project as it can be planned while the moving
 // services keep their ports on their containers.
 func withoutProxy(p *compose.Project, moving map[string]bool) *compose.Project {
-	if len(moving) == 0 {
+	return proxiedAs(p, moving, false)
+}
+
+// proxiedAs is p with the named services behind the proxy (proxied) or not,
+// whatever the files say; p itself when none is named.
+func proxiedAs(p *compose.Project, names map[string]bool, proxied bool) *compose.Project {
+	if len(names) == 0 {
 		return p
 	}
 	q := *p
 	q.Services = slices.Clone(p.Services)
 	for i := range q.Services {
-		if moving[q.Services[i].Name] {
-			q.Services[i].Proxy = false
+		if names[q.Services[i].Name] {
+			q.Services[i].Proxy = proxied
 		}
 	}
 	return &q
@@ -246,17 +252,7 @@ func leavingProxy(p *compose.Project, obs Observed) map[string]bool {
 // stillProxied is the project as it can be planned while the leaving
 // services stay behind the proxy.
 func stillProxied(p *compose.Project, leaving map[string]bool) *compose.Project {
-	if len(leaving) == 0 {
-		return p
-	}
-	q := *p
-	q.Services = slices.Clone(p.Services)
-	for i := range q.Services {
-		if leaving[q.Services[i].Name] {
-			q.Services[i].Proxy = true
-		}
-	}
-	return &q
+	return proxiedAs(p, leaving, true)
 }
 
 // leavesNow lists the leaving services an up --upgrade takes out: all of
