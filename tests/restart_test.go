@@ -53,9 +53,11 @@ func wantPolicies(t *testing.T, c *client.Client, what string, ids []string, wan
 }
 
 func TestRestartPolicyAcrossUpgradeRollbackConfirm(t *testing.T) {
+	t.Parallel()
 	for _, policy := range []string{"always", "unless-stopped"} {
 		for _, startFirst := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%s/start_first=%v", policy, startFirst), func(t *testing.T) {
+				t.Parallel()
 				p := newProject(t, fmt.Sprintf(restartCompose, "v1", policy), fmt.Sprintf(restartRancher, startFirst))
 				p.mustDrover("up")
 				serving, v1IDs := byRole(p.ps(), "serving")

@@ -23,6 +23,7 @@ const sidekickCompose = `services:
 // volumes from it) are created at the primary's scale, slot by slot,
 // upgraded together in the primary's batches, and scaled together.
 func TestSidekicksUpgradeWithTheirPrimary(t *testing.T) {
+	t.Parallel()
 	rancher := "services:\n  web:\n    scale: 2\n    upgrade_strategy: {start_first: false, batch_size: 1, interval_millis: 0}\n"
 	p := newProject(t, fmt.Sprintf(sidekickCompose, "v1", "v1"), rancher)
 	p.mustDrover("up")

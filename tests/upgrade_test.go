@@ -177,6 +177,7 @@ func TestStartFirstUpgradeNeverDropsBelowScale(t *testing.T) {
 }
 
 func TestStopFirstUpgradeKeepsTheOtherBatchRunning(t *testing.T) {
+	t.Parallel()
 	p := newProject(t, fmt.Sprintf(fourWeb, "v1"), fourWebRancher(false, 2))
 	p.mustDrover("up")
 	p.write("docker-compose.yml", fmt.Sprintf(fourWeb, "v2"))
