@@ -340,9 +340,11 @@ func routeList(routes []ProxyRoute) string {
 	return strings.Join(parts, ", ")
 }
 
-// proxyRequest is the proxy container: it publishes the routes' host ports
-// (listening on the same port inside), joins the networks of the services
-// it fronts, restarts by itself with the engine, and mounts nothing.
+// proxyRequest is the proxy container: it joins the networks of the
+// services it fronts, listens on every route's port inside, takes its
+// published ports from its launcher (it publishes none through Docker),
+// restarts by itself with the engine, and mounts only the volume it shares
+// with the launcher.
 func proxyRequest(p *compose.Project, routes []ProxyRoute, image string) (CreateRequest, error) {
 	labels := map[string]string{
 		LabelProject: p.Name, LabelProxy: routesLabel(routes), LabelVersion: Version,
@@ -422,10 +424,10 @@ func proxyPortsRequest(p *compose.Project, routes []ProxyRoute, image string) (C
 	}, nil
 }
 
-// proxyCreateSteps make and start the proxy and its launcher: the launcher
-// first, so that the proxy finds its ports at once.
-// The volume they share is made first, labelled as the project's, unless
-// it exists.
+// proxyCreateSteps make and start the proxy and its launcher: the volume
+// they share (labelled as the project's) unless it exists, then the
+// launcher, so that the proxy finds its ports at once, then the proxy. A
+// proxy with nothing to publish has no launcher.
 func proxyCreateSteps(p *compose.Project, obs Observed, routes []ProxyRoute, reason string) ([]Step, error) {
 	image := proxyImage(obs)
 	req, err := proxyRequest(p, routes, image)
