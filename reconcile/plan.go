@@ -72,9 +72,10 @@ func Up(p *compose.Project, obs Observed, opts Options) (Plan, error) {
 	if err != nil {
 		return Plan{}, err
 	}
-	px = append(proxyLeft(p, obs, opts.leaves), px...)
+	left := proxyLeft(p, obs, opts.leaves)
+	px = append(left, px...)
 	plan.Notes = append(plan.Notes, notes...)
-	if creates(px) || len(proxyLeft(p, obs, opts.leaves)) > 0 {
+	if creates(px) || len(left) > 0 {
 		// A new proxy starts with an empty table: every service behind
 		// it pushes its routes. A removed one takes none.
 		obs.Proxy, obs.ProxyTable = nil, ProxyTable{}

@@ -55,7 +55,13 @@ func Rollback(obs Observed, opts RollbackOptions) (Plan, error) {
 	// A service the upgrade took out from behind the proxy would go back
 	// to containers that publish nothing, with no proxy to serve them.
 	if left := leftProxy(obs.Proxy, views); len(left) > 0 {
-		return Plan{}, fmt.Errorf("service %q: its kept containers were served by the front proxy, which no longer has its ports (the upgrade took it out from behind the proxy), so they would come back unreachable: drover does not roll this back; go forward instead: set x-drover: {proxy: true} again and run drover up --upgrade", left[0])
+		// Going forward is a move behind the proxy, which replaces one
+		// that serves other services.
+		forward := "drover up --upgrade"
+		if obs.Proxy != nil {
+			forward = "drover up --upgrade --recreate-proxy"
+		}
+		return Plan{}, fmt.Errorf("service %q: its kept containers were served by the front proxy, which no longer has its ports (the upgrade took it out from behind the proxy), so they would come back unreachable: drover does not roll this back; go forward instead: set x-drover: {proxy: true} again and run %s", left[0], forward)
 	}
 	// A service moved behind the proxy by the upgrade goes back to
 	// containers that publish its ports themselves: the proxy, which holds
