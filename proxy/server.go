@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"maps"
 	"net"
-	"net/http"
 	"os"
 	"strconv"
 	"sync"
@@ -57,14 +56,14 @@ type server struct {
 	table     Table
 	maxPause  time.Duration
 	listeners map[int]net.Listener
-	next      map[string]int       // round-robin position per port, or per port and rule
-	active    map[string]int       // open (or being dialed) connections per backend addr
-	down      map[string]time.Time // backends whose last dial failed, skipped until then
-	changed   chan struct{}        // closed and replaced when the table changes
-	idle      chan struct{}        // closed and replaced when a backend's count drops to 0
-	fronts    map[int]*httpFront   // HTTP servers of ports that have seen an http-mode connection
-	closing   bool                 // Serve is returning: start no HTTP server or host accept loop
-	host      hostPorts            // the launcher's listeners, with PortsSocket
+	next      map[string]int           // round-robin position per port, or per port and rule
+	active    map[string]int           // open (or being dialed) connections per backend addr
+	down      map[string]time.Time     // backends whose last dial failed, skipped until then
+	changed   chan struct{}            // closed and replaced when the table changes
+	idle      chan struct{}            // closed and replaced when a backend's count drops to 0
+	clients   map[*httpClient]struct{} // HTTP-mode client connections
+	closing   bool                     // Serve is returning: take no HTTP client, start no host accept loop
+	host      hostPorts                // the launcher's listeners, with PortsSocket
 
 	hostRoute func(addr string) (int, error)
 	hostWait  time.Duration
@@ -75,9 +74,10 @@ type server struct {
 	inflight map[string]map[uint64]context.CancelCauseFunc
 	nextReq  uint64
 
-	transport *http.Transport // HTTP mode's pooled connections to backends
-	buffers   bufferPool      // HTTP mode's response copy buffers
-	addrs     *addrCache      // backend names resolved, for a moment
+	backends *backendPool // HTTP mode's idle connections to backends
+	readers  readerPool   // HTTP mode's client connection buffers
+	writers  writerPool
+	addrs    *addrCache // backend names resolved, for a moment
 
 	wg sync.WaitGroup // accept loops, connection handlers, control handlers
 }
@@ -104,9 +104,9 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		active:    map[string]int{},
 		changed:   make(chan struct{}),
 		idle:      make(chan struct{}),
-		fronts:    map[int]*httpFront{},
+		clients:   map[*httpClient]struct{}{},
 		maxPause:  durationMS(st.MaxPauseMS, DefaultMaxPause),
-		transport: newHTTPTransport(addrs),
+		backends:  &backendPool{addrs: addrs},
 		addrs:     addrs,
 		host:      newHostPorts(o.PortsSocket),
 		hostRoute: o.hostRoute,
@@ -135,6 +135,11 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		defer s.wg.Done()
 		s.acceptControl(ctx, ctl)
 	}()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.backends.sweep(ctx)
+	}()
 	if o.PortsSocket != "" {
 		s.wg.Add(1)
 		go func() {
@@ -154,12 +159,10 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	for _, ln := range s.host.held {
 		ln.Close()
 	}
-	for _, f := range s.fronts {
-		f.srv.Close()
-	}
 	s.mu.Unlock()
+	// HTTP clients close through their own context.AfterFunc.
 	s.wg.Wait()
-	s.transport.CloseIdleConnections()
+	s.backends.closeIdle(false)
 	os.Remove(o.ControlSocket)
 	return nil
 }
@@ -249,7 +252,7 @@ func (s *server) apply(ctx context.Context, in Table, drainTimeout, maxPause tim
 		// HTTP mode: keep-alive connections to drained backends that went
 		// back to the pool would otherwise linger until drover stops the
 		// container. Serving backends just reconnect.
-		s.transport.CloseIdleConnections()
+		s.backends.closeIdle(false)
 	}
 	if len(timedOut) > 0 {
 		s.log.Warn("drain timed out", "generation", gen, "busy", timedOut, "timeout", drainTimeout)
@@ -308,29 +311,25 @@ func closeAll(lns map[int]net.Listener) {
 
 // install makes t the table in force, starts accept loops on the newly opened
 // listeners and closes those of removed routes. Connections already accepted
-// on a removed route keep running; only new ones stop.
+// on a removed route keep running, except HTTP-mode ones between requests,
+// which close.
 func (s *server) install(ctx context.Context, t Table, maxPause time.Duration, opened map[int]net.Listener) {
 	s.mu.Lock()
 	s.table = t
 	s.maxPause = maxPause
 	keep := t.ports()
 	var gone []net.Listener
+	gonePorts := map[int]bool{}
 	for port, ln := range s.listeners {
 		if !keep[port] {
 			gone = append(gone, ln)
 			delete(s.listeners, port)
+			gonePorts[port] = true
 		}
 	}
 	// Rules may have moved: positions start over rather than point at
 	// another rule's.
 	clear(s.next)
-	var goneFronts []*httpFront
-	for port, f := range s.fronts {
-		if !keep[port] {
-			goneFronts = append(goneFronts, f)
-			delete(s.fronts, port)
-		}
-	}
 	maps.Copy(s.listeners, opened)
 	close(s.changed)
 	s.changed = make(chan struct{})
@@ -339,9 +338,7 @@ func (s *server) install(ctx context.Context, t Table, maxPause time.Duration, o
 	for _, ln := range gone {
 		ln.Close()
 	}
-	for _, f := range goneFronts {
-		f.closeListener()
-	}
+	s.closeClients(gonePorts)
 	for port, ln := range opened {
 		s.wg.Add(1)
 		go func() {
@@ -386,7 +383,7 @@ func (s *server) dispatch(ctx context.Context, port int, c net.Conn) {
 	case !ok:
 		c.Close()
 	case r.Mode == ModeHTTP:
-		s.serveHTTPConn(ctx, port, c)
+		s.serveHTTP(ctx, port, c)
 	default:
 		s.handleTCP(ctx, port, c)
 	}

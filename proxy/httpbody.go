@@ -1,0 +1,183 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Bodies are passed on in the framing they came in, chunks included, and
+// nothing is held back: whatever one read brought is written before the next
+// read can block, so a streamed response (server-sent events, a long
+// download) reaches the client as the backend sends it.
+
+// readError is a body's source failing or ending early; writeError its
+// destination failing. The proxy's answer depends on which side it was.
+type readError struct{ err error }
+
+func (e *readError) Error() string { return "read: " + e.err.Error() }
+func (e *readError) Unwrap() error { return e.err }
+
+type writeError struct{ err error }
+
+func (e *writeError) Error() string { return "write: " + e.err.Error() }
+func (e *writeError) Unwrap() error { return e.err }
+
+var errBadChunk = errors.New("malformed chunked encoding")
+
+// copyBody copies one body of the given kind (n bytes for bodyLength) from
+// src to dst, and flushes dst.
+func copyBody(dst *bufio.Writer, src *bufio.Reader, kind bodyKind, n int64) error {
+	var err error
+	switch kind {
+	case bodyLength:
+		err = copyN(dst, src, n)
+	case bodyChunked:
+		err = copyChunked(dst, src)
+	case bodyToClose:
+		err = copyN(dst, src, -1)
+	}
+	if err != nil {
+		return err
+	}
+	if err := dst.Flush(); err != nil {
+		return &writeError{err}
+	}
+	return nil
+}
+
+// await makes sure src has a byte buffered, flushing dst first if src must
+// read for it: bytes already read are never held while the proxy waits.
+func await(dst *bufio.Writer, src *bufio.Reader) error {
+	if src.Buffered() > 0 {
+		return nil
+	}
+	if err := dst.Flush(); err != nil {
+		return &writeError{err}
+	}
+	if _, err := src.Peek(1); err != nil {
+		return &readError{err}
+	}
+	return nil
+}
+
+// copyN copies n bytes, or everything up to the end of src when n < 0.
+func copyN(dst *bufio.Writer, src *bufio.Reader, n int64) error {
+	for n != 0 {
+		if err := await(dst, src); err != nil {
+			var re *readError
+			if n < 0 && errors.As(err, &re) && errors.Is(re.err, io.EOF) {
+				return nil
+			}
+			if errors.Is(err, io.EOF) {
+				return &readError{io.ErrUnexpectedEOF}
+			}
+			return err
+		}
+		k := src.Buffered()
+		if n > 0 && int64(k) > n {
+			k = int(n)
+		}
+		p, _ := src.Peek(k)
+		if _, err := dst.Write(p); err != nil {
+			return &writeError{err}
+		}
+		src.Discard(k)
+		if n > 0 {
+			n -= int64(k)
+		}
+	}
+	return nil
+}
+
+// copyChunked copies a chunked body through its last chunk and trailer
+// section (RFC 9112 7.1), reading the chunk sizes to know where it ends.
+func copyChunked(dst *bufio.Writer, src *bufio.Reader) error {
+	for {
+		line, err := copyLine(dst, src)
+		if err != nil {
+			return err
+		}
+		size, err := chunkSize(line)
+		if err != nil {
+			return &readError{err}
+		}
+		if size == 0 {
+			for {
+				line, err := copyLine(dst, src)
+				if err != nil {
+					return err
+				}
+				if len(trimEOL(line)) == 0 {
+					return nil
+				}
+			}
+		}
+		if err := copyN(dst, src, size); err != nil {
+			return err
+		}
+		line, err = copyLine(dst, src)
+		if err != nil {
+			return err
+		}
+		if len(trimEOL(line)) != 0 {
+			return &readError{errBadChunk}
+		}
+	}
+}
+
+// copyLine copies one line, which must fit src's buffer, and returns it
+// (valid until src is read again).
+func copyLine(dst *bufio.Writer, src *bufio.Reader) ([]byte, error) {
+	if err := await(dst, src); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, &readError{io.ErrUnexpectedEOF}
+		}
+		return nil, err
+	}
+	line, err := src.ReadSlice('\n')
+	if err != nil {
+		if errors.Is(err, bufio.ErrBufferFull) {
+			err = errBadChunk
+		}
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, &readError{err}
+	}
+	if _, err := dst.Write(line); err != nil {
+		return nil, &writeError{err}
+	}
+	return line, nil
+}
+
+// chunkSize parses a chunk's size line: hex digits, then optional
+// extensions after ';'.
+func chunkSize(line []byte) (int64, error) {
+	line = trimEOL(line)
+	if i := bytes.IndexByte(line, ';'); i >= 0 {
+		line = line[:i]
+	}
+	line = bytes.Trim(line, " \t")
+	if len(line) == 0 || len(line) > 15 {
+		return 0, fmt.Errorf("%w: chunk size %q", errBadChunk, clip(line))
+	}
+	var n int64
+	for _, c := range line {
+		var d byte
+		switch {
+		case '0' <= c && c <= '9':
+			d = c - '0'
+		case 'a' <= c && c <= 'f':
+			d = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			d = c - 'A' + 10
+		default:
+			return 0, fmt.Errorf("%w: chunk size %q", errBadChunk, clip(line))
+		}
+		n = n<<4 | int64(d)
+	}
+	return n, nil
+}

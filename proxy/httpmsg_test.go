@@ -1,0 +1,230 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+)
+
+func parseReq(raw string) (*reqHead, error) {
+	head, err := readHead(bufio.NewReader(strings.NewReader(raw)), nil)
+	if err != nil {
+		return nil, err
+	}
+	r := &reqHead{}
+	return r, parseRequest(head, r)
+}
+
+// TestParseRequestRefuses: what the proxy answers itself, and with which
+// code, rather than pass on.
+func TestParseRequestRefuses(t *testing.T) {
+	for _, tc := range []struct {
+		name, raw string
+		code      int
+	}{
+		{"no version", "GET /\r\nHost: a\r\n\r\n", 400},
+		{"HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505},
+		{"no host", "GET / HTTP/1.1\r\n\r\n", 400},
+		{"two hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
+		{"host with a slash", "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400},
+		{"length and chunked", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
+		{"two lengths", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n", 400},
+		{"signed length", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +3\r\n\r\n", 400},
+		{"gzip coding", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 501},
+		{"chunked in 1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
+		{"folded line", "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n c\r\n\r\n", 400},
+		{"space before colon", "GET / HTTP/1.1\r\nHost: a\r\nX-A : b\r\n\r\n", 400},
+		{"CR in a value", "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\rc\r\n\r\n", 400},
+		{"space in target", "GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+		{"CONNECT", "CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n", 405},
+		{"other expectation", "POST / HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\nContent-Length: 1\r\n\r\n", 417},
+		{"ftp target", "GET ftp://a/b HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parseReq(tc.raw)
+			var se *statusError
+			if !errors.As(err, &se) || se.code != tc.code {
+				t.Errorf("got %v, want a %d", err, tc.code)
+			}
+		})
+	}
+}
+
+// TestBackendRequest: the head a backend is sent, byte for byte.
+func TestBackendRequest(t *testing.T) {
+	for _, tc := range []struct{ name, raw, want string }{
+		{
+			"hop-by-hop and forwarded fields",
+			"GET /a?b=1 HTTP/1.1\r\nhost: app.example\r\nX-Forwarded-For: 6.6.6.6\r\nConnection: keep-alive, X-Secret\r\nX-Secret: s\r\nKeep-Alive: timeout=5\r\nProxy-Authorization: x\r\nAccept: */*\r\nTE: trailers\r\n\r\n",
+			"GET /a?b=1 HTTP/1.1\r\nHost: app.example\r\nAccept: */*\r\nTE: trailers\r\nX-Forwarded-For: 10.0.0.9\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: app.example\r\n\r\n",
+		},
+		{
+			"absolute form",
+			"GET http://b.example:8080/x HTTP/1.1\r\nHost: ignored\r\n\r\n",
+			"GET /x HTTP/1.1\r\nHost: b.example:8080\r\nX-Forwarded-For: 10.0.0.9\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: b.example:8080\r\n\r\n",
+		},
+		{
+			"HTTP/1.0 keep-alive stays 1.0",
+			"GET / HTTP/1.0\nConnection: Keep-Alive\n\n",
+			"GET / HTTP/1.0\r\nConnection: keep-alive\r\nX-Forwarded-For: 10.0.0.9\r\nX-Forwarded-Proto: http\r\n\r\n",
+		},
+		{
+			"upgrade",
+			"GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+			"GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Forwarded-For: 10.0.0.9\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: a\r\n\r\n",
+		},
+		{
+			"chunked body keeps its framing",
+			"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n",
+			"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\nX-Forwarded-For: 10.0.0.9\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: a\r\n\r\n",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := parseReq(tc.raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := string(appendBackendRequest(nil, r, []byte("10.0.0.9"))); got != tc.want {
+				t.Errorf("got\n%q\nwant\n%q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestResponseFraming: how a response's end is found, what the client is
+// sent, and whether the backend connection can be used again.
+func TestResponseFraming(t *testing.T) {
+	for _, tc := range []struct {
+		name, method, raw string
+		kind              bodyKind
+		reusable          bool
+		want              string // the client's head with Connection: close
+	}{
+		{"length", "GET", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nKeep-Alive: timeout=5\r\n\r\n", bodyLength, true,
+			"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\n"},
+		{"chunked beats length", "GET", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", bodyChunked, true,
+			"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"},
+		{"to close", "GET", "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n", bodyToClose, true,
+			"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n"},
+		{"head", "HEAD", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", bodyNone, true,
+			"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\n"},
+		{"no content", "GET", "HTTP/1.1 204 No Content\r\n\r\n", bodyNone, true,
+			"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n"},
+		{"not modified", "GET", "HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n", bodyNone, true,
+			"HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\nConnection: close\r\n\r\n"},
+		{"backend closes", "GET", "HTTP/1.1 200 OK\r\nConnection: close, X-A\r\nX-A: 1\r\nContent-Length: 0\r\n\r\n", bodyNone, false,
+			"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"},
+		{"1.0 without keep-alive", "GET", "HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n", bodyLength, false,
+			"HTTP/1.0 200 OK\r\nContent-Length: 1\r\nConnection: close\r\n\r\n"},
+		{"no reason", "GET", "HTTP/1.1 200\r\nContent-Length: 1\r\n\r\n", bodyLength, true,
+			"HTTP/1.1 200\r\nContent-Length: 1\r\nConnection: close\r\n\r\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := parseReq(tc.method + " / HTTP/1.1\r\nHost: a\r\n\r\n")
+			if err != nil {
+				t.Fatal(err)
+			}
+			head, err := readHead(bufio.NewReader(strings.NewReader(tc.raw)), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var r respHead
+			if err := parseResponse(head, &r); err != nil {
+				t.Fatal(err)
+			}
+			if got := responseBody(req, &r); got != tc.kind {
+				t.Errorf("body kind %d, want %d", got, tc.kind)
+			}
+			if got := r.reusable(); got != tc.reusable {
+				t.Errorf("reusable %v, want %v", got, tc.reusable)
+			}
+			if got := string(appendClientResponse(nil, &r, false, "close")); got != tc.want {
+				t.Errorf("got\n%q\nwant\n%q", got, tc.want)
+			}
+		})
+	}
+	for _, bad := range []string{"HTTP/2 200 OK", "HTTP/1.1 20 OK", "HTTP/1.1 abc OK", "ICY 200 OK", "HTTP/1.1 200OK"} {
+		var r respHead
+		if err := parseResponse([]byte(bad), &r); err == nil {
+			t.Errorf("status line %q accepted", bad)
+		}
+	}
+}
+
+// TestCopyChunked: a chunked body passes through byte for byte, extensions
+// and trailers included, and nothing after it is read.
+func TestCopyChunked(t *testing.T) {
+	body := "5;ext=1\r\nhello\r\nB\r\n, world, 12\r\n0\r\nX-Sum: 7\r\n\r\n"
+	src := bufio.NewReader(strings.NewReader(body + "NEXT"))
+	var out bytes.Buffer
+	dst := bufio.NewWriter(&out)
+	if err := copyBody(dst, src, bodyChunked, 0); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != body {
+		t.Errorf("copied %q", out.String())
+	}
+	if rest, _ := io.ReadAll(src); string(rest) != "NEXT" {
+		t.Errorf("left %q", rest)
+	}
+	for _, bad := range []string{"x\r\n", "5\r\nhel", "5\r\nhelloX\r\n0\r\n\r\n", "fffffffffffffffff\r\n"} {
+		out.Reset()
+		err := copyBody(bufio.NewWriter(&out), bufio.NewReader(strings.NewReader(bad)), bodyChunked, 0)
+		var re *readError
+		if !errors.As(err, &re) {
+			t.Errorf("%q: got %v, want a read error", bad, err)
+		}
+	}
+}
+
+// FuzzParseRequest: no input makes the parser panic, and a request it
+// accepts is forwarded as a head it accepts again, with the same method,
+// target, host and body framing (what the backend is told is what the proxy
+// understood).
+func FuzzParseRequest(f *testing.F) {
+	for _, s := range []string{
+		"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+		"POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nConnection: close, X-A\r\nX-A: 1\r\n\r\nabc",
+		"POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+		"GET http://h:1/p?q HTTP/1.0\nConnection: keep-alive\n\n",
+		"GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		r, err := parseReq(raw)
+		if err != nil {
+			return
+		}
+		out := appendBackendRequest(nil, r, []byte("10.0.0.9"))
+		again, err := parseReq(string(out))
+		if err != nil {
+			t.Fatalf("forwarded head refused: %v\n%q", err, out)
+		}
+		if !bytes.Equal(again.method, r.method) || !bytes.Equal(again.target, r.target) || !bytes.Equal(again.host, r.host) ||
+			again.chunked != r.chunked || again.contentLength != r.contentLength || again.minor != r.minor {
+			t.Fatalf("forwarded head differs:\n%q\nfrom\n%q", out, raw)
+		}
+	})
+}
+
+// FuzzCopyChunked: whatever the input, a chunked copy either fails or
+// copies exactly the bytes it consumed.
+func FuzzCopyChunked(f *testing.F) {
+	f.Add("5\r\nhello\r\n0\r\n\r\n")
+	f.Add("1;a=b\r\nx\r\n0\r\nT: 1\r\n\r\nrest")
+	f.Fuzz(func(t *testing.T, in string) {
+		src := bufio.NewReader(strings.NewReader(in))
+		var out bytes.Buffer
+		if err := copyBody(bufio.NewWriter(&out), src, bodyChunked, 0); err != nil {
+			return
+		}
+		rest, _ := io.ReadAll(src)
+		if out.String()+string(rest) != in {
+			t.Fatalf("copied %q and left %q of %q", out.String(), rest, in)
+		}
+	})
+}
