@@ -29,7 +29,7 @@ const RemoveTimeout = 60 * time.Second
 // watch at once but never cuts an engine call; Swarm carries an update
 // on by itself either way.
 func Apply(ctx context.Context, c Cluster, plan Plan, env map[string]string, emit func(reconcile.Event)) error {
-	a := &applier{c: c, emit: emit, env: env}
+	a := &applier{c: c, emit: emit, env: env, poll: PollInterval, grace: SurplusGrace}
 	for _, group := range [][]Step{plan.Setup, plan.Services, plan.Teardown} {
 		for _, s := range group {
 			if err := a.run(ctx, s); err != nil {
@@ -41,9 +41,11 @@ func Apply(ctx context.Context, c Cluster, plan Plan, env map[string]string, emi
 }
 
 type applier struct {
-	c    Cluster
-	emit func(reconcile.Event)
-	env  map[string]string
+	c     Cluster
+	emit  func(reconcile.Event)
+	env   map[string]string
+	poll  time.Duration // PollInterval
+	grace time.Duration // SurplusGrace
 }
 
 func (a *applier) report(ev reconcile.Event, phase reconcile.Phase, start time.Time, err error) {
@@ -175,7 +177,7 @@ func (a *applier) resolveRefs(ctx context.Context, spec swarm.ServiceSpec) (swar
 // reporting tasks and batches as they happen.
 func (a *applier) watch(ctx context.Context, id string, w Watch) error {
 	action := "wait-ready"
-	if w.Update {
+	if w.Kind.update() {
 		action = "wait-update"
 	}
 	ev := reconcile.Event{Service: w.Service, Target: w.Service, Action: action, Reason: watchReason(w)}
@@ -189,7 +191,10 @@ func (a *applier) watch(ctx context.Context, id string, w Watch) error {
 
 func watchReason(w Watch) string {
 	what := fmt.Sprintf("revision %d, %s", w.Revision, replicasText(w.Replicas))
-	if w.Update {
+	if w.Kind == WatchLabels {
+		return what + ", a change of labels: Swarm updates only a slot that runs a second task"
+	}
+	if w.Kind.update() {
 		what += fmt.Sprintf(", batches of %d", max(w.Parallelism, 1))
 	}
 	return what
@@ -199,7 +204,7 @@ func (a *applier) follow(ctx context.Context, id string, w Watch) (string, error
 	deadline := time.Now().Add(w.Timeout)
 	sn := newSeen()
 	// Tasks of the revision that ran before this run are not its news.
-	if w.Update {
+	if w.Kind.update() {
 		if obs, _, err := a.tasks(ctx, id, w); err == nil {
 			news(sn, obs, w)
 			batchDone(sn, w)
@@ -207,7 +212,7 @@ func (a *applier) follow(ctx context.Context, id string, w Watch) (string, error
 	}
 	rollbackSaid := false
 	var surplusSince time.Time
-	t := time.NewTicker(PollInterval)
+	t := time.NewTicker(a.poll)
 	defer t.Stop()
 	for {
 		svc, err := a.c.InspectService(ctx, id)
@@ -220,7 +225,7 @@ func (a *applier) follow(ctx context.Context, id string, w Watch) (string, error
 		}
 		a.reportTasks(sn, tasks, w)
 		o := observeService(svc)
-		if !w.Rollback && !rollbackSaid && o.Update != nil && o.Update.State == swarm.UpdateStateRollbackStarted {
+		if w.Kind != WatchRollback && !rollbackSaid && o.Update != nil && o.Update.State == swarm.UpdateStateRollbackStarted {
 			rollbackSaid = true
 			a.report(reconcile.Event{Service: w.Service, Target: w.Service, Action: "swarm-rollback", Reason: o.Update.Message}, reconcile.Done, time.Now(), nil)
 		}
@@ -230,16 +235,25 @@ func (a *applier) follow(ctx context.Context, id string, w Watch) (string, error
 		}
 		// Done, unless a slot runs a second task: Swarm usually shuts
 		// it down within a moment; if not, it may run until the service
-		// next changes, which the note says.
+		// next changes, which onSurplus weighs.
 		if done {
 			extra := surplus(tasks, w)
-			switch {
-			case extra == "":
+			if extra == "" {
 				return "", nil
-			case surplusSince.IsZero():
+			}
+			if surplusSince.IsZero() {
 				surplusSince = time.Now()
-			case time.Since(surplusSince) >= SurplusGrace:
-				return extra, nil
+			}
+			switch move, note := onSurplus(w, extra, time.Since(surplusSince) >= a.grace); move {
+			case surplusEnd:
+				return note, nil
+			case surplusRelabel:
+				if err := a.settle(ctx, id, w, extra); err != nil {
+					return "", err
+				}
+				w.Kind, surplusSince, deadline = WatchLabels, time.Time{}, time.Now().Add(w.Timeout)
+				batchDone(sn, w) // the slots running are no batch of the change
+
 			}
 		}
 		if time.Now().After(deadline) {
@@ -251,6 +265,29 @@ func (a *applier) follow(ctx context.Context, id string, w Watch) (string, error
 		case <-t.C:
 		}
 	}
+}
+
+// settle changes a label of the service (LabelSettled): its tasks' spec
+// stays, but Swarm's updater looks at it again and removes the slot's
+// second task that extra names. onSurplus says when drover may.
+func (a *applier) settle(ctx context.Context, id string, w Watch, extra string) error {
+	ev := reconcile.Event{Service: w.Service, Target: w.Service, Action: "settle", Reason: extra + ": a label, so that Swarm removes the extra task"}
+	start := time.Now()
+	a.report(ev, reconcile.Begun, start, nil)
+	err := a.relabel(ctx, id)
+	a.report(ev, reconcile.Done, start, err)
+	return err
+}
+
+func (a *applier) relabel(ctx context.Context, id string) error {
+	svc, err := a.c.InspectService(ctx, id)
+	if err != nil {
+		return err
+	}
+	spec := svc.Spec
+	spec.Labels = copyLabels(spec.Labels)
+	spec.Labels[LabelSettled] = time.Now().UTC().Format(time.RFC3339Nano)
+	return a.c.UpdateService(context.WithoutCancel(ctx), id, svc.Version.Index, spec, false)
 }
 
 // gone waits for a removed service's containers on this node to go:
@@ -270,7 +307,7 @@ func (a *applier) gone(ctx context.Context, id string) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(PollInterval):
+		case <-time.After(a.poll):
 		}
 	}
 }
@@ -300,7 +337,7 @@ func (a *applier) reportTasks(sn *seen, tasks []Task, w Watch) {
 	for _, t := range started {
 		a.report(reconcile.Event{Service: w.Service, Target: t.Name(), Action: "start", Reason: fmt.Sprintf("revision %d running on %s", t.Revision, t.Node)}, reconcile.Done, now, nil)
 		names = append(names, t.Name()+" on "+t.Node)
-		if !w.Update {
+		if !w.Kind.update() {
 			continue
 		}
 		if n, ok := batchDone(sn, w); ok {

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 
+	"github.com/distribution/reference"
 	"github.com/docker/docker/api/types/swarm"
 
 	"github.com/drover/drover/reconcile"
@@ -60,7 +62,7 @@ type Observed struct {
 	Services map[string]Service // by compose service name
 	Tasks    []Task
 	Networks map[string]bool   // every network name on the manager
-	Images   map[string]string // tag -> image ID on the manager's node
+	Images   map[string]string // tag, repo digest or ID -> image ID on the manager's node
 	Secrets  map[string]string // name -> ID
 	Configs  map[string]string
 }
@@ -71,6 +73,32 @@ type Observed struct {
 // reference is looked up in that form, as on one engine.
 func (o Observed) ImageID(ref string) string {
 	return o.Images[reconcile.NormalizeRef(ref)]
+}
+
+// Pushed says whether the image a reference names on the manager's node
+// has been in the reference's repository. The engine lists an image's repo
+// digests (repo@sha256:...) with its tags: it records one for a
+// repository it pushed the image to or pulled it from, and none for an
+// image built, loaded or tagged here, whatever the name says. So a tag
+// moved to another image since its push names an image without that
+// digest, and a digest of another repository (the same image pushed under
+// another name) does not count.
+func (o Observed) Pushed(ref string) bool {
+	id := o.ImageID(ref)
+	named, err := reference.ParseNormalizedNamed(ref)
+	if id == "" || err != nil {
+		return false
+	}
+	for r, rid := range o.Images {
+		repo, _, digested := strings.Cut(r, "@")
+		if rid != id || !digested {
+			continue
+		}
+		if d, err := reference.ParseNormalizedNamed(repo); err == nil && d.Name() == named.Name() {
+			return true
+		}
+	}
+	return false
 }
 
 // Service is one Swarm service of the project, with what drover reads from

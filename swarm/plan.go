@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/distribution/reference"
+	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/swarm"
 
 	"github.com/drover/drover/compose"
@@ -90,16 +92,42 @@ func (RemoveVolume) Kind() string    { return "remove-volume" }
 
 // Watch says what a service step waits for once the engine took it: the
 // tasks of Revision running (Replicas of them, -1 for one per node), and,
-// for an update or a rollback, Swarm's update status reaching its end.
+// for an update, a rollback or a change of labels, Swarm's update status
+// reaching its end.
 type Watch struct {
 	Service     string
+	Kind        WatchKind
 	Revision    int
 	Replicas    int
 	Parallelism int
-	Update      bool // follow UpdateStatus (an update or a rollback)
-	Rollback    bool // the update is a rollback: rollback_completed is success
 	Timeout     time.Duration
+	// ConfirmNext says that the same run confirms this update once the
+	// plan is applied (up --upgrade --confirm-upgrade): a slot's second
+	// task is then the confirm's to end (see onSurplus).
+	ConfirmNext bool
 }
+
+// WatchKind is what a watched step asked of Swarm, which decides when it is
+// done and what is left for a slot's second task.
+type WatchKind int
+
+const (
+	WatchCreate   WatchKind = iota // a new service: its tasks running
+	WatchScale                     // other replicas: the tasks running
+	WatchUpdate                    // a new revision: Swarm's rolling update completed
+	WatchRollback                  // Swarm's previous spec: rollback_completed
+	// WatchLabels: a change of labels only (a confirm, or drover's own
+	// for a slot's second task). It starts an update only where a slot
+	// runs a second task, which the update then removes.
+	WatchLabels
+)
+
+func (k WatchKind) String() string {
+	return [...]string{"create", "scale", "update", "rollback", "labels"}[k]
+}
+
+// update says whether the step is followed through Swarm's update status.
+func (k WatchKind) update() bool { return k >= WatchUpdate }
 
 // Empty says whether the plan changes nothing.
 func (p Plan) Empty() bool {
@@ -251,7 +279,7 @@ func Rollback(obs Observed, services []string, timeout time.Duration) (Plan, err
 		case o.PreviousRevision >= o.Revision:
 			why = append(why, fmt.Sprintf("%s: the previous spec is not an older revision", name))
 		default:
-			w := Watch{Service: name, Revision: o.PreviousRevision, Replicas: replicasOf(*o.Previous), Parallelism: parallelism(o.Previous.RollbackConfig), Update: true, Rollback: true, Timeout: timeout}
+			w := Watch{Service: name, Revision: o.PreviousRevision, Replicas: replicasOf(*o.Previous), Parallelism: parallelism(o.Previous.RollbackConfig), Kind: WatchRollback, Timeout: timeout}
 			plan.Services = append(plan.Services, Step{Service: name, Target: name,
 				Reason: fmt.Sprintf("revision %d -> %d: Swarm's previous spec, run as new tasks", o.Revision, o.PreviousRevision),
 				Action: RollbackService{ID: o.ID, Version: o.Version, Watch: w}})
@@ -268,9 +296,16 @@ func Rollback(obs Observed, services []string, timeout time.Duration) (Plan, err
 }
 
 // Confirm plans up --confirm-upgrade: the confirmation goes in a label on
-// the service (which does not touch its tasks), after which a rollback is
-// refused. Only an upgraded service may be confirmed, unless forced.
-func Confirm(obs Observed, services []string, force bool) (Plan, error) {
+// the service, after which a rollback is refused. Only an upgraded service
+// may be confirmed, unless forced. The label does not change the tasks'
+// spec, but Swarm's updater looks at the service again: where a slot runs
+// a second task (a node drained during the update), it starts a short
+// update that removes it, and the confirm of an upgraded service watches
+// that to its end, within timeout. A forced confirm (upgrading or failed)
+// is not watched: there the label change lets Swarm carry on with the
+// rest of the update, which is the business of up --upgrade or
+// --rollback, not of a confirm.
+func Confirm(obs Observed, services []string, force bool, timeout time.Duration) (Plan, error) {
 	var plan Plan
 	var refusals []string
 	for _, name := range observedNames(obs, services) {
@@ -285,13 +320,41 @@ func Confirm(obs Observed, services []string, force bool) (Plan, error) {
 		spec := o.Spec
 		spec.Labels = copyLabels(spec.Labels)
 		spec.Labels[LabelConfirmed] = strconv.Itoa(o.Revision)
-		plan.Services = append(plan.Services, Step{Service: name, Target: name, Reason: fmt.Sprintf("confirm revision %d (a label: the tasks are not touched)", o.Revision),
-			Action: UpdateService{ID: o.ID, Version: o.Version, Spec: spec}})
+		var w Watch
+		if st == reconcile.Upgraded {
+			w = Watch{Service: name, Kind: WatchLabels, Revision: o.Revision, Replicas: o.Replicas(), Parallelism: parallelism(o.Spec.UpdateConfig), Timeout: timeout}
+		}
+		plan.Services = append(plan.Services, Step{Service: name, Target: name, Reason: fmt.Sprintf("confirm revision %d (a label: Swarm keeps the tasks, but for a slot's second task, if any)", o.Revision),
+			Action: UpdateService{ID: o.ID, Version: o.Version, Spec: spec, Watch: w}})
 	}
 	if len(refusals) > 0 {
 		return Plan{}, fmt.Errorf("cannot confirm: %s (only an upgraded service is confirmed; --force for one that is upgrading or failed)", strings.Join(refusals, "; "))
 	}
 	return plan, nil
+}
+
+// ThenConfirm is the plan of up --upgrade --confirm-upgrade, whose run
+// confirms after it: each update's watch leaves a slot's second task to
+// that confirm (see onSurplus). A rollback followed is not confirmed.
+func (p Plan) ThenConfirm() Plan {
+	steps := make([]Step, len(p.Services))
+	for i, s := range p.Services {
+		switch a := s.Action.(type) {
+		case UpdateService:
+			if a.Watch.Kind == WatchUpdate {
+				a.Watch.ConfirmNext = true
+				s.Action = a
+			}
+		case FollowUpdate:
+			if a.Watch.Kind == WatchUpdate {
+				a.Watch.ConfirmNext = true
+				s.Action = a
+			}
+		}
+		steps[i] = s
+	}
+	p.Services = steps
+	return p
 }
 
 // Down plans down: the project's services, then its networks, secrets and
@@ -319,11 +382,27 @@ func Down(obs Observed, networks, volumes []string, secrets, configs map[string]
 		for _, v := range volumes {
 			plan.Teardown = append(plan.Teardown, Step{Target: v, Action: RemoveVolume{Name: v}})
 		}
-		if len(obs.Nodes) > 1 {
+		if len(obs.Nodes) > 1 && (len(volumes) > 0 || mountsVolumes(obs)) {
 			plan.Notes = append(plan.Notes, "volumes: only the manager's node's are removed; Swarm made the project's named volumes on every node a task ran on")
 		}
 	}
 	return plan
+}
+
+// mountsVolumes says whether a service mounts a named volume of the
+// project (one Swarm makes, labelled, where a task lands): then other
+// nodes may hold the project's volumes even when the manager's holds none.
+func mountsVolumes(obs Observed) bool {
+	for _, o := range obs.Services {
+		if cs := o.Spec.TaskTemplate.ContainerSpec; cs != nil {
+			for _, m := range cs.Mounts {
+				if m.Type == mount.TypeVolume && m.VolumeOptions != nil && m.VolumeOptions.Labels[LabelNamespace] != "" {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // setup plans the networks, secrets and configs the selected services use
@@ -385,7 +464,7 @@ func create(p *compose.Project, s compose.Service, obs Observed, timeout time.Du
 	if err != nil {
 		return Step{}, err
 	}
-	w := Watch{Service: s.Name, Revision: 1, Replicas: replicasOf(spec), Timeout: timeout}
+	w := Watch{Service: s.Name, Kind: WatchCreate, Revision: 1, Replicas: replicasOf(spec), Timeout: timeout}
 	return Step{Service: s.Name, Target: s.Name, Reason: replicasText(w.Replicas), Action: CreateService{Spec: spec, Watch: w}}, nil
 }
 
@@ -393,7 +472,7 @@ func scale(s compose.Service, o Service, want int, timeout time.Duration) Step {
 	spec := o.Spec
 	n := uint64(want)
 	spec.Mode = swarm.ServiceMode{Replicated: &swarm.ReplicatedService{Replicas: &n}}
-	w := Watch{Service: s.Name, Revision: o.Revision, Replicas: want, Timeout: timeout}
+	w := Watch{Service: s.Name, Kind: WatchScale, Revision: o.Revision, Replicas: want, Timeout: timeout}
 	return Step{Service: s.Name, Target: s.Name, Reason: fmt.Sprintf("scale %d -> %d", o.Replicas(), want), Action: UpdateService{ID: o.ID, Version: o.Version, Spec: spec, Watch: w}}
 }
 
@@ -420,28 +499,50 @@ func update(p *compose.Project, s compose.Service, o Service, obs Observed, pol 
 func updateWatch(s compose.Service, rev int, pol compose.Policy, timeout time.Duration, rollback bool) Watch {
 	batches := (max(scaleOf(s), 1) + max(pol.BatchSize, 1) - 1) / max(pol.BatchSize, 1)
 	limit := time.Duration(batches) * (pol.HealthTimeout + pol.Monitor + pol.Interval)
-	return Watch{Service: s.Name, Revision: rev, Replicas: scaleOf(s), Parallelism: max(pol.BatchSize, 1), Update: true, Rollback: rollback, Timeout: max(limit, timeout)}
+	kind := WatchUpdate
+	if rollback {
+		kind = WatchRollback
+	}
+	return Watch{Service: s.Name, Kind: kind, Revision: rev, Replicas: scaleOf(s), Parallelism: max(pol.BatchSize, 1), Timeout: max(limit, timeout)}
 }
 
 // imageWarnings says when a service's image exists only on the manager's
-// node while the swarm has several: the other nodes must pull it, so it
-// must come from a registry they reach.
+// node while the swarm has several: the other nodes pull the reference from
+// its registry, so the image must have been there (see Observed.Pushed).
+// A registry host in the name is no proof of that, nor is docker.io: a tag
+// built, loaded or moved here names an image no registry holds.
 func imageWarnings(p *compose.Project, obs Observed, services []string) []string {
 	if len(obs.Nodes) < 2 {
 		return nil
 	}
 	var out []string
 	for _, s := range selected(p, services) {
-		if obs.ImageID(s.Config.Image) != "" && !fromRegistry(s.Config.Image) {
-			out = append(out, fmt.Sprintf("service %q: image %s exists on this node only, and the swarm has %d nodes: the others cannot pull it; push it to a registry they reach and name it there (registry/%s)", s.Name, s.Config.Image, len(obs.Nodes), s.Config.Image))
+		if ref := s.Config.Image; obs.ImageID(ref) != "" && !obs.Pushed(ref) {
+			out = append(out, localImage(s.Name, ref, len(obs.Nodes)))
 		}
 	}
 	return out
 }
 
-// fromRegistry says whether an image reference names a registry host
-// (localhost:5000/x, registry.example/x): the nodes can pull it.
-func fromRegistry(ref string) bool {
+// localImage is the warning for a service whose image never was in the
+// registry its reference names: push it there when the reference names
+// one, else to a registry the nodes reach, under that registry's name.
+func localImage(service, ref string, nodes int) string {
+	registry, how := "docker.io", fmt.Sprintf("and name it there (registry/%s)", ref)
+	if named, err := reference.ParseNormalizedNamed(ref); err == nil {
+		registry = reference.Domain(named)
+		if namesRegistry(ref) {
+			how = "(docker push " + ref + ")"
+		}
+	}
+	return fmt.Sprintf("service %q: image %s exists on this node only, and the swarm has %d nodes: the others cannot pull it; push it to a registry they reach %s: this node has no digest of it from %s, so it was built, loaded or tagged here, never pushed there nor pulled from there",
+		service, ref, nodes, how, registry)
+}
+
+// namesRegistry says whether a reference names its registry host
+// (localhost:5000/x, registry.example/x, docker.io/x) rather than meaning
+// docker.io by naming none.
+func namesRegistry(ref string) bool {
 	first, _, ok := strings.Cut(ref, "/")
 	return ok && (strings.ContainsAny(first, ".:") || first == "localhost")
 }

@@ -243,9 +243,12 @@ func TestVerbs(t *testing.T) {
 	}
 
 	// Confirm: a label; a rollback is refused after it.
-	plan, err = Confirm(obs, nil, false)
+	plan, err = Confirm(obs, nil, false, time.Minute)
 	if err != nil || !strings.Contains(plan.String(), "confirm revision 2") {
 		t.Fatalf("confirm: %v\n%s", err, plan)
+	}
+	if w := plan.Services[0].Action.(UpdateService).Watch; w.Kind != WatchLabels || w.Revision != 2 || w.Replicas != 3 || w.Timeout != time.Minute {
+		t.Errorf("the confirm's watch %+v: want Swarm's update for a slot's second task, revision 2, 3 replicas, a minute", w)
 	}
 	confirmed := running(t, obs, plan)
 	if st := StateOf(confirmed.Services["web"]); st != reconcile.Active {
@@ -254,7 +257,7 @@ func TestVerbs(t *testing.T) {
 	if _, err := Rollback(confirmed, nil, time.Minute); err == nil || !strings.Contains(err.Error(), "confirmed") {
 		t.Fatalf("rollback after confirm: %v", err)
 	}
-	if _, err := Confirm(confirmed, []string{"web"}, false); err == nil {
+	if _, err := Confirm(confirmed, []string{"web"}, false, time.Minute); err == nil {
 		t.Fatal("confirming an active service must be refused")
 	}
 }
@@ -294,7 +297,7 @@ func TestStateOf(t *testing.T) {
 // closes batch 1 and the 3rd batch 2; in batches of 1 each task closes one.
 func TestBatches(t *testing.T) {
 	for _, tc := range []struct{ replicas, parallelism, want int }{{3, 2, 2}, {3, 1, 3}, {4, 2, 2}, {1, 5, 1}} {
-		w := Watch{Service: "web", Revision: 2, Replicas: tc.replicas, Parallelism: tc.parallelism, Update: true}
+		w := Watch{Service: "web", Kind: WatchUpdate, Revision: 2, Replicas: tc.replicas, Parallelism: tc.parallelism}
 		sn := newSeen()
 		var tasks []Task
 		batches := 0
@@ -318,7 +321,7 @@ func TestBatches(t *testing.T) {
 // update replaced it too, as the multi-node test saw) closes no batch; the
 // last slot closes the last one, 3 of 3.
 func TestBatchesBySlot(t *testing.T) {
-	w := Watch{Service: "web", Revision: 2, Replicas: 3, Parallelism: 1, Update: true}
+	w := Watch{Service: "web", Kind: WatchUpdate, Revision: 2, Replicas: 3, Parallelism: 1}
 	sn := newSeen()
 	var tasks []Task
 	var closed []int
@@ -336,17 +339,16 @@ func TestBatchesBySlot(t *testing.T) {
 
 // TestSurplus: a drain during the update left two new tasks in slot 2
 // (Swarm's orchestrator replaced the drained node's task while the update
-// replaced it too): the watch names the slot and the way out; once Swarm
-// shuts one down, nothing.
+// replaced it too): the watch names the slot; once Swarm shuts one down,
+// nothing.
 func TestSurplus(t *testing.T) {
-	w := Watch{Service: "web", Revision: 2, Replicas: 3, Update: true}
+	w := Watch{Service: "web", Kind: WatchUpdate, Revision: 2, Replicas: 3}
 	task := func(id string, slot int, node string) Task {
 		return Task{ID: id, Service: "web", Slot: slot, Node: node, Revision: 2, State: swarm.TaskStateRunning, Desired: swarm.TaskStateRunning}
 	}
 	tasks := []Task{task("a", 1, "vm"), task("b", 2, "vm"), task("c", 2, "w2"), task("d", 3, "w2")}
-	want := "Swarm runs 4 tasks for 3 replicas: web.2 runs 2 (on vm, w2);"
-	if got := surplus(tasks, w); !strings.HasPrefix(got, want) || !strings.Contains(got, "up --confirm-upgrade web") {
-		t.Errorf("surplus:\n%s\nwant it to begin %q and name the confirm", got, want)
+	if got, want := surplus(tasks, w), "Swarm runs 4 tasks for 3 replicas: web.2 runs 2 (on vm, w2)"; got != want {
+		t.Errorf("surplus:\n%s\nwant\n%s", got, want)
 	}
 	tasks[2].Desired = swarm.TaskStateShutdown
 	if got := surplus(tasks, w); got != "" {
@@ -357,8 +359,96 @@ func TestSurplus(t *testing.T) {
 	}
 }
 
+// TestOnSurplus: what a watch does about a slot's second task that Swarm
+// left, by what the step was for. drover changes the service itself only
+// where that gives up no way back, and names only steps right from the
+// state the service is left in.
+func TestOnSurplus(t *testing.T) {
+	const extra = "Swarm runs 4 tasks for 3 replicas: web.2 runs 2 (on vm, w2)"
+	tests := []struct {
+		name        string
+		w           Watch
+		move        surplusMove
+		note        []string // the note holds each
+		noteLacks   []string
+		beforeGrace surplusMove
+	}{
+		{name: "an update left upgraded", w: Watch{Kind: WatchUpdate},
+			move: surplusEnd, note: []string{extra + ";", "drover --engine swarm up --confirm-upgrade web does it", "up --rollback web"}, beforeGrace: surplusWait},
+		{name: "an update the run confirms next", w: Watch{Kind: WatchUpdate, ConfirmNext: true},
+			move: surplusEnd, beforeGrace: surplusEnd},
+		{name: "a rollback", w: Watch{Kind: WatchRollback}, move: surplusRelabel, beforeGrace: surplusWait},
+		{name: "a scale", w: Watch{Kind: WatchScale}, move: surplusRelabel, beforeGrace: surplusWait},
+		{name: "a create", w: Watch{Kind: WatchCreate}, move: surplusRelabel, beforeGrace: surplusWait},
+		{name: "a change of labels (a confirm, or drover's own)", w: Watch{Kind: WatchLabels},
+			move: surplusEnd, note: []string{extra + ";", "Swarm did not remove the extra task after the change of labels"}, noteLacks: []string{"--confirm-upgrade", "--rollback"}, beforeGrace: surplusWait},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.w.Service, tc.w.Revision, tc.w.Replicas = "web", 2, 3
+			if move, note := onSurplus(tc.w, extra, false); move != tc.beforeGrace || note != "" {
+				t.Errorf("before the grace: move %d, note %q; want move %d and no note", move, note, tc.beforeGrace)
+			}
+			move, note := onSurplus(tc.w, extra, true)
+			if move != tc.move {
+				t.Errorf("after the grace: move %d, want %d", move, tc.move)
+			}
+			if len(tc.note) == 0 && note != "" {
+				t.Errorf("note %q, want none", note)
+			}
+			for _, want := range tc.note {
+				if !strings.Contains(note, want) {
+					t.Errorf("note %q, want it to hold %q", note, want)
+				}
+			}
+			for _, bad := range tc.noteLacks {
+				if strings.Contains(note, bad) {
+					t.Errorf("note %q names %q, which is not right from this state", note, bad)
+				}
+			}
+		})
+	}
+}
+
+// TestThenConfirm: up --upgrade --confirm-upgrade marks the watches of the
+// updates it confirms after, and only those (a rollback followed, a
+// create, a scale are not confirmed).
+func TestThenConfirm(t *testing.T) {
+	plan := Plan{Services: []Step{
+		{Service: "a", Action: UpdateService{Watch: Watch{Service: "a", Kind: WatchUpdate}}},
+		{Service: "b", Action: FollowUpdate{Watch: Watch{Service: "b", Kind: WatchUpdate}}},
+		{Service: "c", Action: FollowUpdate{Watch: Watch{Service: "c", Kind: WatchRollback}}},
+		{Service: "d", Action: UpdateService{Watch: Watch{Service: "d", Kind: WatchScale}}},
+		{Service: "e", Action: CreateService{Watch: Watch{Service: "e", Kind: WatchCreate}}},
+	}}
+	got := plan.ThenConfirm()
+	var marked []string
+	for _, s := range got.Services {
+		switch a := s.Action.(type) {
+		case UpdateService:
+			if a.Watch.ConfirmNext {
+				marked = append(marked, s.Service)
+			}
+		case FollowUpdate:
+			if a.Watch.ConfirmNext {
+				marked = append(marked, s.Service)
+			}
+		case CreateService:
+			if a.Watch.ConfirmNext {
+				marked = append(marked, s.Service)
+			}
+		}
+	}
+	if fmt.Sprint(marked) != "[a b]" {
+		t.Errorf("marked %v, want [a b]", marked)
+	}
+	if plan.Services[0].Action.(UpdateService).Watch.ConfirmNext {
+		t.Error("ThenConfirm changed the plan it was given")
+	}
+}
+
 func TestOutcome(t *testing.T) {
-	w := Watch{Service: "web", Revision: 2, Replicas: 1, Update: true}
+	w := Watch{Service: "web", Kind: WatchUpdate, Revision: 2, Replicas: 1}
 	newTask := Task{ID: "n", Service: "web", Revision: 2, State: swarm.TaskStateRunning, Desired: swarm.TaskStateRunning}
 	oldTask := Task{ID: "o", Service: "web", Revision: 1, State: swarm.TaskStateRunning, Desired: swarm.TaskStateShutdown}
 	done := Service{Revision: 2, Update: &swarm.UpdateStatus{State: swarm.UpdateStateCompleted}}
@@ -398,8 +488,59 @@ func TestImageOnlyLocalOnSeveralNodes(t *testing.T) {
 	}
 	pr := load(t, "services:\n  web:\n    image: localhost:5000/hello:v1\n", "")
 	obs.Images["localhost:5000/hello:v1"] = "sha256:1"
+	obs.Images["localhost:5000/hello@sha256:d1"] = "sha256:1"
 	if plan, _ := Up(pr, obs, reconcile.Options{}); len(plan.Warnings) != 0 {
-		t.Fatalf("a registry image: %v", plan.Warnings)
+		t.Fatalf("an image pushed to its registry: %v", plan.Warnings)
+	}
+	obs.Images["localhost:5000/hello:v1"] = "sha256:2" // tagged here since
+	if plan, _ := Up(pr, obs, reconcile.Options{}); len(plan.Warnings) != 1 || !strings.Contains(plan.Warnings[0], "docker push localhost:5000/hello:v1") {
+		t.Fatalf("a registry's name on an image never pushed: %v", plan.Warnings)
+	}
+}
+
+// TestPushed: an image has been in the repository its reference names
+// when the engine lists a digest of it from that repository, whatever
+// the name says: a registry host, docker.io or none.
+func TestPushed(t *testing.T) {
+	tests := []struct {
+		name   string
+		ref    string
+		images map[string]string
+		want   bool
+	}{
+		{name: "built here, no host", ref: "hello:v1", images: map[string]string{"hello:v1": "sha256:1"}},
+		{name: "built here, docker.io named", ref: "docker.io/library/hello:v1", images: map[string]string{"hello:v1": "sha256:1"}},
+		{name: "built here, a registry host named", ref: "127.0.0.1:5000/hello:v1", images: map[string]string{"127.0.0.1:5000/hello:v1": "sha256:1"}},
+		{name: "pulled from docker.io", ref: "docker.io/library/hello:v1", images: map[string]string{"hello:v1": "sha256:1", "hello@sha256:d1": "sha256:1"}, want: true},
+		{name: "pulled from docker.io, no host", ref: "hello", images: map[string]string{"hello:latest": "sha256:1", "hello@sha256:d1": "sha256:1"}, want: true},
+		{name: "pushed to its registry", ref: "127.0.0.1:5000/hello:v1", images: map[string]string{"127.0.0.1:5000/hello:v1": "sha256:1", "127.0.0.1:5000/hello@sha256:d1": "sha256:1"}, want: true},
+		{name: "pushed under another name only", ref: "hello:v1", images: map[string]string{"hello:v1": "sha256:1", "127.0.0.1:5000/hello@sha256:d1": "sha256:1"}},
+		{name: "the tag moved after the push", ref: "127.0.0.1:5000/hello:v1", images: map[string]string{"127.0.0.1:5000/hello:v1": "sha256:2", "127.0.0.1:5000/hello@sha256:d1": "sha256:1"}},
+		{name: "not on this node", ref: "127.0.0.1:5000/hello:v1", images: map[string]string{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := (Observed{Images: tc.images}).Pushed(tc.ref); got != tc.want {
+				t.Errorf("Pushed(%s) = %v, want %v", tc.ref, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestLocalImageWarning: the warning says why the other nodes cannot pull
+// the image, and how to make them: push it where its name says when the
+// name has a registry host, else push it to one and name it there.
+func TestLocalImageWarning(t *testing.T) {
+	tests := []struct{ ref, want string }{
+		{"hello:v1", "push it to a registry they reach and name it there (registry/hello:v1): this node has no digest of it from docker.io"},
+		{"docker.io/acme/hello:v1", "push it to a registry they reach (docker push docker.io/acme/hello:v1): this node has no digest of it from docker.io"},
+		{"127.0.0.1:5000/hello:v1", "push it to a registry they reach (docker push 127.0.0.1:5000/hello:v1): this node has no digest of it from 127.0.0.1:5000"},
+	}
+	for _, tc := range tests {
+		got := localImage("web", tc.ref, 3)
+		if !strings.HasPrefix(got, `service "web": image `+tc.ref+" exists on this node only, and the swarm has 3 nodes: the others cannot pull it; ") || !strings.Contains(got, tc.want) {
+			t.Errorf("%s:\n%s\nwant it to hold %q", tc.ref, got, tc.want)
+		}
 	}
 }
 
@@ -429,8 +570,8 @@ func TestServingCountsTasksMeantToRun(t *testing.T) {
 // TestImageByItsFamiliarForm: the engine lists hello:latest for a service
 // whose image is hello (or docker.io/library/hello): the manager's image
 // is found all the same, for the image ID that shows a tag moved, and for
-// the warning on several nodes (not for docker.io/..., which names a
-// registry the nodes pull from).
+// the warning on several nodes (docker.io/... too: that names a registry,
+// but this image, built here, was never in it).
 func TestImageByItsFamiliarForm(t *testing.T) {
 	for _, ref := range []string{"hello", "docker.io/library/hello:latest"} {
 		p := load(t, "services:\n  web:\n    image: "+ref+"\n", "")
@@ -441,8 +582,8 @@ func TestImageByItsFamiliarForm(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := map[string]int{"hello": 1}[ref]; len(plan.Warnings) != want || want == 1 && !strings.Contains(plan.Warnings[0], "image hello exists on this node only") {
-			t.Errorf("%s on two nodes: warnings %v, want %d", ref, plan.Warnings, want)
+		if len(plan.Warnings) != 1 || !strings.Contains(plan.Warnings[0], "image "+ref+" exists on this node only") {
+			t.Errorf("%s on two nodes: warnings %v, want one", ref, plan.Warnings)
 		}
 		if len(plan.Services) != 1 {
 			t.Fatalf("%s: plan %s", ref, plan)
@@ -451,5 +592,45 @@ func TestImageByItsFamiliarForm(t *testing.T) {
 		if got := spec.TaskTemplate.ContainerSpec.Labels[LabelImageID]; got != "sha256:1" {
 			t.Errorf("%s: image ID label %q, want sha256:1", ref, got)
 		}
+	}
+}
+
+// TestDownVolumesNote: on several nodes, down -v says that only the
+// manager's node's volumes go, when the project has named volumes: some
+// on the manager's node, or a service that mounts one (Swarm made it
+// where its tasks ran, perhaps not here). With none, no note.
+func TestDownVolumesNote(t *testing.T) {
+	withVolume := load(t, "services:\n  web:\n    image: hello:v1\n    volumes: [\"data:/data\"]\nvolumes:\n  data: {}\n", "")
+	s, _ := withVolume.Service("web")
+	spec, err := ServiceSpec(withVolume, s, Target{Revision: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		nodes    int
+		volumes  []string
+		mounts   bool
+		withV    bool
+		wantNote bool
+	}{
+		{name: "several nodes, no volumes", nodes: 3, withV: true},
+		{name: "several nodes, volumes here", nodes: 3, volumes: []string{"proj_data"}, withV: true, wantNote: true},
+		{name: "several nodes, a service mounts one, none here", nodes: 3, mounts: true, withV: true, wantNote: true},
+		{name: "one node, volumes here", nodes: 1, volumes: []string{"proj_data"}, withV: true},
+		{name: "several nodes, without -v", nodes: 3, volumes: []string{"proj_data"}, mounts: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			obs := empty()
+			obs.Nodes = make([]swarm.Node, tc.nodes)
+			if tc.mounts {
+				obs.Services["web"] = observeService(swarm.Service{ID: "id-web", Spec: spec})
+			}
+			plan := Down(obs, nil, tc.volumes, nil, nil, tc.withV)
+			if got := len(plan.Notes) == 1 && strings.HasPrefix(plan.Notes[0], "volumes: only the manager's node's are removed"); got != tc.wantNote || len(plan.Notes) > 1 {
+				t.Errorf("notes %q, want the volumes note: %v", plan.Notes, tc.wantNote)
+			}
+		})
 	}
 }

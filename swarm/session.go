@@ -67,8 +67,9 @@ func (s Session) Rollback(ctx context.Context, services []string, timeout time.D
 	return Rollback(obs, services, timeout)
 }
 
-// Confirm plans up --confirm-upgrade.
-func (s Session) Confirm(ctx context.Context, services []string, force bool) (Plan, error) {
+// Confirm plans up --confirm-upgrade; timeout bounds the wait for Swarm
+// to remove a slot's second task.
+func (s Session) Confirm(ctx context.Context, services []string, force bool, timeout time.Duration) (Plan, error) {
 	obs, err := s.observe(ctx)
 	if err != nil {
 		return Plan{}, err
@@ -76,7 +77,7 @@ func (s Session) Confirm(ctx context.Context, services []string, force bool) (Pl
 	if err := known(obs, s.Project, services); err != nil {
 		return Plan{}, err
 	}
-	return Confirm(obs, services, force)
+	return Confirm(obs, services, force, timeout)
 }
 
 // Down plans down [-v]: everything the project's labels name on the swarm.

@@ -41,6 +41,11 @@ const (
 	// LabelConfirmed holds the revision whose upgrade was confirmed: a
 	// rollback is refused from then on.
 	LabelConfirmed = "io.drover.confirmed"
+	// LabelSettled holds when drover last changed an active service's
+	// labels only so that Swarm removes a slot's second task (see
+	// onSurplus): a change of labels is what makes Swarm's updater look
+	// at the service again.
+	LabelSettled = "io.drover.settled"
 )
 
 // ServiceName is the Swarm name of a compose service, as docker stack

@@ -34,9 +34,10 @@ func (t Task) slot() string {
 }
 
 // news returns the tasks of the watched revision that run and had not been
-// reported yet, and the tasks of other revisions that Swarm shut down
-// since. A task of the watched revision that ran before the watch began
-// (known) is not news.
+// reported yet, and the tasks that Swarm shut down since: of other
+// revisions, and of the watched one seen running before (a slot's second
+// task, removed). A task of the watched revision that ran before the watch
+// began (known) is not news.
 func news(sn *seen, tasks []Task, w Watch) (started, stopped []Task) {
 	for _, t := range tasks {
 		if t.Service != w.Service {
@@ -49,7 +50,7 @@ func news(sn *seen, tasks []Task, w Watch) (started, stopped []Task) {
 				sn.slots[t.slot()] = true
 				started = append(started, t)
 			}
-		case t.Revision != w.Revision && t.Desired != swarm.TaskStateRunning && settled(t.State):
+		case (t.Revision != w.Revision || sn.started[t.ID]) && t.Desired != swarm.TaskStateRunning && settled(t.State):
 			if !sn.stopped[t.ID] {
 				sn.stopped[t.ID] = true
 				stopped = append(stopped, t)
@@ -90,22 +91,28 @@ func batchDone(sn *seen, w Watch) (int, bool) {
 
 // outcome reads where a watched step stands: done (nil error, true), failed
 // (an error), or going on (nil, false). An update is done when Swarm says
-// so; a create or a scale when the asked replicas of the revision run.
+// so; a create or a scale when the asked replicas of the revision run; a
+// change of labels when Swarm's update, if it started one, is done.
 // Swarm goes on by itself whatever drover does next.
 func outcome(svc Service, tasks []Task, w Watch, nodes int) (bool, error) {
-	if w.Update {
+	if w.Kind.update() {
 		st := svc.Update
 		if st == nil {
-			// A change of labels only starts no rolling update.
+			// A change of labels starts an update only for a slot's
+			// second task, which the caller's surplus check waits for;
+			// of a new revision, only labels changed.
+			if w.Kind == WatchLabels {
+				return true, nil
+			}
 			return allRunning(tasks, w, nodes), nil
 		}
 		switch st.State {
 		case swarm.UpdateStateCompleted:
-			if !w.Rollback {
+			if w.Kind != WatchRollback {
 				return oldGone(tasks, w), nil
 			}
 		case swarm.UpdateStateRollbackCompleted:
-			if w.Rollback {
+			if w.Kind == WatchRollback {
 				return oldGone(tasks, w), nil
 			}
 			return false, fmt.Errorf("the update failed and Swarm rolled back to the previous spec (revision %d serves): %s", svc.Revision, st.Message)
@@ -169,8 +176,57 @@ func surplus(tasks []Task, w Watch) string {
 		}
 	}
 	sortStrings(slots)
-	return fmt.Sprintf("Swarm runs %d tasks for %d replicas: %s; a node was drained or lost during the update, and Swarm's orchestrator replaced its task while the update replaced it too. Swarm removes the extra task when the service next changes: drover --engine swarm up --confirm-upgrade %s does it (a label), as a rollback would",
-		n, w.Replicas, strings.Join(slots, "; "), w.Service)
+	return fmt.Sprintf("Swarm runs %d tasks for %d replicas: %s", n, w.Replicas, strings.Join(slots, "; "))
+}
+
+// surplusMove is what a watch does about a slot's second task once done.
+type surplusMove int
+
+const (
+	surplusWait    surplusMove = iota // give Swarm SurplusGrace to remove it by itself
+	surplusEnd                        // end the watch, with the note if any
+	surplusRelabel                    // change a label, then watch Swarm remove it
+)
+
+// onSurplus says what a watch that is done does about a slot's second
+// task (extra, from surplus), graceOver once Swarm has left it for
+// SurplusGrace, and the note the watch ends with. Any change of the service's
+// spec makes Swarm's updater look at it again and remove the task, but it
+// also makes the current spec Swarm's previous one, the one a rollback
+// brings back; so drover makes the change itself only where that loses
+// nothing, by the state the step leaves the service in:
+//
+//   - an update the same run confirms next (ConfirmNext): end at once,
+//     without a note; the confirm's label is the change, and its watch
+//     waits for Swarm to remove the task. (Should the run fail before its
+//     confirm, the service is left upgraded, and each of the two ways on
+//     that status names removes the task.)
+//   - an update left upgraded: the way back must stay, so drover changes
+//     nothing; the note names the two ways on, a confirm (keeps the
+//     revision) or a rollback, each of which removes the task.
+//   - a create, a scale or a rollback: the service is left active, and
+//     an active service has no way back to lose (a rollback is refused
+//     after a rollback, and has no older revision to go to after a create
+//     or a scale), so drover changes a label itself (LabelSettled).
+//   - a change of labels (a confirm, or drover's own): Swarm's updater has
+//     looked at the service and left the task; the note says that it runs
+//     until the next change, with no drover step to name.
+func onSurplus(w Watch, extra string, graceOver bool) (surplusMove, string) {
+	if w.Kind == WatchUpdate && w.ConfirmNext {
+		return surplusEnd, ""
+	}
+	if !graceOver {
+		return surplusWait, ""
+	}
+	why := "a node was drained or lost during the update, and Swarm's orchestrator replaced its task while the update replaced it too"
+	switch w.Kind {
+	case WatchUpdate:
+		return surplusEnd, fmt.Sprintf("%s; %s. Swarm removes the extra task when the service next changes: drover --engine swarm up --confirm-upgrade %s does it (a label), as up --rollback %s would",
+			extra, why, w.Service, w.Service)
+	case WatchLabels:
+		return surplusEnd, fmt.Sprintf("%s; Swarm did not remove the extra task after the change of labels: it runs the same revision until the service next changes (drover --engine swarm status counts it serving)", extra)
+	}
+	return surplusRelabel, ""
 }
 
 // allRunning says whether the asked tasks of the revision run, and no task

@@ -155,7 +155,7 @@ func (a *app) swarmUp(ctx context.Context, fs *pflag.FlagSet, args []string) err
 		fmt.Fprintln(a.stderr, "note: Swarm keeps the previous spec of a service, not its containers: the rollback runs new tasks of the previous revision, in batches")
 		return a.swarmApply(ctx, s, plan, dryRun, "rollback")
 	case confirm && !upgrade && !force:
-		plan, err := s.Confirm(ctx, args, b("force"))
+		plan, err := s.Confirm(ctx, args, b("force"), wait)
 		if err != nil {
 			return err
 		}
@@ -175,6 +175,9 @@ func (a *app) swarmUp(ctx context.Context, fs *pflag.FlagSet, args []string) err
 		if err != nil {
 			return err
 		}
+		if confirm {
+			plan = plan.ThenConfirm()
+		}
 		if err := a.swarmApply(ctx, s, plan, dryRun, "upgrade"); err != nil {
 			if failed := reconcile.FailedServices(err); len(failed) > 0 && ctx.Err() == nil {
 				for _, fe := range failed {
@@ -187,7 +190,7 @@ func (a *app) swarmUp(ctx context.Context, fs *pflag.FlagSet, args []string) err
 		if !confirm || dryRun {
 			return nil
 		}
-		plan, err = s.Confirm(ctx, args, b("force"))
+		plan, err = s.Confirm(ctx, args, b("force"), wait)
 		if err != nil {
 			return err
 		}
