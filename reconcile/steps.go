@@ -211,6 +211,22 @@ type ServicePlan struct {
 	Left string
 }
 
+// Targets lists the target of every step, in plan order.
+func (p Plan) Targets() []string {
+	var out []string
+	add := func(steps []Step) {
+		for _, st := range steps {
+			out = append(out, st.Target)
+		}
+	}
+	add(p.Setup)
+	for _, sp := range p.Services {
+		add(sp.Steps)
+	}
+	add(p.Teardown)
+	return out
+}
+
 // Left lists the services the plan leaves out of step, with the reason.
 func (p Plan) Left() []string {
 	var out []string

@@ -23,6 +23,7 @@ type printer struct {
 	counts  map[string]int
 	failed  int
 	printed bool
+	width   int // of the target column
 
 	mu      sync.Mutex // guards what the live line reads
 	running map[string]time.Time
@@ -34,8 +35,9 @@ type printer struct {
 }
 
 // printer makes the renderer for the --progress mode; auto is tty on a
-// terminal, plain elsewhere.
-func (a *app) printer() *printer {
+// terminal, plain elsewhere. The target column is as wide as the longest of
+// targets (the plan's), 20 at least, so the lines of one run line up.
+func (a *app) printer(targets ...string) *printer {
 	mode := a.progress
 	if mode == "auto" {
 		mode = "plain"
@@ -43,7 +45,10 @@ func (a *app) printer() *printer {
 			mode = "tty"
 		}
 	}
-	p := &printer{w: a.stdout, mode: mode, start: time.Now(), counts: map[string]int{}, running: map[string]time.Time{}, progress: map[string]reconcile.Progress{}}
+	p := &printer{w: a.stdout, mode: mode, start: time.Now(), counts: map[string]int{}, running: map[string]time.Time{}, progress: map[string]reconcile.Progress{}, width: 20}
+	for _, t := range targets {
+		p.width = max(p.width, len(t))
+	}
 	if mode == "tty" {
 		p.stop, p.done = make(chan struct{}), make(chan struct{})
 		go p.tick()
@@ -136,7 +141,7 @@ func (p *printer) event(ev reconcile.Event) {
 		switch ev.Action {
 		case "build", "pull", "push", "wait-ready", "wait-healthy", "wait-completed", "wait-interval":
 			if !live {
-				fmt.Fprintf(p.w, "[%6.2fs] %-20s %-14s ...%s\n", at, ev.Target, ev.Action, reason(ev))
+				fmt.Fprintf(p.w, "[%6.2fs] %-*s %-14s ...%s\n", at, p.width, ev.Target, ev.Action, reason(ev))
 			}
 		}
 	case reconcile.Done:
@@ -151,7 +156,7 @@ func (p *printer) event(ev reconcile.Event) {
 			size = " [" + pr.String() + "]"
 			delete(p.progress, key)
 		}
-		fmt.Fprintf(p.w, "[%6.2fs] %-20s %-14s done in %s%s%s\n", at, ev.Target, ev.Action, ev.Duration.Round(time.Millisecond), reason(ev), size)
+		fmt.Fprintf(p.w, "[%6.2fs] %-*s %-14s done in %s%s%s\n", at, p.width, ev.Target, ev.Action, ev.Duration.Round(time.Millisecond), reason(ev), size)
 		if ev.Note != "" {
 			fmt.Fprintf(p.w, "           note: %s\n", ev.Note)
 		}
@@ -159,7 +164,7 @@ func (p *printer) event(ev reconcile.Event) {
 		delete(p.running, key)
 		delete(p.progress, key)
 		p.failed++
-		fmt.Fprintf(p.w, "[%6.2fs] %-20s %-14s FAILED after %s: %s\n", at, ev.Target, ev.Action, ev.Duration.Round(time.Millisecond), ev.Error)
+		fmt.Fprintf(p.w, "[%6.2fs] %-*s %-14s FAILED after %s: %s\n", at, p.width, ev.Target, ev.Action, ev.Duration.Round(time.Millisecond), ev.Error)
 	}
 	if live {
 		p.drawLive()

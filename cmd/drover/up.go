@@ -212,7 +212,7 @@ func (a *app) run(ctx context.Context, s *session, plan reconcile.Plan, dryRun b
 	if a.printPlan(plan.Warnings, plan, dryRun) {
 		return nil
 	}
-	pr := a.printer()
+	pr := a.printer(plan.Targets()...)
 	err := reconcile.Apply(ctx, s.engine, plan, pr.event)
 	pr.summary(verb) // ends the live line before anything else is printed
 	for _, n := range plan.AllNotes() {
