@@ -76,6 +76,8 @@ fuzz:
 	$(GO) test ./compose -run '^$$' -fuzz FuzzCatalogLoad -fuzztime $(FUZZTIME)
 	$(GO) test ./reconcile -run '^$$' -fuzz FuzzLabels -fuzztime $(FUZZTIME)
 	$(GO) test ./history -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME)
+	$(GO) test ./proxy -run '^$$' -fuzz FuzzParseRequest -fuzztime $(FUZZTIME)
+	$(GO) test ./proxy -run '^$$' -fuzz FuzzCopyChunked -fuzztime $(FUZZTIME)
 
 # The full fault tables of tests/faults_test.go (the normal suite runs a
 # fast subset): every step x signal x mode x image, and every engine request
