@@ -124,6 +124,24 @@ func (s *server) serveHTTP(ctx context.Context, port int, conn net.Conn) {
 	defer stop()
 	for c.serveOne(ctx) {
 	}
+	lingerClose(conn)
+}
+
+// lingerFor bounds how long a closing client connection is read from.
+const lingerFor = 500 * time.Millisecond
+
+// lingerClose ends the write side of a client connection, then reads and
+// drops what the client still sends, until it closes or lingerFor passed:
+// closing a socket with unread bytes (a body the proxy answered without
+// reading) resets the connection, and a reset can cost the client the
+// answer it has not read yet. net/http's server did the same.
+func lingerClose(conn net.Conn) {
+	cw, ok := conn.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
+		return
+	}
+	conn.SetReadDeadline(time.Now().Add(lingerFor))
+	io.Copy(io.Discard, conn)
 }
 
 // clientIP is the host part of the client's address.
@@ -149,6 +167,9 @@ func (c *httpClient) serveOne(ctx context.Context) bool {
 	defer func() {
 		c.busy.Store(false)
 	}()
+	// The last request's method, still in c.req, would decide whether
+	// an answer to a head that cannot be parsed has a body.
+	c.req.method = nil
 	c.conn.SetReadDeadline(time.Now().Add(headTimeout))
 	head, err := readHead(c.br, c.headBuf)
 	if err != nil {
@@ -302,9 +323,8 @@ func (c *httpClient) exchange(ctx context.Context, bc *backendConn, path string)
 	body := c.sendBody(bc)
 
 	// The answer's head, after any interim (1xx) answers.
-	watching := body == nil && c.br.Buffered() == 0 && len(c.in.pending) == 0
 	for first := true; ; first = false {
-		if err := c.awaitAnswer(bc, watching && first); err != nil {
+		if err := c.awaitAnswer(bc, body); err != nil {
 			body.abort(c, bc)
 			switch {
 			case errors.Is(err, errClientGone):
@@ -385,7 +405,9 @@ func (c *httpClient) exchange(ctx context.Context, bc *backendConn, path string)
 		}
 		return closeClient
 	}
-	reusable = kind != bodyToClose && c.resp.reusable() && body.ok() && x.err() == nil
+	// Bytes after the answer are none the next request asked for: a
+	// connection with some cannot be used again.
+	reusable = kind != bodyToClose && c.resp.reusable() && body.ok() && x.err() == nil && bc.br.Buffered() == 0
 	if !keep || !body.ok() {
 		return closeClient
 	}
@@ -396,19 +418,31 @@ func (c *httpClient) exchange(ctx context.Context, bc *backendConn, path string)
 // waited for an answer.
 var errClientGone = errors.New("client closed the connection")
 
-// awaitAnswer waits for the first byte of the backend's answer. With watch,
-// a wait longer than watchAfter also watches the client, and a client that
-// leaves ends the wait (errClientGone) and the backend connection.
-func (c *httpClient) awaitAnswer(bc *backendConn, watch bool) error {
-	if !watch {
+// awaitAnswer waits for the first byte of the backend's answer. A wait
+// longer than watchAfter also watches the client once its request's body
+// was sent whole (the client is read for it until then), unless a next
+// request is already buffered; a client that leaves ends the wait
+// (errClientGone) and the backend connection.
+func (c *httpClient) awaitAnswer(bc *backendConn, body *requestBody) error {
+	for {
+		bc.conn.SetReadDeadline(time.Now().Add(watchAfter))
 		_, err := bc.br.Peek(1)
-		return err
+		bc.conn.SetReadDeadline(time.Time{})
+		if ne := net.Error(nil); err == nil || !errors.As(err, &ne) || !ne.Timeout() {
+			return err
+		}
+		if body.done() {
+			break
+		}
+		if body.finished {
+			// The copy failed: its error ends the wait.
+			_, err := bc.br.Peek(1)
+			return err
+		}
+		// The body is still on its way: look again in a moment.
 	}
-	bc.conn.SetReadDeadline(time.Now().Add(watchAfter))
-	_, err := bc.br.Peek(1)
-	bc.conn.SetReadDeadline(time.Time{})
-	var ne net.Error
-	if err == nil || !errors.As(err, &ne) || !ne.Timeout() {
+	if c.br.Buffered() > 0 || len(c.in.pending) > 0 {
+		_, err := bc.br.Peek(1)
 		return err
 	}
 	var gone atomic.Bool
@@ -422,13 +456,13 @@ func (c *httpClient) awaitAnswer(bc *backendConn, watch bool) error {
 			c.in.pending = append(c.in.pending[:0], one[0])
 			return
 		}
-		if errors.As(err, &ne) && ne.Timeout() {
+		if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
 			return // stopped below
 		}
 		gone.Store(true)
 		bc.conn.Close()
 	}()
-	_, err = bc.br.Peek(1)
+	_, err := bc.br.Peek(1)
 	c.conn.SetReadDeadline(aLongTimeAgo)
 	<-done
 	c.conn.SetReadDeadline(time.Time{})

@@ -110,7 +110,7 @@ func copyChunked(dst *bufio.Writer, src *bufio.Reader) error {
 				if err != nil {
 					return err
 				}
-				if len(trimEOL(line)) == 0 {
+				if len(line) == 0 {
 					return nil
 				}
 			}
@@ -122,14 +122,17 @@ func copyChunked(dst *bufio.Writer, src *bufio.Reader) error {
 		if err != nil {
 			return err
 		}
-		if len(trimEOL(line)) != 0 {
+		if len(line) != 0 {
 			return &readError{errBadChunk}
 		}
 	}
 }
 
 // copyLine copies one line, which must fit src's buffer, and returns it
-// (valid until src is read again).
+// without its CRLF (valid until src is read again). Unlike in a head, a bare
+// LF or CR is refused, as is any other control character but tab: the body
+// goes on as it came, and a next hop that ends these lines elsewhere would
+// read another body than the proxy did (a request smuggled past it).
 func copyLine(dst *bufio.Writer, src *bufio.Reader) ([]byte, error) {
 	if err := await(dst, src); err != nil {
 		if errors.Is(err, io.EOF) {
@@ -147,16 +150,19 @@ func copyLine(dst *bufio.Writer, src *bufio.Reader) ([]byte, error) {
 		}
 		return nil, &readError{err}
 	}
+	content, ok := bytes.CutSuffix(line, []byte("\r\n"))
+	if !ok || !validValue(content) {
+		return nil, &readError{fmt.Errorf("%w: line %q", errBadChunk, clip(line))}
+	}
 	if _, err := dst.Write(line); err != nil {
 		return nil, &writeError{err}
 	}
-	return line, nil
+	return content, nil
 }
 
 // chunkSize parses a chunk's size line: hex digits, then optional
 // extensions after ';'.
 func chunkSize(line []byte) (int64, error) {
-	line = trimEOL(line)
 	if i := bytes.IndexByte(line, ';'); i >= 0 {
 		line = line[:i]
 	}

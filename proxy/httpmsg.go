@@ -43,6 +43,9 @@ var errHeadTooLarge = errors.New("head too large")
 func readHead(br *bufio.Reader, buf []byte) ([]byte, error) {
 	buf = buf[:0]
 	for {
+		// Where this line starts: a long one is appended in pieces, and
+		// only a line empty from its start ends the head.
+		start := len(buf)
 		line, err := br.ReadSlice('\n')
 		for errors.Is(err, bufio.ErrBufferFull) {
 			// A line longer than the reader's buffer: keep what came and
@@ -59,7 +62,6 @@ func readHead(br *bufio.Reader, buf []byte) ([]byte, error) {
 		if len(buf)+len(line) > maxHeadBytes {
 			return nil, errHeadTooLarge
 		}
-		start := len(buf)
 		buf = append(buf, line...)
 		buf = trimEOL(buf)
 		if len(buf) == start {
@@ -242,6 +244,11 @@ func parseRequest(head []byte, r *reqHead) error {
 	if r.chunked && r.minor == 0 {
 		return badRequest("Transfer-Encoding in an HTTP/1.0 request")
 	}
+	if r.chunked && chunkedCodings(r.fields) > 1 {
+		// A next hop may undo chunked once or twice: either way it
+		// would not end the body where the proxy does (RFC 9112 6.1).
+		return badRequest("chunked applied more than once")
+	}
 	r.host, r.expect = nil, false
 	hosts := 0
 	for _, f := range r.fields {
@@ -276,6 +283,23 @@ func parseRequest(head []byte, r *reqHead) error {
 		return badRequest("invalid Host %q", clip(r.host))
 	}
 	return nil
+}
+
+// chunkedCodings counts chunked among the codings of all Transfer-Encoding
+// fields.
+func chunkedCodings(fields []field) int {
+	n := 0
+	for _, f := range fields {
+		if !fold(f.name, "Transfer-Encoding") {
+			continue
+		}
+		for tok := range bytes.SplitSeq(f.value, []byte(",")) {
+			if fold(bytes.Trim(tok, " \t"), "chunked") {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // hasBody reports whether a body follows the request's head.
@@ -328,10 +352,10 @@ func (r *reqHead) replayable() bool {
 
 // appendBackendRequest appends the head sent to a backend: the request line
 // with the origin-form target, Host first, the client's fields without
-// hop-by-hop ones and without X-Forwarded-*, then fresh X-Forwarded-*
-// (xff is the client's address): this proxy is the edge, so what a client
-// claims there is not to be trusted. An HTTP/1.0 request stays one, so that
-// the backend frames its answer for an HTTP/1.0 client.
+// hop-by-hop ones and without Forwarded and X-Forwarded-*, then fresh
+// X-Forwarded-* (xff is the client's address): this proxy is the edge, so
+// what a client claims there is not to be trusted. An HTTP/1.0 request
+// stays one, so that the backend frames its answer for an HTTP/1.0 client.
 func appendBackendRequest(dst []byte, r *reqHead, xff []byte) []byte {
 	dst = append(dst, r.method...)
 	dst = append(dst, ' ')
@@ -341,12 +365,14 @@ func appendBackendRequest(dst []byte, r *reqHead, xff []byte) []byte {
 	} else {
 		dst = append(dst, " HTTP/1.1\r\n"...)
 	}
-	if r.host != nil {
+	if r.host != nil || r.minor == 1 {
+		// HTTP/1.1 needs the field even when empty (RFC 9112 3.2).
 		dst = appendField(dst, "Host", r.host)
 	}
 	for _, f := range r.fields {
 		if fold(f.name, "Host") || isHopByHop(f.name, &r.message, r.upgrade) ||
-			fold(f.name, "X-Forwarded-For") || fold(f.name, "X-Forwarded-Proto") || fold(f.name, "X-Forwarded-Host") {
+			fold(f.name, "X-Forwarded-For") || fold(f.name, "X-Forwarded-Proto") || fold(f.name, "X-Forwarded-Host") ||
+			fold(f.name, "Forwarded") {
 			continue
 		}
 		dst = appendField(dst, string(f.name), f.value)
@@ -366,8 +392,10 @@ func appendBackendRequest(dst []byte, r *reqHead, xff []byte) []byte {
 }
 
 // isHopByHop reports whether a field concerns only one connection (RFC 9110
-// 7.6.1) and so is not passed on. Transfer-Encoding is passed on, because the
-// body is passed on in its chunked framing. Upgrade and TE: trailers go
+// 7.6.1) and so is not passed on. Transfer-Encoding and Content-Length are
+// passed on even when Connection names them, because the body is passed on
+// as framed: a next hop without its framing would read the body as the next
+// message (a request smuggled past the proxy). Upgrade and TE: trailers go
 // through as net/http's reverse proxy let them.
 func isHopByHop(name []byte, m *message, upgrading bool) bool {
 	switch {
@@ -376,7 +404,7 @@ func isHopByHop(name []byte, m *message, upgrading bool) bool {
 		return true
 	case fold(name, "Upgrade"):
 		return !upgrading
-	case fold(name, "TE"), fold(name, "Transfer-Encoding"), fold(name, "Trailer"):
+	case fold(name, "TE"), fold(name, "Transfer-Encoding"), fold(name, "Trailer"), fold(name, "Content-Length"):
 		return false
 	}
 	for _, tok := range m.connTokens {

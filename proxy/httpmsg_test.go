@@ -41,6 +41,8 @@ func TestParseRequestRefuses(t *testing.T) {
 		{"space in target", "GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", 400},
 		{"CONNECT", "CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n", 405},
 		{"other expectation", "POST / HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\nContent-Length: 1\r\n\r\n", 417},
+		{"chunked twice", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", 400},
+		{"chunked in two fields", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
 		{"ftp target", "GET ftp://a/b HTTP/1.1\r\nHost: a\r\n\r\n", 400},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -53,12 +55,39 @@ func TestParseRequestRefuses(t *testing.T) {
 	}
 }
 
+// TestReadHeadLongLines: a header line longer than the reader's buffer is
+// read whole, whatever its length, and the head ends at its empty line only
+// (a line of exactly the buffer's size once ended the head early).
+func TestReadHeadLongLines(t *testing.T) {
+	for n := 4090; n <= 4100; n++ {
+		for _, eol := range []string{"\r\n", "\n"} {
+			value := strings.Repeat("v", n-len("X-A: "))
+			raw := "GET / HTTP/1.1" + eol + "X-A: " + value + eol + "Host: a" + eol + eol + "BODY"
+			br := bufio.NewReader(strings.NewReader(raw))
+			head, err := readHead(br, nil)
+			if err != nil {
+				t.Fatalf("line of %d: %v", n, err)
+			}
+			var r reqHead
+			if err := parseRequest(head, &r); err != nil {
+				t.Fatalf("line of %d: %v", n, err)
+			}
+			if len(r.fields) != 2 || string(r.fields[0].value) != value || string(r.host) != "a" {
+				t.Errorf("line of %d ending %q: fields %d, host %q", n, eol, len(r.fields), r.host)
+			}
+			if rest, _ := io.ReadAll(br); string(rest) != "BODY" {
+				t.Errorf("line of %d ending %q: left %.20q", n, eol, rest)
+			}
+		}
+	}
+}
+
 // TestBackendRequest: the head a backend is sent, byte for byte.
 func TestBackendRequest(t *testing.T) {
 	for _, tc := range []struct{ name, raw, want string }{
 		{
 			"hop-by-hop and forwarded fields",
-			"GET /a?b=1 HTTP/1.1\r\nhost: app.example\r\nX-Forwarded-For: 6.6.6.6\r\nConnection: keep-alive, X-Secret\r\nX-Secret: s\r\nKeep-Alive: timeout=5\r\nProxy-Authorization: x\r\nAccept: */*\r\nTE: trailers\r\n\r\n",
+			"GET /a?b=1 HTTP/1.1\r\nhost: app.example\r\nX-Forwarded-For: 6.6.6.6\r\nForwarded: for=6.6.6.6\r\nConnection: keep-alive, X-Secret\r\nX-Secret: s\r\nKeep-Alive: timeout=5\r\nProxy-Authorization: x\r\nAccept: */*\r\nTE: trailers\r\n\r\n",
 			"GET /a?b=1 HTTP/1.1\r\nHost: app.example\r\nAccept: */*\r\nTE: trailers\r\nX-Forwarded-For: 10.0.0.9\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: app.example\r\n\r\n",
 		},
 		{
@@ -75,6 +104,18 @@ func TestBackendRequest(t *testing.T) {
 			"upgrade",
 			"GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
 			"GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Forwarded-For: 10.0.0.9\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: a\r\n\r\n",
+		},
+		{
+			// Connection may name any field, but dropping the framing
+			// would let the backend read the body as a request of its own.
+			"framing fields named in Connection stay",
+			"POST / HTTP/1.1\r\nHost: a\r\nConnection: Content-Length, Transfer-Encoding, Host\r\nContent-Length: 3\r\n\r\n",
+			"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nX-Forwarded-For: 10.0.0.9\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: a\r\n\r\n",
+		},
+		{
+			"empty Host stays",
+			"OPTIONS * HTTP/1.1\r\nHost:\r\n\r\n",
+			"OPTIONS * HTTP/1.1\r\nHost: \r\nX-Forwarded-For: 10.0.0.9\r\nX-Forwarded-Proto: http\r\n\r\n",
 		},
 		{
 			"chunked body keeps its framing",
@@ -117,6 +158,8 @@ func TestResponseFraming(t *testing.T) {
 			"HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\nConnection: close\r\n\r\n"},
 		{"backend closes", "GET", "HTTP/1.1 200 OK\r\nConnection: close, X-A\r\nX-A: 1\r\nContent-Length: 0\r\n\r\n", bodyNone, false,
 			"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"},
+		{"length named in Connection", "GET", "HTTP/1.1 200 OK\r\nConnection: Content-Length\r\nContent-Length: 5\r\n\r\n", bodyLength, true,
+			"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\n"},
 		{"1.0 without keep-alive", "GET", "HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n", bodyLength, false,
 			"HTTP/1.0 200 OK\r\nContent-Length: 1\r\nConnection: close\r\n\r\n"},
 		{"no reason", "GET", "HTTP/1.1 200\r\nContent-Length: 1\r\n\r\n", bodyLength, true,
@@ -170,7 +213,8 @@ func TestCopyChunked(t *testing.T) {
 	if rest, _ := io.ReadAll(src); string(rest) != "NEXT" {
 		t.Errorf("left %q", rest)
 	}
-	for _, bad := range []string{"x\r\n", "5\r\nhel", "5\r\nhelloX\r\n0\r\n\r\n", "fffffffffffffffff\r\n"} {
+	for _, bad := range []string{"x\r\n", "5\r\nhel", "5\r\nhelloX\r\n0\r\n\r\n", "fffffffffffffffff\r\n",
+		"2;\nxx\r\n0\r\n\r\n", "2;a\rb\r\nxx\r\n0\r\n\r\n", "2\r\nxx\n0\r\n\r\n", "0\r\nX: a\rb\r\n\r\n", "0\r\n\n"} {
 		out.Reset()
 		err := copyBody(bufio.NewWriter(&out), bufio.NewReader(strings.NewReader(bad)), bodyChunked, 0)
 		var re *readError

@@ -359,10 +359,22 @@ func TestHTTPBackendFailsBeforeAnswering(t *testing.T) {
 
 // TestHTTPClientGoneEndsTheRequest: a client that leaves while its request
 // waits for a slow backend ends it there: the backend's request is
-// cancelled and a drain does not wait for it.
+// cancelled and a drain does not wait for it. A request with a body too,
+// once the body was sent.
 func TestHTTPClientGoneEndsTheRequest(t *testing.T) {
+	for _, raw := range []string{
+		"GET /poll HTTP/1.1\r\nHost: a\r\n\r\n",
+		"POST /poll HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nbody",
+		"POST /poll HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nbody\r\n0\r\n\r\n",
+	} {
+		t.Run(raw[:4], func(t *testing.T) { testClientGone(t, raw) })
+	}
+}
+
+func testClientGone(t *testing.T, raw string) {
 	cancelled := make(chan struct{})
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.ReadAll(r.Body) // net/http watches its client once the body is read
 		select {
 		case <-r.Context().Done():
 			close(cancelled)
@@ -384,7 +396,7 @@ func TestHTTPClientGoneEndsTheRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	io.WriteString(c, "GET /poll HTTP/1.1\r\nHost: a\r\n\r\n")
+	io.WriteString(c, raw)
 	p.waitActive(t, backend, 1)
 	time.Sleep(300 * time.Millisecond)
 	c.Close()
@@ -460,5 +472,114 @@ func TestHTTPRouteRemovalClosesIdleClients(t *testing.T) {
 	got, _ := io.ReadAll(busy)
 	if !strings.HasPrefix(string(got), "HTTP/1.1 200 OK\r\n") || !strings.Contains(string(got), "Connection: close\r\n") {
 		t.Errorf("in-flight request: %q", got)
+	}
+}
+
+// TestHTTPNoSmugglingThroughConnection: a client that lists Content-Length
+// in Connection does not get its body read by the backend as a request of
+// its own (whose answer the next client on that backend connection would
+// get).
+func TestHTTPNoSmugglingThroughConnection(t *testing.T) {
+	b := startHTTPBackend(t, "b", 0)
+	addr := httpProxyTo(t, b.addr)
+	smuggled := "GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n"
+	got := rawClient(t, addr, fmt.Sprintf("POST /echo HTTP/1.1\r\nHost: a\r\nConnection: Content-Length\r\nContent-Length: %d\r\n\r\n%s", len(smuggled), smuggled)+
+		"GET /last HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+	if n := b.requests.Load(); n != 2 || !strings.Contains(got, "\r\n\r\n"+smuggled+"|") || !strings.HasSuffix(got, "\r\n\r\nb") {
+		t.Errorf("the backend took %d requests for 2; the client got %q", n, got)
+	}
+}
+
+// TestHTTPLongHeaderLine: header lines about the size of the proxy's read
+// buffer pass whole.
+func TestHTTPLongHeaderLine(t *testing.T) {
+	var got atomic.Value
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.Store(r.Header.Get("X-Long"))
+	})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	addr := httpProxyTo(t, ln.Addr().String())
+	for _, n := range []int{4095, 4096, 8192} {
+		value := strings.Repeat("v", n-len("X-Long: "))
+		resp := rawClient(t, addr, "GET / HTTP/1.1\r\nHost: a\r\nX-Long: "+value+"\r\nConnection: close\r\n\r\n")
+		if !strings.HasPrefix(resp, "HTTP/1.1 200 OK\r\n") || got.Load() != value {
+			t.Errorf("line of %d: %.60q", n, resp)
+		}
+	}
+}
+
+// TestHTTPStrayBytesEndABackendConnection: a backend that sends more than
+// its answer's framing says (a body to a HEAD) does not get its extra bytes
+// read as the answer to the next request on that connection.
+func TestHTTPStrayBytesEndABackendConnection(t *testing.T) {
+	srv := rawBackend(t, func(c net.Conn, br *bufio.Reader) {
+		for {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			if req.Method == "HEAD" {
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+				continue
+			}
+			fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(req.URL.Path), req.URL.Path)
+		}
+	})
+	addr := httpProxyTo(t, srv)
+	got := rawClient(t, addr, "HEAD / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+	if !strings.HasPrefix(got, "HTTP/1.1 200 OK\r\n") {
+		t.Fatalf("HEAD: %q", got)
+	}
+	got = rawClient(t, addr, "GET /next HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+	if !strings.HasPrefix(got, "HTTP/1.1 200 OK\r\n") || !strings.HasSuffix(got, "\r\n\r\n/next") {
+		t.Errorf("the request after: %q", got)
+	}
+}
+
+// TestHTTPErrorAnswerAfterHead: the proxy's own answer to a broken request
+// has its body even when the request before it on the connection was a
+// HEAD.
+func TestHTTPErrorAnswerAfterHead(t *testing.T) {
+	b := startHTTPBackend(t, "b", 0)
+	addr := httpProxyTo(t, b.addr)
+	got := rawClient(t, addr, "HEAD / HTTP/1.1\r\nHost: a\r\n\r\nHEAD /no-version\r\n\r\n")
+	if !strings.HasSuffix(got, "Connection: close\r\n\r\n400 Bad Request\n") {
+		t.Errorf("got %q", got)
+	}
+}
+
+// TestHTTPCloseWithUnreadBody: when the proxy closes a client connection
+// whose body it did not read (an early answer), the client reads the
+// answer and then the end of the connection, not a reset that could take
+// the answer with it.
+func TestHTTPCloseWithUnreadBody(t *testing.T) {
+	srv := rawBackend(t, func(c net.Conn, br *bufio.Reader) {
+		if _, err := http.ReadRequest(br); err != nil {
+			return
+		}
+		io.WriteString(c, "HTTP/1.1 413 Content Too Large\r\nContent-Length: 0\r\n\r\n")
+		time.Sleep(2 * time.Second)
+	})
+	addr := httpProxyTo(t, srv)
+	for i := range 10 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		go func() {
+			fmt.Fprintf(c, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n", 64<<20)
+			c.Write(make([]byte, 64<<20))
+		}()
+		got, err := io.ReadAll(c)
+		c.Close()
+		if err != nil || !strings.HasPrefix(string(got), "HTTP/1.1 413 ") {
+			t.Fatalf("attempt %d: %q, %v", i, got, err)
+		}
 	}
 }
