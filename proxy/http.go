@@ -273,22 +273,38 @@ const (
 )
 
 // cut ends one request from outside (a drain that timed out) by closing its
-// backend connection; cause is what the client's answer reports.
+// backend connection; cause is what the client's answer reports. Once the
+// exchange is over, a late cancel (cutRequests calls them outside the
+// server's lock) must not close a connection that went back to the pool.
 type cut struct {
+	mu    sync.Mutex
 	conn  net.Conn
-	cause atomic.Pointer[error]
+	cause error
+	over  bool
 }
 
 func (x *cut) cancel(cause error) {
-	x.cause.Store(&cause)
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.over {
+		return
+	}
+	x.cause = cause
 	x.conn.Close()
 }
 
 func (x *cut) err() error {
-	if p := x.cause.Load(); p != nil {
-		return *p
-	}
-	return nil
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.cause
+}
+
+// finish ends the window in which cancel acts, and reports whether it did.
+func (x *cut) finish() (cut bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.over = true
+	return x.cause != nil
 }
 
 // exchange sends the request on bc and copies the answer to the client. bc
@@ -306,7 +322,7 @@ func (c *httpClient) exchange(ctx context.Context, bc *backendConn, path string)
 	}
 	reusable := false
 	defer func() {
-		if reusable {
+		if !x.finish() && reusable {
 			s.backends.put(bc)
 		} else {
 			bc.conn.Close()
@@ -354,6 +370,11 @@ func (c *httpClient) exchange(ctx context.Context, bc *backendConn, path string)
 			body.abort(c, bc)
 			if body.clientFailed() {
 				return closeClient
+			}
+			if first && bc.reused && r.replayable() && x.err() == nil {
+				// Bytes the backend sent after its last answer on
+				// this pooled connection, read as this one's.
+				return retryStale
 			}
 			return c.backendFailed(x, err, path)
 		}

@@ -105,7 +105,6 @@ type reqHead struct {
 	method []byte
 	target []byte // origin-form: what the backend is sent
 	host   []byte // Host, or the authority of an absolute-form target
-	expect bool   // Expect: 100-continue
 	head   []byte // what it was read into
 }
 
@@ -249,7 +248,7 @@ func parseRequest(head []byte, r *reqHead) error {
 		// would not end the body where the proxy does (RFC 9112 6.1).
 		return badRequest("chunked applied more than once")
 	}
-	r.host, r.expect = nil, false
+	r.host = nil
 	hosts := 0
 	for _, f := range r.fields {
 		switch {
@@ -260,7 +259,6 @@ func parseRequest(head []byte, r *reqHead) error {
 			if !fold(f.value, "100-continue") {
 				return &statusError{417, fmt.Sprintf("Expect %q", clip(f.value))}
 			}
-			r.expect = r.hasBody()
 		}
 	}
 	if hosts > 1 || hosts == 0 && r.minor == 1 {
@@ -498,11 +496,14 @@ func responseBody(req *reqHead, r *respHead) bodyKind {
 }
 
 // appendClientResponse appends the head sent to the client: the backend's
-// status line and fields without hop-by-hop ones, and the proxy's own
+// status and fields without hop-by-hop ones, and the proxy's own
 // Connection header. A Content-Length beside Transfer-Encoding is dropped
 // (RFC 9112 6.3).
 func appendClientResponse(dst []byte, r *respHead, upgrading bool, connection string) []byte {
-	dst = append(dst, r.statusLine...)
+	// The version is the proxy's own (RFC 9110 6.2): an HTTP/1.0 backend's
+	// would make a 1.1 client give up its keep-alive connection.
+	dst = append(dst, "HTTP/1.1"...)
+	dst = append(dst, r.statusLine[len("HTTP/1.x"):]...)
 	dst = append(dst, "\r\n"...)
 	for _, f := range r.fields {
 		if isHopByHop(f.name, &r.message, upgrading) ||

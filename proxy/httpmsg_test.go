@@ -161,7 +161,7 @@ func TestResponseFraming(t *testing.T) {
 		{"length named in Connection", "GET", "HTTP/1.1 200 OK\r\nConnection: Content-Length\r\nContent-Length: 5\r\n\r\n", bodyLength, true,
 			"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\n"},
 		{"1.0 without keep-alive", "GET", "HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n", bodyLength, false,
-			"HTTP/1.0 200 OK\r\nContent-Length: 1\r\nConnection: close\r\n\r\n"},
+			"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nConnection: close\r\n\r\n"},
 		{"no reason", "GET", "HTTP/1.1 200\r\nContent-Length: 1\r\n\r\n", bodyLength, true,
 			"HTTP/1.1 200\r\nContent-Length: 1\r\nConnection: close\r\n\r\n"},
 	} {

@@ -527,6 +527,14 @@ func TestHTTPStrayBytesEndABackendConnection(t *testing.T) {
 				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
 				continue
 			}
+			if req.URL.Path == "/late" {
+				// The same mistake, its bytes arriving after the
+				// proxy took the connection back.
+				io.WriteString(c, "HTTP/1.1 204 No Content\r\n\r\n")
+				time.Sleep(30 * time.Millisecond)
+				io.WriteString(c, "hello")
+				continue
+			}
 			fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(req.URL.Path), req.URL.Path)
 		}
 	})
@@ -538,6 +546,12 @@ func TestHTTPStrayBytesEndABackendConnection(t *testing.T) {
 	got = rawClient(t, addr, "GET /next HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
 	if !strings.HasPrefix(got, "HTTP/1.1 200 OK\r\n") || !strings.HasSuffix(got, "\r\n\r\n/next") {
 		t.Errorf("the request after: %q", got)
+	}
+	rawClient(t, addr, "GET /late HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+	time.Sleep(100 * time.Millisecond)
+	got = rawClient(t, addr, "GET /after-late HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+	if !strings.HasPrefix(got, "HTTP/1.1 200 OK\r\n") || !strings.HasSuffix(got, "\r\n\r\n/after-late") {
+		t.Errorf("a GET after late stray bytes: %q", got)
 	}
 }
 
@@ -581,5 +595,60 @@ func TestHTTPCloseWithUnreadBody(t *testing.T) {
 		if err != nil || !strings.HasPrefix(string(got), "HTTP/1.1 413 ") {
 			t.Fatalf("attempt %d: %q, %v", i, got, err)
 		}
+	}
+}
+
+// TestHTTP10BackendKeepsClients: an HTTP/1.0 backend's answers reach an
+// HTTP/1.1 client as HTTP/1.1, so the client keeps its connection.
+func TestHTTP10BackendKeepsClients(t *testing.T) {
+	srv := rawBackend(t, func(c net.Conn, br *bufio.Reader) {
+		if _, err := http.ReadRequest(br); err == nil {
+			io.WriteString(c, "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		}
+	})
+	addr := httpProxyTo(t, srv)
+	tr := &http.Transport{MaxIdleConnsPerHost: 1}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr}
+	fresh := 0
+	for range 5 {
+		trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
+			if !info.Reused {
+				fresh++
+			}
+		}}
+		req, _ := http.NewRequest("GET", "http://"+addr+"/", nil)
+		resp, err := c.Do(req.WithContext(httptrace.WithClientTrace(req.Context(), trace)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(body) != "ok" || resp.ProtoMinor != 1 {
+			t.Errorf("HTTP/1.%d %q", resp.ProtoMinor, body)
+		}
+	}
+	if fresh != 1 {
+		t.Errorf("5 GETs took %d client connections, want 1", fresh)
+	}
+}
+
+// TestCutAfterTheExchange: a drain's cancel that comes after its request
+// ended leaves the connection, which may be back in the pool, open.
+func TestCutAfterTheExchange(t *testing.T) {
+	a, b := net.Pipe()
+	defer b.Close()
+	x := &cut{conn: a}
+	if x.finish() {
+		t.Fatal("finish reports a cut that did not happen")
+	}
+	x.cancel(errDrainTimeout)
+	go a.Write([]byte("x"))
+	b.SetReadDeadline(time.Now().Add(time.Second))
+	if _, err := b.Read(make([]byte, 1)); err != nil {
+		t.Errorf("the connection was closed by a late cancel: %v", err)
+	}
+	if x.err() != nil {
+		t.Errorf("late cancel recorded %v", x.err())
 	}
 }
