@@ -535,7 +535,7 @@ func drainNote(a ProxyApply, busy []string) string {
 		// not carry.
 		return fmt.Sprintf("drain timed out after %s with connections or requests still open on %s (drain_timeout_ms sets the wait)", timeout, strings.Join(busy, ", "))
 	case !slices.ContainsFunc(a.Routes, func(r ProxyTableRoute) bool { return r.Mode != "http" }):
-		return fmt.Sprintf("drain timed out after %s: requests still in flight on %s were ended with 504 (drain_timeout_ms sets the wait)", timeout, strings.Join(busy, ", "))
+		return fmt.Sprintf("drain timed out after %s: requests still in flight on %s were ended with 504, or cut if their answer had begun (a stream, a websocket) (drain_timeout_ms sets the wait)", timeout, strings.Join(busy, ", "))
 	}
 	return fmt.Sprintf("drain timed out after %s with connections still open on %s, which end as it stops; in TCP mode the proxy waits for clients to close theirs (app_protocol: http closes idle keep-alive connections at once; drain_timeout_ms sets the wait)", timeout, strings.Join(busy, ", "))
 }

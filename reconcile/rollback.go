@@ -24,6 +24,23 @@ type RollbackOptions struct {
 	// Monitor is how long a kept container without a health check must
 	// keep running once started: the same gate as an upgrade's.
 	Monitor time.Duration
+	// DrainTimeouts are the services' drain_timeout_ms when the files are
+	// there (DrainTimeouts); a service not in it drains for
+	// DefaultDrainTimeout, since a rollback may run without files.
+	DrainTimeouts map[string]time.Duration
+}
+
+// DrainTimeouts returns the drain timeout of each service of p, for a
+// rollback to drain as the upgrade did.
+func DrainTimeouts(p *compose.Project) map[string]time.Duration {
+	if p == nil {
+		return nil
+	}
+	out := map[string]time.Duration{}
+	for _, svc := range p.Services {
+		out[svc.Name] = drainTimeout(svc)
+	}
+	return out
 }
 
 // Rollback plans going back to the kept revision of the named services (all
@@ -208,7 +225,11 @@ func rollbackService(name string, view ServiceView, opts RollbackOptions, proxy 
 				back = append(back, k)
 			}
 		}
-		px := proxyPlan{ref: proxy.ID, routes: routes, drain: DefaultDrainTimeout}
+		drain := DefaultDrainTimeout
+		if d, ok := opts.DrainTimeouts[name]; ok {
+			drain = d
+		}
+		px := proxyPlan{ref: proxy.ID, routes: routes, drain: drain}
 		draining := servingNow(view.Current)
 		sp.Steps = append(sp.Steps, px.switchStep(name, fmt.Sprintf("serve revision %d, drain revision %d", keptRev, view.Revision), back, draining))
 		if len(draining) > 0 {

@@ -481,3 +481,59 @@ func webSteps(plan Plan) []Step {
 	}
 	return nil
 }
+
+// TestRollbackDrainsAsTheFilesSay: a rollback's switch waits for the
+// drained containers as long as drain_timeout_ms says when the files are
+// there (the default 30 s without them), as the upgrade's switches did.
+func TestRollbackDrainsAsTheFilesSay(t *testing.T) {
+	file := "services:\n  web:\n    image: drover-hello:%s\n    ports: ['127.0.0.1:8991:80']\n    x-drover: {proxy: true}\n"
+	rancher := "web:\n  drain_timeout_ms: 8000\n  upgrade_strategy: {start_first: true}\n"
+	p1 := load(t, fmt.Sprintf(file, "v1"), rancher)
+	w := newWorld(p1)
+	w.obs.Images[ProxyImage] = "sha256:proxy"
+	up, err := Up(p1, w.obs, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := simulate(t, w.obs, up)
+	start.Proxy = &Container{ID: "proxy", Name: "demo-proxy", Image: ProxyImage, State: "running", Labels: map[string]string{LabelProxy: routesLabel(proxyRoutes(p1))}}
+	p2 := load(t, fmt.Sprintf(file, "v2"), rancher)
+	plan, err := Upgrade(p2, start, UpgradeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	upgraded := simulate(t, start, plan)
+	drains := func(p Plan) (out []time.Duration) {
+		for _, st := range p.Services[0].Steps {
+			if a, ok := st.Action.(ProxyApply); ok {
+				out = append(out, a.DrainTimeout)
+			}
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name  string
+		files map[string]time.Duration
+		want  time.Duration
+	}{
+		{"with the files", DrainTimeouts(p2), 8 * time.Second},
+		{"without files", nil, DefaultDrainTimeout},
+	} {
+		rb, err := Rollback(upgraded, RollbackOptions{Timeout: time.Minute, DrainTimeouts: tc.files})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := drains(rb)
+		if len(got) == 0 {
+			t.Fatalf("%s: no switch in the rollback:\n%s", tc.name, rb)
+		}
+		for _, d := range got {
+			if d != tc.want {
+				t.Errorf("%s: a switch drains for %s, want %s", tc.name, d, tc.want)
+			}
+		}
+	}
+	if got := drains(plan); len(got) == 0 || got[0] != 8*time.Second {
+		t.Errorf("the upgrade's switches drain for %v, want 8s", got)
+	}
+}

@@ -294,7 +294,7 @@ func (a *app) afterFailure(ctx context.Context, s *session, opts reconcile.Upgra
 		if err != nil {
 			return errors.Join(applyErr, err)
 		}
-		plan, err := reconcile.Rollback(obs, reconcile.RollbackOptions{Services: rollback, Timeout: opts.WaitTimeout, Monitor: a.monitor(s, rollback)})
+		plan, err := reconcile.Rollback(obs, reconcile.RollbackOptions{Services: rollback, Timeout: opts.WaitTimeout, Monitor: a.monitor(s, rollback), DrainTimeouts: reconcile.DrainTimeouts(s.project)})
 		if errors.Is(err, reconcile.ErrNothingKept) {
 			return applyErr // nothing had changed yet
 		}
@@ -346,7 +346,7 @@ func (a *app) rollback(ctx context.Context, to reconcile.RollbackToOptions, dryR
 		return err
 	}
 	defer s.close()
-	opts := reconcile.RollbackOptions{Services: services, Timeout: to.WaitTimeout, Monitor: a.monitor(s, services)}
+	opts := reconcile.RollbackOptions{Services: services, Timeout: to.WaitTimeout, Monitor: a.monitor(s, services), DrainTimeouts: reconcile.DrainTimeouts(s.project)}
 	plan, err := reconcile.Rollback(obs, opts)
 	if to.Revision > 0 || errors.Is(err, reconcile.ErrNothingKept) {
 		if s.project == nil {
