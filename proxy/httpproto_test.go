@@ -109,6 +109,17 @@ func TestHTTPBodiesAndExpect(t *testing.T) {
 	}
 }
 
+// countNewConn returns req counting in *fresh whether the client opened a
+// new connection for it.
+func countNewConn(req *http.Request, fresh *int) *http.Request {
+	trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
+		if !info.Reused {
+			*fresh++
+		}
+	}}
+	return req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
+}
+
 // TestHTTPPostsKeepTheConnection: requests with bodies, one after the
 // other on one client connection, all keep it (the proxy does not close it
 // because its copy of a body had not reported back before the answer).
@@ -120,14 +131,8 @@ func TestHTTPPostsKeepTheConnection(t *testing.T) {
 	c := &http.Client{Transport: tr}
 	fresh := 0
 	for i := range 50 {
-		trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
-			if !info.Reused {
-				fresh++
-			}
-		}}
 		req, _ := http.NewRequest("POST", "http://"+addr+"/echo", strings.NewReader(strings.Repeat("x", 1000+i)))
-		req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
-		resp, err := c.Do(req)
+		resp, err := c.Do(countNewConn(req, &fresh))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -142,17 +147,22 @@ func TestHTTPPostsKeepTheConnection(t *testing.T) {
 	}
 }
 
-// TestHTTPEarlyAnswer: a backend that answers before reading a large body
-// (413) gets its answer to the client, and the client connection closes,
-// since the rest of the body is still on its way.
-func TestHTTPEarlyAnswer(t *testing.T) {
-	srv := rawBackend(t, func(c net.Conn, br *bufio.Reader) {
+// earlyAnswerBackend answers 413 to every request without reading its body.
+func earlyAnswerBackend(t *testing.T) string {
+	return rawBackend(t, func(c net.Conn, br *bufio.Reader) {
 		if _, err := http.ReadRequest(br); err != nil {
 			return
 		}
 		io.WriteString(c, "HTTP/1.1 413 Content Too Large\r\nContent-Length: 0\r\n\r\n")
 		time.Sleep(2 * time.Second)
 	})
+}
+
+// TestHTTPEarlyAnswer: a backend that answers before reading a large body
+// (413) gets its answer to the client, and the client connection closes,
+// since the rest of the body is still on its way.
+func TestHTTPEarlyAnswer(t *testing.T) {
+	srv := earlyAnswerBackend(t)
 	addr := httpProxyTo(t, srv)
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -572,13 +582,7 @@ func TestHTTPErrorAnswerAfterHead(t *testing.T) {
 // answer and then the end of the connection, not a reset that could take
 // the answer with it.
 func TestHTTPCloseWithUnreadBody(t *testing.T) {
-	srv := rawBackend(t, func(c net.Conn, br *bufio.Reader) {
-		if _, err := http.ReadRequest(br); err != nil {
-			return
-		}
-		io.WriteString(c, "HTTP/1.1 413 Content Too Large\r\nContent-Length: 0\r\n\r\n")
-		time.Sleep(2 * time.Second)
-	})
+	srv := earlyAnswerBackend(t)
 	addr := httpProxyTo(t, srv)
 	for i := range 10 {
 		c, err := net.Dial("tcp", addr)
@@ -612,13 +616,8 @@ func TestHTTP10BackendKeepsClients(t *testing.T) {
 	c := &http.Client{Transport: tr}
 	fresh := 0
 	for range 5 {
-		trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
-			if !info.Reused {
-				fresh++
-			}
-		}}
 		req, _ := http.NewRequest("GET", "http://"+addr+"/", nil)
-		resp, err := c.Do(req.WithContext(httptrace.WithClientTrace(req.Context(), trace)))
+		resp, err := c.Do(countNewConn(req, &fresh))
 		if err != nil {
 			t.Fatal(err)
 		}
