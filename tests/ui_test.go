@@ -101,10 +101,12 @@ func TestUIWalkThroughInABrowser(t *testing.T) {
 	}
 
 	page.click("upgrade")
+	// The buttons come back when the run ends: a Finish pressed during the
+	// upgrade's last step would be refused.
 	page.waitFor("upgraded again", func(s uiState) bool { return s.State == "upgraded" && s.Buttons["confirm"] })
 	page.click("confirm")
 	page.waitFor("active at revision 2, nothing kept", func(s uiState) bool {
-		return s.State == "active" && s.Revision == "2" && s.Kept == "0" && !s.OutOfSync && !s.Buttons["rollback"]
+		return s.State == "active" && s.Revision == "2" && s.Kept == "0" && !s.OutOfSync && !s.Buttons["rollback"] && s.Buttons["stop"]
 	})
 	page.waitLog("confirm site: done")
 	page.shot("6-finished")

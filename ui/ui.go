@@ -32,6 +32,10 @@ type Project struct {
 	Files    bool
 	Notes    []string // what reading the project said (a file unreadable...)
 	Services []Service
+	// Running is the verb this page is running on the project, if any: its
+	// buttons are hidden until it ends, so that a Finish pressed during an
+	// upgrade's last step is not refused.
+	Running string
 }
 
 // Service is one service's row. Every value is shown as text.
@@ -228,8 +232,11 @@ func (s *Server) load(r *http.Request) pageData {
 	if err != nil {
 		d.Error = err.Error()
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for _, p := range ps {
 		if d.Project == "" || p.Name == d.Project {
+			p.Running = s.running[p.Name]
 			d.Projects = append(d.Projects, p)
 		}
 	}
@@ -336,11 +343,6 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request) {
 
 // run runs one action and tells every page how it goes.
 func (s *Server) run(id int, a Action) {
-	defer func() {
-		s.mu.Lock()
-		delete(s.running, a.Project)
-		s.mu.Unlock()
-	}()
 	base := message{Run: id, Project: a.Project, Verb: a.Verb, Service: a.Service}
 	s.hub.send(base.with("start", ""))
 	stdout := &lineWriter{emit: func(l string) { s.hub.send(base.with("event", l)) }}
@@ -348,6 +350,11 @@ func (s *Server) run(id int, a Action) {
 	err := s.backend.Run(s.ctx, a, stdout, stderr)
 	stdout.flush()
 	stderr.flush()
+	// Free the project before the end is sent: the pages fetch it again on
+	// the end and must find its buttons back.
+	s.mu.Lock()
+	delete(s.running, a.Project)
+	s.mu.Unlock()
 	end := base.with("end", "")
 	if err != nil {
 		end.Error = err.Error()

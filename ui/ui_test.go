@@ -19,6 +19,7 @@ type fakeBackend struct {
 	mu       sync.Mutex
 	ran      []Action
 	done     chan struct{}
+	release  chan struct{} // when set, Run waits for it
 }
 
 func (f *fakeBackend) Projects(context.Context) ([]Project, error) { return f.projects, nil }
@@ -28,6 +29,9 @@ func (f *fakeBackend) Run(_ context.Context, a Action, stdout, stderr io.Writer)
 	f.ran = append(f.ran, a)
 	f.mu.Unlock()
 	io.WriteString(stdout, `{"target":"web-1","action":"create","phase":"done"}`+"\n")
+	if f.release != nil {
+		<-f.release
+	}
 	if f.done != nil {
 		close(f.done)
 	}
@@ -248,5 +252,35 @@ func TestOneProjectPage(t *testing.T) {
 	body = do(h, httptest.NewRequest(http.MethodGet, "http://127.0.0.1:8080/projects?token="+testToken, nil)).Body.String()
 	if !strings.Contains(body, `data-project="other"`) || !strings.Contains(body, `data-project="site"`) {
 		t.Errorf("without ?project, not every project:\n%s", body)
+	}
+}
+
+// While a run from the page goes on, its project shows what runs and no
+// buttons: a Finish pressed during an upgrade's last step would be refused.
+func TestButtonsHiddenWhileARunGoesOn(t *testing.T) {
+	f, h := newTest(t)
+	f.projects[0].Services[0].Kept = 1
+	f.release, f.done = make(chan struct{}), make(chan struct{})
+	page := func() string {
+		return do(h, httptest.NewRequest(http.MethodGet, "http://127.0.0.1:8080/projects?token="+testToken, nil)).Body.String()
+	}
+	if body := page(); !strings.Contains(body, `data-verb="confirm"`) || strings.Contains(body, "running") {
+		t.Fatalf("before the run: %s", body)
+	}
+	if w := do(h, actionRequest(testToken, upgradeWeb)); w.Code != http.StatusAccepted {
+		t.Fatalf("POST /action: %d %s", w.Code, w.Body)
+	}
+	body := page()
+	if strings.Contains(body, `class="act"`) || !strings.Contains(body, "upgrade running") {
+		t.Errorf("during the run, buttons or no note:\n%s", body)
+	}
+	close(f.release)
+	<-f.done
+	deadline := time.Now().Add(5 * time.Second)
+	for strings.Contains(page(), "running") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if body := page(); !strings.Contains(body, `data-verb="confirm"`) {
+		t.Errorf("after the run, no Finish button:\n%s", body)
 	}
 }
