@@ -289,15 +289,36 @@ func planService(p *compose.Project, svc compose.Service, view ServiceView, obs 
 	}
 	// Surplus goes highest number first, as docker compose scales down.
 	sort.Slice(surplus, func(i, j int) bool { return surplus[i].Number > surplus[j].Number })
+	routes := proxyRoutes(p)
+	var removals [][]Step
+	var draining []Container
 	for _, c := range surplus {
-		lanes = append(lanes, removeSteps(c, fmt.Sprintf("surplus: scale %d", svc.Scale), stopTimeout(svc)))
+		removals = append(removals, removeSteps(c, fmt.Sprintf("surplus: scale %d", svc.Scale), stopTimeout(svc)))
+		if c.Running() {
+			draining = append(draining, c)
+		}
+	}
+	// Behind the proxy, the surplus is drained before it stops: stopped
+	// first, its requests in flight would fail. The drain waits for the
+	// containers that stay, so the removals wait for the slots' lanes.
+	drainFirst := fronted(routes, svc.Name) && start && len(draining) > 0
+	if !drainFirst {
+		lanes = append(lanes, removals...)
 	}
 	sp.Steps = inLanes(svc.Name, lanes...)
 	if len(started) > 0 {
 		sp.Steps = append(dependencyWaits(p, svc, opts.WaitTimeout), sp.Steps...)
 		sp.Steps = append(sp.Steps, Step{Target: svc.Name, Action: Wait{Refs: started, Until: Ready, Timeout: opts.WaitTimeout}})
 	}
-	if routes := proxyRoutes(p); fronted(routes, svc.Name) && start && (len(sp.Steps) > 0 || obs.Proxy == nil || !proxyInSync(obs, routes, svc.Name, final)) {
+	if drainFirst {
+		drain := drainTimeout(svc)
+		sp.Steps = append(sp.Steps, Step{Target: svc.Name, Reason: fmt.Sprintf("drain the surplus, waiting up to %s for their connections", drain), Action: ProxyApply{
+			Container: proxyRef(p, obs), Routes: serviceRoutes(routes, svc.Name, final, draining, false),
+			Sets: serviceSets(routes, svc.Name, final, draining, false), DrainTimeout: drain,
+		}})
+		sp.Steps = append(sp.Steps, inLanes(svc.Name, removals...)...)
+	}
+	if fronted(routes, svc.Name) && start && (len(sp.Steps) > 0 || obs.Proxy == nil || !proxyInSync(obs, routes, svc.Name, final)) {
 		sp.Steps = append(sp.Steps, Step{Target: svc.Name, Reason: "its containers serve", Action: ProxyApply{
 			Container: proxyRef(p, obs), Routes: serviceRoutes(routes, svc.Name, final, nil, false),
 			Sets: serviceSets(routes, svc.Name, final, nil, false), DrainTimeout: DefaultDrainTimeout,

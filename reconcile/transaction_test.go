@@ -488,15 +488,7 @@ func webSteps(plan Plan) []Step {
 func TestRollbackDrainsAsTheFilesSay(t *testing.T) {
 	file := "services:\n  web:\n    image: drover-hello:%s\n    ports: ['127.0.0.1:8991:80']\n    x-drover: {proxy: true}\n"
 	rancher := "web:\n  drain_timeout_ms: 8000\n  upgrade_strategy: {start_first: true}\n"
-	p1 := load(t, fmt.Sprintf(file, "v1"), rancher)
-	w := newWorld(p1)
-	w.obs.Images[ProxyImage] = "sha256:proxy"
-	up, err := Up(p1, w.obs, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	start := simulate(t, w.obs, up)
-	start.Proxy = &Container{ID: "proxy", Name: "demo-proxy", Image: ProxyImage, State: "running", Labels: map[string]string{LabelProxy: routesLabel(proxyRoutes(p1))}}
+	start := upBehindProxy(t, load(t, fmt.Sprintf(file, "v1"), rancher))
 	p2 := load(t, fmt.Sprintf(file, "v2"), rancher)
 	plan, err := Upgrade(p2, start, UpgradeOptions{})
 	if err != nil {
@@ -536,4 +528,78 @@ func TestRollbackDrainsAsTheFilesSay(t *testing.T) {
 	if got := drains(plan); len(got) == 0 || got[0] != 8*time.Second {
 		t.Errorf("the upgrade's switches drain for %v, want 8s", got)
 	}
+}
+
+// Behind the proxy, a container that leaves (a scale down, in an up or in
+// an upgrade) is drained before it stops: a switch lists it as draining,
+// and no later switch before its stop serves it.
+func TestSurplusIsDrainedBeforeItStops(t *testing.T) {
+	file := "services:\n  web:\n    image: drover-hello:%s\n    scale: %d\n    ports: ['127.0.0.1:8991:80']\n    x-drover: {proxy: true}\n"
+	for _, tc := range []struct {
+		name, rancher string
+		upgrade       bool
+	}{
+		{"up", "web:\n  drain_timeout_ms: 7000\n", false},
+		{"start-first upgrade", "web:\n  drain_timeout_ms: 7000\n  upgrade_strategy: {start_first: true, batch_size: 1}\n", true},
+		{"stop-first upgrade", "web:\n  drain_timeout_ms: 7000\n  upgrade_strategy: {start_first: false, batch_size: 2}\n", true},
+	} {
+		start := upBehindProxy(t, load(t, fmt.Sprintf(file, "v1", 3), tc.rancher))
+		var plan Plan
+		var err error
+		if tc.upgrade {
+			plan, err = Upgrade(load(t, fmt.Sprintf(file, "v2", 1), tc.rancher), start, UpgradeOptions{})
+		} else {
+			plan, err = Up(load(t, fmt.Sprintf(file, "v1", 1), tc.rancher), start, Options{})
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		hosts := map[string]string{}
+		for _, c := range start.Containers {
+			hosts[c.ID] = BackendHost(c)
+		}
+		state, drained, stopped := map[string]string{}, map[string]bool{}, 0
+		for _, s := range flatten(plan.Services[0].Steps) {
+			switch a := s.Action.(type) {
+			case ProxyApply:
+				state = map[string]string{}
+				for _, b := range a.Routes[0].Backends {
+					host := strings.Split(b.Addr, ":")[0]
+					state[host] = b.State
+					if b.State == "draining" {
+						drained[host] = true
+						if a.DrainTimeout != 7*time.Second {
+							t.Errorf("%s: %s drains for %s, want drain_timeout_ms's 7s", tc.name, host, a.DrainTimeout)
+						}
+					}
+				}
+			case StopContainer:
+				host, ok := hosts[a.Ref]
+				if !ok {
+					continue
+				}
+				stopped++
+				if !drained[host] || state[host] == "serving" {
+					t.Errorf("%s: %s stops, drained before: %v, in the last switch: %q\n%s", tc.name, host, drained[host], state[host], plan)
+				}
+			}
+		}
+		if stopped < 2 {
+			t.Errorf("%s: %d of the old containers stop, want at least the 2 beyond the scale:\n%s", tc.name, stopped, plan)
+		}
+	}
+}
+
+// upBehindProxy is the engine after a first up of p, its proxy running.
+func upBehindProxy(t *testing.T, p *compose.Project) Observed {
+	t.Helper()
+	w := newWorld(p)
+	w.obs.Images[ProxyImage] = "sha256:proxy"
+	up, err := Up(p, w.obs, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := simulate(t, w.obs, up)
+	start.Proxy = &Container{ID: "proxy", Name: "demo-proxy", Image: ProxyImage, State: "running", Labels: map[string]string{LabelProxy: routesLabel(proxyRoutes(p))}}
+	return start
 }

@@ -422,7 +422,23 @@ func upgradeUnit(p *compose.Project, unit []member, obs Observed, opts UpgradeOp
 		}
 		steps = append(steps, batchSteps(primary.Name, policy, pending[b.From:b.To], i+1, len(batches), probe)...)
 	}
-	if px != nil && policy.StartFirst && len(batches) > 0 {
+	drainedSurplus := false
+	if px != nil {
+		// Old containers beyond the scale still serve: drain them before
+		// they are kept (stopped).
+		var beyond []Container
+		for _, c := range unit[len(unit)-1].old {
+			if c.Number > primary.Scale {
+				beyond = append(beyond, c)
+			}
+		}
+		if rest, out := withoutBackends(px.serving, beyond); len(out) > 0 {
+			px.serving = rest
+			steps = append(steps, px.switchStep(primary.Name, "drain the surplus", rest, out))
+			drainedSurplus = true
+		}
+	}
+	if px != nil && (policy.StartFirst && len(batches) > 0 || drainedSurplus) {
 		// The last switch left the old ones listed as draining.
 		steps = append(steps, px.switchStep(primary.Name, "drained", px.serving, nil))
 	}

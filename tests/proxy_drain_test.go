@@ -488,3 +488,61 @@ func TestProxyBackendKilledUnderLoad(t *testing.T) {
 		})
 	}
 }
+
+// A scale down behind the proxy (HTTP mode, scale 3 to 1, under 4
+// new-connection and 3 keep-alive clients, with 7 s requests in flight):
+// the proxy drains the two leaving containers before they stop, so no
+// request fails, the long ones included, and only the one left answers
+// afterwards.
+func TestProxyScaleDownUnderLoad(t *testing.T) {
+	port := freePort(t)
+	p := newProject(t, fmt.Sprintf(proxiedScaled, port, ", app_protocol: http"), "services:\n  site:\n    scale: 3\n    drain_timeout_ms: 10000\n")
+	p.mustDrover("up")
+	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+	get(t, url)
+	load := startPerClientLoad(url, 4, 3)
+	time.Sleep(time.Second)
+	load.mu.Lock()
+	before := len(load.hosts)
+	load.mu.Unlock()
+	// Requests longer than the app's own grace at SIGTERM (hello finishes
+	// its requests for 5 s): only a drain before the stop lets those on
+	// the leaving containers end.
+	const slow = 6
+	slowResults := make(chan string, slow)
+	for i := 0; i < slow; i++ {
+		go func() {
+			// POST: the proxy sends a GET cut by its backend again
+			// elsewhere, which would hide a missing drain.
+			r := timedRequestOf(http.MethodPost, url+"slow?d=7s", 30*time.Second)
+			slowResults <- fmt.Sprintf("%d %v", r.code, r.err)
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	r := p.mustDrover("--progress", "json", "scale", "site=1")
+	load.setMark()
+	time.Sleep(time.Second)
+	load.finish()
+	t.Logf("%d requests answered from %d containers before the scale down; failed per client %v; errors %v", sum(load.ok), before, load.failed, load.errs)
+	if total := sum(load.failed); total != 0 {
+		t.Errorf("%d requests failed during the scale down", total)
+	}
+	for i := 0; i < slow; i++ {
+		if got := <-slowResults; got != "200 <nil>" {
+			t.Errorf("a 7 s POST begun before the scale down ended with %s", got)
+		}
+	}
+	if before != 3 || sum(load.okAfter) < 10 {
+		t.Errorf("answers from %d containers before the scale down (want 3), %d after it (want at least 10): the load did not run", before, sum(load.okAfter))
+	}
+	if !strings.Contains(r.stdout, "drain the surplus") {
+		t.Errorf("no drain of the surplus in the run's events:\n%s", r.stdout)
+	}
+	hosts := map[string]bool{}
+	for i := 0; i < 10; i++ {
+		hosts[timedGet(url, 5*time.Second).body] = true
+	}
+	if len(hosts) != 1 {
+		t.Errorf("after the scale down, answers from %v; want one container", hosts)
+	}
+}
