@@ -58,17 +58,18 @@ lint:
 
 # The whole suite: unit tests of the loader and planner, then the end-to-end
 # tests in tests/ against the real engine (they build their own images).
-# The timeout guards against a hang, not a speed: on a 2-CPU machine the
-# end-to-end tests took 11 min in one session and over 15 in the next with
-# the same per-test times alone (the parallel ones share the engine).
+# Every end-to-end test runs beside the others (each has its own project,
+# ports and image tags; the two Swarm tests take turns): 4 at a time is
+# what a 2-CPU machine keeps busy. The timeout guards against a hang, not a
+# speed.
 test: lint
-	$(GO) test -count=1 -timeout 30m -parallel 3 ./...
+	$(GO) test -count=1 -timeout 30m -parallel 4 ./...
 
 unit:
 	$(GO) test -count=1 ./compose/... ./reconcile/... ./history/...
 
 e2e:
-	$(GO) test -count=1 -timeout 30m -v ./tests/...
+	$(GO) test -count=1 -timeout 30m -parallel 4 -v ./tests/...
 
 # A short run of each fuzz target (FUZZTIME=5m for a longer one).
 FUZZTIME ?= 20s

@@ -523,6 +523,10 @@ func (c *httpClient) answer(code int, keep, http10 bool) bool {
 	b = append(b, text[:len(text)-1]...)
 	b = append(b, "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: "...)
 	b = strconv.AppendInt(b, int64(len(text)), 10)
+	// An answer made here, not by a backend, carries the date a server
+	// must send (RFC 9110, 6.6.1).
+	b = append(b, "\r\nDate: "...)
+	b = time.Now().UTC().AppendFormat(b, http.TimeFormat)
 	switch {
 	case !keep:
 		b = append(b, "\r\nConnection: close"...)

@@ -575,6 +575,12 @@ func TestHTTPErrorAnswerAfterHead(t *testing.T) {
 	if !strings.HasSuffix(got, "Connection: close\r\n\r\n400 Bad Request\n") {
 		t.Errorf("got %q", got)
 	}
+	// The proxy's own answer carries a Date, as a server's must.
+	_, date, _ := strings.Cut(got[strings.LastIndex(got, "HTTP/1.1 400"):], "\r\nDate: ")
+	date, _, _ = strings.Cut(date, "\r\n")
+	if when, err := http.ParseTime(date); err != nil || time.Since(when) > time.Minute {
+		t.Errorf("the 400 answer's Date is %q (%v): %q", date, err, got)
+	}
 }
 
 // TestHTTPCloseWithUnreadBody: when the proxy closes a client connection

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"net"
@@ -205,6 +206,46 @@ func TestRetryOnRefusedConnect(t *testing.T) {
 	}
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("all backends dead: closed after %v, want at once", d)
+	}
+}
+
+// TestResetBeforeAnswerPassesTheBackendOver: a backend that accepts and
+// resets without answering (a container being killed still accepts for a
+// moment) costs the connection it took, and is then passed over like one
+// that refuses: the next 20 connections, within downFor, go to the live one.
+func TestResetBeforeAnswerPassesTheBackendOver(t *testing.T) {
+	live := startBackend(t, "live", 0)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var resets atomic.Int64
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			resets.Add(1)
+			bufio.NewReader(c).ReadString('\n')
+			c.(*net.TCPConn).SetLinger(0)
+			c.Close()
+		}
+	}()
+	dying := Backend{Addr: ln.Addr().String(), State: StateServing}
+	p := startProxy(t, "")
+	port := freePort(t)
+	p.apply(t, Request{Table: table(route(port, dying, serving(live)))})
+
+	failed := 0
+	for range 21 {
+		if got, err := roundTrip(loopback(port), 5*time.Second); err != nil || got != "live" {
+			failed++
+		}
+	}
+	if failed != 1 || resets.Load() != 1 || live.accepted.Load() != 20 {
+		t.Errorf("%d of 21 connections failed, the resetting backend took %d, the live one %d; want 1, 1 and 20", failed, resets.Load(), live.accepted.Load())
 	}
 }
 

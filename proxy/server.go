@@ -445,18 +445,24 @@ func (s *server) acquire(port int, req request, tried map[string]bool) (string, 
 	return "", pickNone, nil
 }
 
-// downFor is how long a backend that refused a dial is passed over.
+// downFor is how long a backend that refused a dial, or failed a connection
+// before answering, is passed over.
 const downFor = 2 * time.Second
 
 // failed records a failed dial to addr and ends its count (see release).
 func (s *server) failed(addr string) {
+	s.markDown(addr)
+	s.release(addr)
+}
+
+// markDown passes addr over for downFor.
+func (s *server) markDown(addr string) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.down == nil {
 		s.down = map[string]time.Time{}
 	}
 	s.down[addr] = time.Now().Add(downFor)
-	s.mu.Unlock()
-	s.release(addr)
 }
 
 // release ends one connection counted by acquire. Reaching zero wakes drain

@@ -20,7 +20,14 @@ func (s *server) handleTCP(ctx context.Context, port int, client net.Conn) {
 		return
 	}
 	defer s.release(addr)
-	splice(ctx, client, backend)
+	if answered, err := splice(ctx, client, backend); answered == 0 && err != nil && !errors.Is(err, net.ErrClosed) {
+		// The backend accepted and then failed without a byte of answer:
+		// a container being killed still accepts for a moment. Passing it
+		// over, as after a refused dial, spares the connections that
+		// would follow into it.
+		s.markDown(addr)
+		s.log.Warn("backend failed before answering", "port", port, "addr", addr, "err", err)
+	}
 }
 
 // connect returns a connection to a backend of port, counted active under addr
@@ -58,8 +65,9 @@ func (s *server) connect(ctx context.Context, port int) (conn net.Conn, addr str
 // a client sending a request then shutting down its write side need the other
 // direction to keep going. An error in either direction, or ctx ending, closes
 // both connections, because a reset on one side means the other cannot finish
-// either.
-func splice(ctx context.Context, client, backend net.Conn) {
+// either. It returns how many bytes the backend sent and how that direction
+// ended.
+func splice(ctx context.Context, client, backend net.Conn) (answered int64, err error) {
 	var once sync.Once
 	closeBoth := func() {
 		once.Do(func() {
@@ -74,24 +82,27 @@ func splice(ctx context.Context, client, backend net.Conn) {
 		defer close(done)
 		pipe(backend, client, closeBoth)
 	}()
-	pipe(client, backend, closeBoth)
+	answered, err = pipe(client, backend, closeBoth)
 	<-done
 	closeBoth()
+	return answered, err
 }
 
 // pipe copies src to dst; io.Copy between two *net.TCPConn uses splice(2) on
-// Linux, so the bytes do not pass through user space.
-func pipe(dst, src net.Conn, closeBoth func()) {
-	_, err := io.Copy(dst, src)
+// Linux, so the bytes do not pass through user space. It returns what
+// io.Copy did.
+func pipe(dst, src net.Conn, closeBoth func()) (int64, error) {
+	n, err := io.Copy(dst, src)
 	if err != nil {
 		closeBoth()
-		return
+		return n, err
 	}
 	if cw, ok := dst.(interface{ CloseWrite() error }); ok {
 		if err := cw.CloseWrite(); err != nil && !errors.Is(err, net.ErrClosed) {
 			closeBoth()
 		}
-		return
+		return n, nil
 	}
 	closeBoth()
+	return n, nil
 }

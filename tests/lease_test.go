@@ -243,6 +243,7 @@ func TestLeaseOfAKilledRunOnThisMachineIsBrokenAtOnce(t *testing.T) {
 }
 
 func TestLeaseIsRenewedThroughALongUpgrade(t *testing.T) {
+	t.Parallel()
 	const ttl = 2 * time.Second
 	env := []string{"DROVER_LEASE_TTL=" + ttl.String()}
 	p := leaseProject(t, 10*time.Second) // the upgrade outlives four expiries
@@ -339,6 +340,7 @@ func TestLeaseUnlock(t *testing.T) {
 }
 
 func TestLeaseRemovedUnderARunStopsIt(t *testing.T) {
+	t.Parallel()
 	const ttl = 2 * time.Second
 	env := []string{"DROVER_LEASE_TTL=" + ttl.String()}
 	p := leaseProject(t, 10*time.Second)

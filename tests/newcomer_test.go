@@ -141,6 +141,7 @@ func v1Serves(t *testing.T, p *project, url, v1 string, what string) {
 // advice must work: up --upgrade fails the crashing release again and
 // rolls back; --rollback brings v1 back.
 func TestCtrlCDuringHealthWait(t *testing.T) {
+	t.Parallel()
 	for _, next := range []string{"upgrade", "rollback"} {
 		t.Run(next, func(t *testing.T) {
 			p, run, url, v1 := crashingUpgrade(t)
@@ -151,8 +152,12 @@ func TestCtrlCDuringHealthWait(t *testing.T) {
 			if want := "interrupted: site is upgrading; next: drover up --upgrade site (go on to revision 2) or drover up --rollback site (back to revision 1)"; !strings.Contains(run.stderr.String(), want) {
 				t.Errorf("stderr lacks %q:\n%s", want, run.stderr.String())
 			}
-			time.Sleep(1500 * time.Millisecond) // v2 crashes a second after its start
+			// v2 crashes a second after its start: on a loaded engine
+			// the exit can take longer to show.
 			st := p.status()
+			for deadline := time.Now().Add(20 * time.Second); st.State == "upgrading" && time.Now().Before(deadline); st = p.status() {
+				time.Sleep(250 * time.Millisecond)
+			}
 			if st.State != "upgrade-failed" || !strings.Contains(st.Next, "drover up --rollback site") || strings.Contains(st.Next, "confirm") {
 				t.Errorf("status once v2 crashed: %+v", st)
 			}
@@ -181,6 +186,7 @@ func TestCtrlCDuringHealthWait(t *testing.T) {
 // was stopped but not yet renamed, and nothing showed that an upgrade had
 // begun).
 func TestCtrlCWhileTheOldContainerStops(t *testing.T) {
+	t.Parallel()
 	p, run, url, v1 := crashingUpgrade(t)
 	run.until(t, "stop", "begun")
 	if code := run.stop(os.Interrupt); code != 130 {
@@ -199,6 +205,7 @@ func TestCtrlCWhileTheOldContainerStops(t *testing.T) {
 // Case 3: while the new container is in its health wait, and after a
 // kill -9 there, the status says upgrading, never upgraded.
 func TestStatusDuringTheHealthWaitIsUpgrading(t *testing.T) {
+	t.Parallel()
 	p, run, url, v1 := crashingUpgrade(t)
 	run.until(t, "wait-healthy", "begun")
 	if st := p.status(); st.State != "upgrading" {
@@ -225,6 +232,7 @@ func restartPolicy(t *testing.T, id string) string {
 // is gone) fails with that container's reason and leaves the new revision
 // serving, rather than a service with nothing serving.
 func TestFailedRollbackLeavesTheNewRevisionServing(t *testing.T) {
+	t.Parallel()
 	port := freePort(t)
 	site := "services:\n  site:\n    image: IMAGE:%s\n    ports: ['127.0.0.1:%d:80']\n    volumes: [{type: bind, source: ./data, target: /data, bind: {create_host_path: false}}]\n"
 	p := newProject(t, fmt.Sprintf(site, "v1", port), stopFirstOne)

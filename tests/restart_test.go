@@ -123,6 +123,7 @@ func TestRestartPolicyAcrossUpgradeRollbackConfirm(t *testing.T) {
 // its policy before the upgrade is recorded on the container that replaces
 // it (io.drover.replaces-restart), and the rollback reads it from there.
 func TestRollbackGivesADockerComposeContainerItsPolicyBack(t *testing.T) {
+	t.Parallel()
 	needDockerCompose(t)
 	p := newProject(t, fmt.Sprintf(restartCompose, "v1", "unless-stopped"), "")
 	cmd := exec.Command("docker-compose", "-p", p.name, "up", "-d")
@@ -552,8 +553,6 @@ func (e *engine2) afterRestart(what string, before map[string]string, restarted,
 }
 
 func TestEngineRestart(t *testing.T) {
-	// Long and independent of the other tests: it runs beside the other
-	// parallel ones once the serial tests are done (make test: -parallel 3).
 	t.Parallel()
 	e := newEngine2(t)
 	e.loadImages(imageRepo+":v1", imageRepo+":v2")

@@ -29,6 +29,7 @@ services:
 }
 
 func TestUpFromNothing(t *testing.T) {
+	t.Parallel()
 	port := freePort(t)
 	p := newProject(t, webAndFront(port), "services:\n  web:\n    scale: 2\n")
 	r := p.mustDrover("up", "-d")
@@ -83,6 +84,7 @@ func TestUpFromNothing(t *testing.T) {
 }
 
 func TestSecondUpChangesNothing(t *testing.T) {
+	t.Parallel()
 	p := newProject(t, webAndFront(freePort(t)), "services:\n  web:\n    scale: 2\n")
 	p.mustDrover("up")
 	before := p.ids()
@@ -96,6 +98,7 @@ func TestSecondUpChangesNothing(t *testing.T) {
 }
 
 func TestScaleUpAndDown(t *testing.T) {
+	t.Parallel()
 	p := newProject(t, "services:\n  web:\n    image: IMAGE:v1\n", "")
 	p.mustDrover("up")
 	first := p.ids()[p.name+"-web-1"]
@@ -122,6 +125,7 @@ func TestScaleUpAndDown(t *testing.T) {
 }
 
 func TestStoppedContainerIsStarted(t *testing.T) {
+	t.Parallel()
 	p := newProject(t, "services:\n  web:\n    image: IMAGE:v1\n", "")
 	p.mustDrover("up")
 	id := p.ids()[p.name+"-web-1"]
@@ -136,6 +140,7 @@ func TestStoppedContainerIsStarted(t *testing.T) {
 }
 
 func TestChangeIsReportedNotApplied(t *testing.T) {
+	t.Parallel()
 	port := freePort(t)
 	compose := fmt.Sprintf("services:\n  web:\n    image: IMAGE:%%s\n    ports: ['127.0.0.1:%d:80']\n    environment: {TOKEN: %%s}\n", port)
 	p := newProject(t, fmt.Sprintf(compose, "v1", "first-secret"), "")
@@ -160,6 +165,7 @@ func TestChangeIsReportedNotApplied(t *testing.T) {
 }
 
 func TestRetaggedImageIsOutOfSync(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	moving := imageRepo + ":moving-" + randomHex(2)
 	if err := docker.ImageTag(ctx, imageRepo+":v1", moving); err != nil {
@@ -178,6 +184,7 @@ func TestRetaggedImageIsOutOfSync(t *testing.T) {
 }
 
 func TestDownRemovesEverything(t *testing.T) {
+	t.Parallel()
 	p := newProject(t, `
 services:
   web:
@@ -223,6 +230,7 @@ func anonymousVolume(t *testing.T, ref, target string) string {
 }
 
 func TestPsJSONAndConfig(t *testing.T) {
+	t.Parallel()
 	port := freePort(t)
 	p := newProject(t, webAndFront(port), `
 services:
@@ -333,6 +341,7 @@ func TestBadInputLeavesEngineUntouched(t *testing.T) {
 }
 
 func TestDependsOnHealthyGatesTheStart(t *testing.T) {
+	t.Parallel()
 	p := newProject(t, `
 services:
   db:
@@ -369,6 +378,7 @@ services:
 }
 
 func TestBuildsWhatIsMissing(t *testing.T) {
+	t.Parallel()
 	p := newProject(t, "services:\n  app:\n    build: ./app\n", "")
 	p.builtImages = append(p.builtImages, p.name+"-app")
 	os.Mkdir(filepath.Join(p.dir, "app"), 0o755)
@@ -403,6 +413,7 @@ func TestBuildsWhatIsMissing(t *testing.T) {
 }
 
 func TestConcurrentRunsRefuse(t *testing.T) {
+	t.Parallel()
 	p := newProject(t, "services:\n  web:\n    image: IMAGE:v1\n    environment: {SLOW_START: 3s}\n", "")
 	first := exec.Command(droverBin, "-p", p.name, "up")
 	first.Dir, first.Env = p.dir, cleanEnviron()
@@ -427,6 +438,7 @@ func TestConcurrentRunsRefuse(t *testing.T) {
 }
 
 func TestWithoutFilesFromProjectName(t *testing.T) {
+	t.Parallel()
 	p := newProject(t, "services:\n  web:\n    image: IMAGE:v1\n", "")
 	p.mustDrover("up")
 	elsewhere := &project{t: t, name: p.name, dir: t.TempDir()}
