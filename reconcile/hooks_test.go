@@ -71,7 +71,7 @@ web: pre-stop web#2 (down)
 web: stop web#2 (down)
 web: remove web#2 (down)
 `},
-		{"restart", func() (Plan, error) { return Restart(running, []string{"web"}, nil, time.Minute), nil }, `setup: pre-stop web#1
+		{"restart", func() (Plan, error) { return Restart(running, []string{"web"}, nil, time.Minute, nil), nil }, `setup: pre-stop web#1
 setup: stop web#1
 setup: start web#1
 setup: post-start web#1

@@ -103,10 +103,33 @@ func Start(obs Observed, services []string, timeout time.Duration) Plan {
 }
 
 // Restart plans a stop and a start of each serving container, one at a
-// time, so that a service with several containers keeps serving.
-func Restart(obs Observed, services []string, stopTimeout *time.Duration, wait time.Duration) Plan {
+// time, so that a service with several containers keeps serving. Behind
+// the front proxy each is drained before it stops (drains: each service's
+// drain timeout, DefaultDrainTimeout for one not in it) and served again
+// once ready; with no other container to serve, the proxy holds new
+// connections meanwhile, as in a stop-first upgrade.
+func Restart(obs Observed, services []string, stopTimeout *time.Duration, wait time.Duration, drains map[string]time.Duration) Plan {
 	plan := Plan{Project: obs.Project}
-	for _, c := range current(pick(obs.Containers, services)) {
+	cs := current(pick(obs.Containers, services))
+	routes := RoutesOf(obs.Proxy)
+	for _, c := range cs {
+		var px *proxyPlan
+		var others []Container
+		if obs.Proxy != nil && fronted(routes, c.Service) && c.Running() && Passed(c) {
+			drain, ok := drains[c.Service]
+			if !ok {
+				drain = DefaultDrainTimeout
+			}
+			px = &proxyPlan{ref: obs.Proxy.Name, routes: routes, drain: drain}
+			var service []Container
+			for _, o := range cs {
+				if o.Service == c.Service {
+					service = append(service, o)
+				}
+			}
+			others, _ = withoutBackends(servingNow(service), []Container{c})
+			plan.Setup = append(plan.Setup, px.switchStep(c.Service, "drain "+c.Target()+" before its restart", others, []Container{c}))
+		}
 		if c.Running() {
 			plan.Setup = append(plan.Setup, preStop(c, c.Target(), "")...)
 			plan.Setup = append(plan.Setup, Step{Target: c.Target(), Action: StopContainer{Ref: c.ID, Timeout: stopTimeout}})
@@ -114,6 +137,9 @@ func Restart(obs Observed, services []string, stopTimeout *time.Duration, wait t
 		plan.Setup = append(plan.Setup, Step{Target: c.Target(), Action: StartContainer{Ref: c.ID}})
 		plan.Setup = append(plan.Setup, postStart(c, c.Target())...)
 		plan.Setup = append(plan.Setup, Step{Target: c.Target(), Action: Wait{Refs: []string{c.ID}, Until: Ready, Timeout: wait}})
+		if px != nil {
+			plan.Setup = append(plan.Setup, px.switchStep(c.Service, "serve "+c.Target()+" again", append(others, c), nil))
+		}
 	}
 	return plan
 }

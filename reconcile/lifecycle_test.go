@@ -50,7 +50,7 @@ setup: wait-ready web#1
 setup: start web#2
 setup: wait-ready web#2
 `
-	if got := Restart(w.obs, nil, nil, time.Minute).String(); got != want {
+	if got := Restart(w.obs, nil, nil, time.Minute, nil).String(); got != want {
 		t.Errorf("restart:\n%s\nwant:\n%s", got, want)
 	}
 }

@@ -554,38 +554,77 @@ func TestSurplusIsDrainedBeforeItStops(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		hosts := map[string]string{}
-		for _, c := range start.Containers {
-			hosts[c.ID] = BackendHost(c)
+		if stopped := drainedBeforeStops(t, tc.name, start, plan.Services[0].Steps, 7*time.Second); stopped < 2 {
+			t.Errorf("%s: %d of the old containers stop, want at least the 2 beyond the scale:\n%s", tc.name, stopped, plan)
 		}
-		state, drained, stopped := map[string]string{}, map[string]bool{}, 0
-		for _, s := range flatten(plan.Services[0].Steps) {
-			switch a := s.Action.(type) {
-			case ProxyApply:
-				state = map[string]string{}
-				for _, b := range a.Routes[0].Backends {
-					host := strings.Split(b.Addr, ":")[0]
-					state[host] = b.State
-					if b.State == "draining" {
-						drained[host] = true
-						if a.DrainTimeout != 7*time.Second {
-							t.Errorf("%s: %s drains for %s, want drain_timeout_ms's 7s", tc.name, host, a.DrainTimeout)
-						}
+	}
+}
+
+// drainedBeforeStops checks that each container of obs that steps stop was
+// listed as draining, for drain, by a switch before its stop, and that no
+// later switch serves it; it returns how many of them stop.
+func drainedBeforeStops(t *testing.T, where string, obs Observed, steps []Step, drain time.Duration) int {
+	t.Helper()
+	hosts := map[string]string{}
+	for _, c := range obs.Containers {
+		hosts[c.ID] = BackendHost(c)
+	}
+	state, drained, stopped := map[string]string{}, map[string]bool{}, 0
+	for _, s := range flatten(steps) {
+		switch a := s.Action.(type) {
+		case ProxyApply:
+			state = map[string]string{}
+			for _, b := range a.Routes[0].Backends {
+				host := strings.Split(b.Addr, ":")[0]
+				state[host] = b.State
+				if b.State == "draining" {
+					drained[host] = true
+					if a.DrainTimeout != drain {
+						t.Errorf("%s: %s drains for %s, want %s", where, host, a.DrainTimeout, drain)
 					}
 				}
-			case StopContainer:
-				host, ok := hosts[a.Ref]
-				if !ok {
-					continue
-				}
-				stopped++
-				if !drained[host] || state[host] == "serving" {
-					t.Errorf("%s: %s stops, drained before: %v, in the last switch: %q\n%s", tc.name, host, drained[host], state[host], plan)
-				}
+			}
+		case StopContainer:
+			host, ok := hosts[a.Ref]
+			if !ok {
+				continue
+			}
+			stopped++
+			if !drained[host] || state[host] == "serving" {
+				t.Errorf("%s: %s stops, drained before: %v, in the last switch: %q", where, host, drained[host], state[host])
 			}
 		}
-		if stopped < 2 {
-			t.Errorf("%s: %d of the old containers stop, want at least the 2 beyond the scale:\n%s", tc.name, stopped, plan)
+	}
+	return stopped
+}
+
+// Behind the proxy, a restart drains each container before it stops and
+// serves it again once ready: after every step, every backend the proxy
+// serves runs; with one container, the proxy holds new connections
+// meanwhile (the drain's switch pauses the route).
+func TestRestartBehindTheProxy(t *testing.T) {
+	file := "services:\n  web:\n    image: drover-hello:v1\n    scale: %d\n    ports: ['127.0.0.1:8991:80']\n    x-drover: {proxy: true}\n"
+	for _, scale := range []int{1, 3} {
+		start := upBehindProxy(t, load(t, fmt.Sprintf(file, scale), ""))
+		plan := Restart(start, nil, nil, time.Minute, map[string]time.Duration{"web": 4 * time.Second})
+		where := fmt.Sprintf("scale %d", scale)
+		if stopped := drainedBeforeStops(t, where, start, plan.Setup, 4*time.Second); stopped != scale {
+			t.Errorf("%s: %d containers stop, want %d:\n%s", where, stopped, scale, plan)
+		}
+		steps := flatten(plan.Setup)
+		for k := 0; k <= len(steps); k++ {
+			left, _ := simulateSteps(t, start, plan, k, "")
+			// lastTable counts the steps of the services: the restart's
+			// are the setup's.
+			table := lastTable(Plan{Services: []ServicePlan{{Steps: plan.Setup}}}, k)
+			if table == nil {
+				continue // the table of the up, unchanged
+			}
+			checkServing(t, fmt.Sprintf("%s, restart after step %d of %d", where, k, len(steps)), left, table, 0, 0)
+		}
+		checkServing(t, where+", after the restart", simulate(t, start, plan), lastTable(plan, -1), 1, scale)
+		if a, ok := steps[0].Action.(ProxyApply); !ok || a.Routes[0].Paused != (scale == 1) {
+			t.Errorf("%s: the first step is %s, want a switch that pauses the route only with one container:\n%s", where, steps[0], plan)
 		}
 	}
 }

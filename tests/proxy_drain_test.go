@@ -521,16 +521,7 @@ func TestProxyScaleDownUnderLoad(t *testing.T) {
 	// Requests longer than the app's own grace at SIGTERM (hello finishes
 	// its requests for 5 s): only a drain before the stop lets those on
 	// the leaving containers end.
-	const slow = 6
-	slowResults := make(chan string, slow)
-	for i := 0; i < slow; i++ {
-		go func() {
-			// POST: the proxy sends a GET cut by its backend again
-			// elsewhere, which would hide a missing drain.
-			r := timedRequestOf(http.MethodPost, url+"slow?d=7s", 30*time.Second)
-			slowResults <- fmt.Sprintf("%d %v", r.code, r.err)
-		}()
-	}
+	posts := slowPosts(url+"slow?d=7s", 6)
 	time.Sleep(300 * time.Millisecond)
 	r := p.mustDrover("--progress", "json", "scale", "site=1")
 	load.setMark()
@@ -540,8 +531,8 @@ func TestProxyScaleDownUnderLoad(t *testing.T) {
 	if total := sum(load.failed); total != 0 {
 		t.Errorf("%d requests failed during the scale down", total)
 	}
-	for i := 0; i < slow; i++ {
-		if got := <-slowResults; got != "200 <nil>" {
+	for _, got := range posts() {
+		if got != "200 <nil>" {
 			t.Errorf("a 7 s POST begun before the scale down ended with %s", got)
 		}
 	}
@@ -557,5 +548,67 @@ func TestProxyScaleDownUnderLoad(t *testing.T) {
 	}
 	if len(hosts) != 1 {
 		t.Errorf("after the scale down, answers from %v; want one container", hosts)
+	}
+}
+
+// A restart behind the proxy (HTTP mode, one container, under 4
+// new-connection and 3 keep-alive clients, with 3 s POSTs in flight): the
+// proxy drains the container, holds new connections while it restarts and
+// serves it again once ready, so no request fails.
+func TestProxyRestartUnderLoad(t *testing.T) {
+	t.Parallel()
+	port := freePort(t)
+	p := newProject(t, fmt.Sprintf(proxiedScaled, port, ", app_protocol: http"), "services:\n  site:\n    drain_timeout_ms: 10000\n")
+	p.mustDrover("up")
+	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+	before := get(t, url)
+	load := startPerClientLoad(url, 4, 3)
+	posts := slowPosts(url+"slow?d=3s", 3)
+	time.Sleep(500 * time.Millisecond)
+	r := p.mustDrover("--progress", "json", "restart")
+	load.setMark()
+	time.Sleep(time.Second)
+	load.finish()
+	t.Logf("%d requests answered; failed per client %v; errors %v", sum(load.ok), load.failed, load.errs)
+	if total := sum(load.failed); total != 0 {
+		t.Errorf("%d requests failed during the restart", total)
+	}
+	if sum(load.okAfter) < 10 {
+		t.Errorf("%d requests answered after the restart: the load did not run", sum(load.okAfter))
+	}
+	for _, got := range posts() {
+		if got != "200 <nil>" {
+			t.Errorf("a 3 s POST begun before the restart ended with %s", got)
+		}
+	}
+	for _, want := range []string{"before its restart", "again"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("no %q switch in the run's events:\n%s", want, r.stdout)
+		}
+	}
+	// The same container, restarted.
+	if after := get(t, url); after != before {
+		t.Errorf("after the restart the site answers %q, before %q", after, before)
+	}
+}
+
+// slowPosts starts n POSTs of url at once, each on its own connection, and
+// returns a function that waits for them and returns how each ended
+// ("200 <nil>" when answered). POST: the proxy sends a GET its backend
+// cut to another backend, which would hide a missing drain.
+func slowPosts(url string, n int) func() []string {
+	results := make(chan string, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			r := timedRequestOf(http.MethodPost, url, 30*time.Second)
+			results <- fmt.Sprintf("%d %v", r.code, r.err)
+		}()
+	}
+	return func() []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = <-results
+		}
+		return out
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/docker/docker/pkg/stdcopy"
 	"github.com/spf13/pflag"
@@ -62,7 +63,7 @@ func stopCommand() command {
 		example: "  drover stop\n  drover stop -t 30 web",
 		flags: func(fs *pflag.FlagSet) func(context.Context, *app, []string) error {
 			timeout := fs.DurationP("timeout", "t", -1, "stop timeout (default: each container's own)")
-			return lifecycle("stop", func(obs reconcile.Observed, services []string) reconcile.Plan {
+			return lifecycle("stop", func(obs reconcile.Observed, services []string, _ map[string]time.Duration) reconcile.Plan {
 				return reconcile.Stop(obs, services, durationPtr(*timeout))
 			})
 		},
@@ -76,7 +77,7 @@ func startCommand() command {
 		example: "  drover start web",
 		flags: func(fs *pflag.FlagSet) func(context.Context, *app, []string) error {
 			wait := fs.Duration("wait-timeout", reconcile.DefaultWaitTimeout, "how long to wait for containers to be running and healthy")
-			return lifecycle("start", func(obs reconcile.Observed, services []string) reconcile.Plan {
+			return lifecycle("start", func(obs reconcile.Observed, services []string, _ map[string]time.Duration) reconcile.Plan {
 				return reconcile.Start(obs, services, *wait)
 			})
 		},
@@ -91,23 +92,24 @@ func restartCommand() command {
 		flags: func(fs *pflag.FlagSet) func(context.Context, *app, []string) error {
 			timeout := fs.DurationP("timeout", "t", -1, "stop timeout (default: each container's own)")
 			wait := fs.Duration("wait-timeout", reconcile.DefaultWaitTimeout, "how long to wait for each container to be ready again")
-			return lifecycle("restart", func(obs reconcile.Observed, services []string) reconcile.Plan {
-				return reconcile.Restart(obs, services, durationPtr(*timeout), *wait)
+			return lifecycle("restart", func(obs reconcile.Observed, services []string, drains map[string]time.Duration) reconcile.Plan {
+				return reconcile.Restart(obs, services, durationPtr(*timeout), *wait, drains)
 			})
 		},
 	}
 }
 
 // lifecycle is the shape of stop, start and restart: observe, check the
-// service names, plan, apply.
-func lifecycle(verb string, plan func(reconcile.Observed, []string) reconcile.Plan) func(context.Context, *app, []string) error {
+// service names, plan (with the files' drain timeouts when they were
+// read), apply.
+func lifecycle(verb string, plan func(reconcile.Observed, []string, map[string]time.Duration) reconcile.Plan) func(context.Context, *app, []string) error {
 	return func(ctx context.Context, a *app, args []string) error {
 		s, obs, err := a.openObserved(ctx, filesOptional, true, args)
 		if err != nil {
 			return err
 		}
 		defer s.close()
-		return a.run(ctx, s, plan(obs, args), false, verb)
+		return a.run(ctx, s, plan(obs, args, reconcile.DrainTimeouts(s.project)), false, verb)
 	}
 }
 
