@@ -23,6 +23,10 @@ type Request struct {
 	Table        *Table `json:"table,omitempty"`
 	DrainTimeout int64  `json:"drain_timeout_ms,omitempty"` // apply: how long to wait for draining backends' connections (default 30000)
 	MaxPause     int64  `json:"max_pause_ms,omitempty"`     // how long a paused route holds a new connection before closing it (default 10000)
+	// Reach, on an apply: first connect to every backend the table serves
+	// that the current one does not (for up to 10 s), and refuse the table,
+	// changing nothing, if one cannot be reached. drover always asks.
+	Reach bool `json:"reach,omitempty"`
 }
 
 // Response is the one JSON value the server answers with.
@@ -110,7 +114,7 @@ func (s *server) do(ctx context.Context, req Request) Response {
 		if req.Table == nil {
 			return s.failure(errors.New("apply: no table"))
 		}
-		return s.apply(ctx, *req.Table, durationMS(req.DrainTimeout, DefaultDrainTimeout), durationMS(req.MaxPause, DefaultMaxPause))
+		return s.apply(ctx, *req.Table, durationMS(req.DrainTimeout, DefaultDrainTimeout), durationMS(req.MaxPause, DefaultMaxPause), req.Reach)
 	default:
 		return s.failure(fmt.Errorf("unknown op %q (want apply or get)", req.Op))
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"path/filepath"
 	"slices"
@@ -246,6 +247,55 @@ func TestResetBeforeAnswerPassesTheBackendOver(t *testing.T) {
 	}
 	if failed != 1 || resets.Load() != 1 || live.accepted.Load() != 20 {
 		t.Errorf("%d of 21 connections failed, the resetting backend took %d, the live one %d; want 1, 1 and 20", failed, resets.Load(), live.accepted.Load())
+	}
+}
+
+// TestApplyReachesNewBackendsFirst: with Reach, an apply waits until the
+// proxy can connect to a backend it is to serve for the first time (one
+// that begins to listen 300 ms later), and a backend it never reaches
+// within the bound makes the apply fail with the table unchanged: the old
+// backend keeps serving.
+func TestApplyReachesNewBackendsFirst(t *testing.T) {
+	dir := t.TempDir()
+	p := startProxyWith(t, ServeOptions{ControlSocket: filepath.Join(dir, "ctl.sock"), ListenHost: "127.0.0.1", reachWait: time.Second})
+	old := startBackend(t, "old", 0)
+	port := freePort(t)
+	p.apply(t, Request{Table: table(route(port, serving(old)))})
+
+	late := freePort(t)
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		ln, err := net.Listen("tcp", loopback(late))
+		if err != nil {
+			return
+		}
+		t.Cleanup(func() { ln.Close() })
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			io.WriteString(c, "late\n")
+			c.Close()
+		}
+	}()
+	start := time.Now()
+	resp := p.apply(t, Request{Table: table(route(port, Backend{Addr: loopback(late), State: StateServing})), Reach: true})
+	if took := time.Since(start); !resp.OK || took < 250*time.Millisecond {
+		t.Errorf("apply of a backend listening 300 ms later: %+v after %s; want ok after it listens", resp, took)
+	}
+	if got, err := roundTrip(loopback(port), 5*time.Second); got != "late" {
+		t.Errorf("after the apply: %q, %v; want the new backend", got, err)
+	}
+
+	p.apply(t, Request{Table: table(route(port, serving(old)))})
+	never := Backend{Addr: loopback(freePort(t)), State: StateServing}
+	_, err := Ctl(context.Background(), p.sock, Request{Op: OpApply, Table: table(route(port, never)), Reach: true})
+	if err == nil || !strings.Contains(err.Error(), "not reached within 1s") || !strings.Contains(err.Error(), never.Addr) {
+		t.Errorf("apply of a backend that never listens: %v; want refused, naming it", err)
+	}
+	if got, err := roundTrip(loopback(port), 5*time.Second); got != "old" {
+		t.Errorf("after the refused apply: %q, %v; want the old backend still", got, err)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"maps"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -37,10 +38,12 @@ type ServeOptions struct {
 
 	// Tests only: the route port of a host address (default: its port,
 	// which tests cannot use since both listeners would share 127.0.0.1),
-	// and how long an apply waits for the host ports (default
-	// DefaultHostPortsWait).
+	// how long an apply waits for the host ports (default
+	// DefaultHostPortsWait), and for new backends to answer (default
+	// reachFor).
 	hostRoute func(addr string) (int, error)
 	hostWait  time.Duration
+	reachWait time.Duration
 }
 
 // server is the state of one Serve call. Everything the data path reads
@@ -217,10 +220,15 @@ func (s *server) acceptControl(ctx context.Context, ln net.Listener) {
 // The order matters: persisting before the swap means an acknowledged table is
 // always the one a restart restores, and a failure before the swap leaves the
 // old table in force with nothing half-done.
-func (s *server) apply(ctx context.Context, in Table, drainTimeout, maxPause time.Duration) Response {
+func (s *server) apply(ctx context.Context, in Table, drainTimeout, maxPause time.Duration, reach bool) Response {
 	t, err := in.normalized()
 	if err != nil {
 		return s.failure(fmt.Errorf("apply: %w", err))
+	}
+	if reach {
+		if err := s.reach(ctx, t); err != nil {
+			return s.failure(fmt.Errorf("apply: %w", err))
+		}
 	}
 	s.applyMu.Lock()
 	s.mu.Lock()
@@ -265,6 +273,59 @@ func (s *server) apply(ctx context.Context, in Table, drainTimeout, maxPause tim
 	active := s.activeLocked()
 	s.mu.Unlock()
 	return Response{OK: true, Protocol: Protocol, Generation: gen, Active: active, TimedOut: timedOut, HostPorts: s.hostPortsReport()}
+}
+
+// reachFor bounds how long an apply waits to reach a backend it is to
+// serve for the first time.
+const reachFor = 10 * time.Second
+
+// reach connects once to each backend t serves that the current table does
+// not, trying again every 100 ms for up to reachFor, and fails naming those
+// it never reached: a container just started may not answer yet, or not
+// have its name in the engine's DNS yet (both seen on a loaded engine), and
+// a backend put in before it answers fails the requests sent to it.
+// Nothing is installed until then, so the old backends keep serving.
+func (s *server) reach(ctx context.Context, t Table) error {
+	s.mu.Lock()
+	before := s.table.servingAddrs()
+	s.mu.Unlock()
+	var pending []string
+	for addr := range t.servingAddrs() {
+		if !before[addr] {
+			pending = append(pending, addr)
+		}
+	}
+	slices.Sort(pending)
+	wait := reachFor
+	if s.o.reachWait > 0 {
+		wait = s.o.reachWait
+	}
+	deadline := time.Now().Add(wait)
+	var errs []error
+	for len(pending) > 0 {
+		errs = errs[:0]
+		var left []string
+		for _, addr := range pending {
+			dctx, cancel := context.WithTimeout(ctx, dialTimeout)
+			c, err := s.addrs.dial(dctx, addr)
+			cancel()
+			if err != nil {
+				left = append(left, addr)
+				errs = append(errs, fmt.Errorf("backend %s: %w", addr, err))
+				continue
+			}
+			c.Close()
+		}
+		pending = left
+		if len(pending) == 0 || time.Now().After(deadline) || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(pending) > 0 {
+		return fmt.Errorf("not reached within %s: %w", wait, errors.Join(errs...))
+	}
+	return nil
 }
 
 // nextGeneration returns the generation to record: 0 asks for current+1; a

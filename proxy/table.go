@@ -380,6 +380,26 @@ func (t Table) draining() []string {
 	return out
 }
 
+// servingAddrs returns every backend address the table serves, of routes
+// and sets.
+func (t Table) servingAddrs() map[string]bool {
+	out := map[string]bool{}
+	add := func(bs []Backend) {
+		for _, b := range bs {
+			if b.State == StateServing {
+				out[b.Addr] = true
+			}
+		}
+	}
+	for _, r := range t.Routes {
+		add(r.Backends)
+	}
+	for _, set := range t.Sets {
+		add(set.Backends)
+	}
+	return out
+}
+
 // serving returns the route's serving backend addresses in table order.
 func (r Route) serving() []string {
 	var out []string

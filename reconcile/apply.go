@@ -552,7 +552,9 @@ func proxyApply(ctx context.Context, e Engine, a ProxyApply) ([]string, error) {
 	}
 	next := mergeTable(table, a)
 	next.Generation = max(table.Generation+1, time.Now().UnixNano())
-	req, err := json.Marshal(map[string]any{"op": "apply", "table": next, "drain_timeout_ms": a.DrainTimeout.Milliseconds(), "max_pause_ms": ProxyMaxPause.Milliseconds()})
+	// reach: the proxy connects to the backends it is to serve first, and
+	// refuses the table if one never answers, before anything changes.
+	req, err := json.Marshal(map[string]any{"op": "apply", "table": next, "drain_timeout_ms": a.DrainTimeout.Milliseconds(), "max_pause_ms": ProxyMaxPause.Milliseconds(), "reach": true})
 	if err != nil {
 		return nil, err
 	}

@@ -85,7 +85,10 @@ func TestUIWalkThroughInABrowser(t *testing.T) {
 	}
 
 	page.click("rollback")
-	page.waitFor("active at revision 1", func(s uiState) bool { return s.State == "active" && s.Revision == "1" && s.OutOfSync })
+	// Upgrade is back once the rollback's run has ended.
+	page.waitFor("active at revision 1", func(s uiState) bool {
+		return s.State == "active" && s.Revision == "1" && s.OutOfSync && s.Buttons["upgrade"]
+	})
 	page.waitLog("rollback site: done")
 	page.shot("5-rolled-back")
 	time.Sleep(300 * time.Millisecond)
