@@ -59,8 +59,10 @@ lint:
 # The whole suite: unit tests of the loader and planner, then the end-to-end
 # tests in tests/ against the real engine (they build their own images).
 # Every end-to-end test runs beside the others (each has its own project,
-# ports and image tags; the two Swarm tests take turns): 4 at a time is
-# what a 2-CPU machine keeps busy. The timeout guards against a hang, not a
+# ports and image tags) but the two Swarm tests, which run first and alone:
+# a swarm init or leave on this engine (Docker 20.10) left the names of
+# containers started meanwhile unresolvable in its DNS. 4 at a time is what
+# a 2-CPU machine keeps busy. The timeout guards against a hang, not a
 # speed.
 test: lint
 	$(GO) test -count=1 -timeout 30m -parallel 4 ./...

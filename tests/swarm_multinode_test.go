@@ -329,8 +329,6 @@ func versionAt(t *testing.T, p *project, ip string) string {
 //     answering v2;
 //   - down removes the service's tasks on the workers too.
 func TestSwarmMultiNode(t *testing.T) {
-	t.Parallel()
-	oneSwarmAtATime(t)
 	if os.Geteuid() != 0 {
 		t.Skipf("a multi-node swarm on one machine needs root (network namespaces, engines of its own); running as uid %d", os.Geteuid())
 	}

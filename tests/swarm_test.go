@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -77,17 +76,6 @@ func servedVersions(t *testing.T, p *project, n int) map[string]int {
 	return out
 }
 
-// swarmTests is held by a test that makes this engine a swarm, until its
-// cleanup has left the swarm: the engine is in one swarm at most, and the
-// other tests run beside it.
-var swarmTests sync.Mutex
-
-func oneSwarmAtATime(t *testing.T) {
-	swarmTests.Lock()
-	// Registered first, so it runs last: after the swarm is left.
-	t.Cleanup(swarmTests.Unlock)
-}
-
 // swarmStatus is drover status --format json on the swarm.
 func swarmStatus(t *testing.T, p *project) map[string]any {
 	t.Helper()
@@ -128,8 +116,6 @@ func jsonEvents(t *testing.T, out string) []swarmEvent {
 // fails its health check rolled back by Swarm with the previous version
 // serving, docker stack ps listing the project, down leaving nothing.
 func TestSwarmSingleNode(t *testing.T) {
-	t.Parallel()
-	oneSwarmAtATime(t)
 	initSwarm(t)
 	p := newProject(t, `services:
   web:
