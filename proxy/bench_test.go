@@ -1,10 +1,12 @@
 package proxy
 
 import (
+	"bytes"
 	"io"
 	"net"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -142,5 +144,48 @@ func BenchmarkProxyHTTP(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkProxyHTTPBodies moves 8 MiB bodies through HTTP mode and
+// directly, on keep-alive connections: an upload (a POST the backend reads
+// and discards) and a download (a GET of /big). MB/s is the figure.
+func BenchmarkProxyHTTPBodies(b *testing.B) {
+	backend := startHTTPBackend(b, "b", 0)
+	p := startProxy(b, "")
+	port := freePort(b)
+	p.apply(b, Request{Table: table(httpRoute(port, httpServing(backend)))})
+	upload := bytes.Repeat([]byte("x"), bigBody)
+	for _, via := range []struct{ name, addr string }{{"direct", backend.addr}, {"proxy", loopback(port)}} {
+		c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+		b.Run("upload/"+via.name, func(b *testing.B) {
+			b.SetBytes(bigBody)
+			for b.Loop() {
+				resp, err := c.Post("http://"+via.addr+"/sink", "application/octet-stream", bytes.NewReader(upload))
+				if err != nil {
+					b.Fatal(err)
+				}
+				got, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if string(got) != strconv.Itoa(bigBody) {
+					b.Fatalf("the backend read %s bytes", got)
+				}
+			}
+		})
+		b.Run("download/"+via.name, func(b *testing.B) {
+			b.SetBytes(bigBody)
+			for b.Loop() {
+				resp, err := c.Get("http://" + via.addr + "/big")
+				if err != nil {
+					b.Fatal(err)
+				}
+				n, err := io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if err != nil || n != bigBody {
+					b.Fatalf("read %d bytes: %v", n, err)
+				}
+			}
+		})
+		c.CloseIdleConnections()
 	}
 }

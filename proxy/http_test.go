@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -37,6 +38,17 @@ func startHTTPBackend(t testing.TB, name string, delay time.Duration) *httpBacke
 				r.Header.Get("X-Forwarded-For"), r.Header.Get("X-Forwarded-Proto"),
 				r.Header.Get("X-Forwarded-Host"), r.Host)
 			return
+		case "/sink":
+			n, _ := io.Copy(io.Discard, r.Body)
+			fmt.Fprint(w, n)
+			return
+		case "/big":
+			w.Header().Set("Content-Length", strconv.Itoa(bigBody))
+			chunk := make([]byte, 64<<10)
+			for sent := 0; sent < bigBody; sent += len(chunk) {
+				w.Write(chunk)
+			}
+			return
 		case "/stream":
 			io.WriteString(w, "first\n")
 			w.(http.Flusher).Flush()
@@ -50,6 +62,9 @@ func startHTTPBackend(t testing.TB, name string, delay time.Duration) *httpBacke
 	b.addr = srv.Listener.Addr().String()
 	return b
 }
+
+// bigBody is the size of the httpBackend's /big answer (a multiple of 64 KiB).
+const bigBody = 8 << 20
 
 func httpRoute(port int, backends ...Backend) Route {
 	return Route{Listen: port, Mode: ModeHTTP, Backends: backends}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // Bodies are passed on in the framing they came in, chunks included, and
@@ -63,9 +64,35 @@ func await(dst *bufio.Writer, src *bufio.Reader) error {
 	return nil
 }
 
+// bulkSize is the longest read of a body the proxy makes at once. With
+// nothing buffered and more than a buffer's worth to come, a body is read
+// straight into a slice this long (bufio.Reader reads directly into one
+// longer than its own buffer) and written straight out, so that a large
+// body costs a read and a write per 64 KiB rather than per 4 KiB; what one
+// read brought is still written before the next read.
+const bulkSize = 64 << 10
+
+var bulkBuffers = sync.Pool{New: func() any { b := make([]byte, bulkSize); return &b }}
+
 // copyN copies n bytes, or everything up to the end of src when n < 0.
 func copyN(dst *bufio.Writer, src *bufio.Reader, n int64) error {
+	var bulk *[]byte
+	defer func() {
+		if bulk != nil {
+			bulkBuffers.Put(bulk)
+		}
+	}()
 	for n != 0 {
+		if src.Buffered() == 0 && (n < 0 || n > int64(src.Size())) {
+			if bulk == nil {
+				bulk = bulkBuffers.Get().(*[]byte)
+			}
+			done, err := copyBulk(dst, src, *bulk, &n)
+			if done || err != nil {
+				return err
+			}
+			continue
+		}
 		if err := await(dst, src); err != nil {
 			var re *readError
 			if n < 0 && errors.As(err, &re) && errors.Is(re.err, io.EOF) {
@@ -90,6 +117,36 @@ func copyN(dst *bufio.Writer, src *bufio.Reader, n int64) error {
 		}
 	}
 	return nil
+}
+
+// copyBulk is one read of up to len(buf) (and *n) bytes straight from
+// src's connection, and its write to dst; it flushes dst first, since the
+// read may block. done reports the end of a body that lasts to the close.
+func copyBulk(dst *bufio.Writer, src *bufio.Reader, buf []byte, n *int64) (done bool, err error) {
+	if err := dst.Flush(); err != nil {
+		return false, &writeError{err}
+	}
+	if *n > 0 && int64(len(buf)) > *n {
+		buf = buf[:*n]
+	}
+	k, rerr := src.Read(buf)
+	if k > 0 {
+		if _, err := dst.Write(buf[:k]); err != nil {
+			return false, &writeError{err}
+		}
+		if *n > 0 {
+			*n -= int64(k)
+		}
+	}
+	switch {
+	case rerr == nil:
+		return false, nil
+	case *n < 0 && errors.Is(rerr, io.EOF):
+		return true, nil
+	case errors.Is(rerr, io.EOF):
+		return false, &readError{io.ErrUnexpectedEOF}
+	}
+	return false, &readError{rerr}
 }
 
 // copyChunked copies a chunked body through its last chunk and trailer

@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 func parseReq(raw string) (*reqHead, error) {
@@ -220,6 +222,51 @@ func TestCopyChunked(t *testing.T) {
 		var re *readError
 		if !errors.As(err, &re) {
 			t.Errorf("%q: got %v, want a read error", bad, err)
+		}
+	}
+}
+
+// TestCopyLongBodies: bodies longer than the read buffer (read in bulk,
+// straight from the source) pass through byte for byte whatever sizes the
+// source's reads come in, nothing after a sized body is read, a body that
+// ends early is a read error, and a body to the close ends at the close.
+func TestCopyLongBodies(t *testing.T) {
+	body := make([]byte, 300<<10+17)
+	for i := range body {
+		body[i] = byte(i * 7)
+	}
+	chunked := fmt.Sprintf("%x\r\n%s\r\n0\r\n\r\n", len(body), body)
+	for _, tc := range []struct {
+		name   string
+		kind   bodyKind
+		n      int64
+		in     string
+		want   string
+		err    bool
+		reader func(io.Reader) io.Reader
+	}{
+		{"sized", bodyLength, int64(len(body)), string(body) + "NEXT", string(body), false, nil},
+		{"sized, reads of a few bytes", bodyLength, int64(len(body)), string(body) + "NEXT", string(body), false, iotest.HalfReader},
+		{"sized, ends early", bodyLength, int64(len(body)) + 1, string(body), string(body), true, nil},
+		{"to the close", bodyToClose, 0, string(body), string(body), false, iotest.DataErrReader},
+		{"chunked", bodyChunked, 0, chunked + "NEXT", chunked, false, iotest.HalfReader},
+	} {
+		var r io.Reader = strings.NewReader(tc.in)
+		if tc.reader != nil {
+			r = tc.reader(r)
+		}
+		src := bufio.NewReaderSize(r, 4<<10)
+		var out bytes.Buffer
+		err := copyBody(bufio.NewWriterSize(&out, 4<<10), src, tc.kind, tc.n)
+		var re *readError
+		if tc.err != errors.As(err, &re) || !tc.err && err != nil {
+			t.Errorf("%s: error %v, want a read error: %v", tc.name, err, tc.err)
+		}
+		if !tc.err && out.String() != tc.want {
+			t.Errorf("%s: copied %d bytes, want %d, the same", tc.name, out.Len(), len(tc.want))
+		}
+		if rest, _ := io.ReadAll(src); strings.HasSuffix(tc.in, "NEXT") && string(rest) != "NEXT" {
+			t.Errorf("%s: left %q", tc.name, rest)
 		}
 	}
 }
