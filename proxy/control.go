@@ -23,9 +23,10 @@ type Request struct {
 	Table        *Table `json:"table,omitempty"`
 	DrainTimeout int64  `json:"drain_timeout_ms,omitempty"` // apply: how long to wait for draining backends' connections (default 30000)
 	MaxPause     int64  `json:"max_pause_ms,omitempty"`     // how long a paused route holds a new connection before closing it (default 10000)
-	// Reach, on an apply: first connect to every backend the table serves
-	// that the current one does not (for up to 10 s), and refuse the table,
-	// changing nothing, if one cannot be reached. drover always asks.
+	// Reach, on an apply: first wait, for up to 10 s, until the proxy can
+	// connect to every backend the table serves that the current one does
+	// not; the table goes in then, or at the bound with those it could not
+	// reach listed in Response.Unreached. drover always asks.
 	Reach bool `json:"reach,omitempty"`
 }
 
@@ -38,6 +39,7 @@ type Response struct {
 	Table      *Table         `json:"table,omitempty"`     // get
 	Active     map[string]int `json:"active,omitempty"`    // open connections per backend addr
 	TimedOut   []string       `json:"timed_out,omitempty"` // apply: draining backends still busy at the drain timeout
+	Unreached  []string       `json:"unreached,omitempty"` // apply with Reach: new backends not reached within the bound
 	// HostPorts, from a proxy given a launcher (ServeOptions.PortsSocket):
 	// every address the launcher is configured with, "" when the proxy
 	// accepts on it, else why not (the launcher's bind error, or no answer

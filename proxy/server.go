@@ -225,9 +225,10 @@ func (s *server) apply(ctx context.Context, in Table, drainTimeout, maxPause tim
 	if err != nil {
 		return s.failure(fmt.Errorf("apply: %w", err))
 	}
+	var unreached []string
 	if reach {
-		if err := s.reach(ctx, t); err != nil {
-			return s.failure(fmt.Errorf("apply: %w", err))
+		if unreached = s.reach(ctx, t); len(unreached) > 0 {
+			s.log.Warn("backends not reached before the switch", "backends", unreached)
 		}
 	}
 	s.applyMu.Lock()
@@ -272,7 +273,7 @@ func (s *server) apply(ctx context.Context, in Table, drainTimeout, maxPause tim
 	s.mu.Lock()
 	active := s.activeLocked()
 	s.mu.Unlock()
-	return Response{OK: true, Protocol: Protocol, Generation: gen, Active: active, TimedOut: timedOut, HostPorts: s.hostPortsReport()}
+	return Response{OK: true, Protocol: Protocol, Generation: gen, Active: active, TimedOut: timedOut, Unreached: unreached, HostPorts: s.hostPortsReport()}
 }
 
 // reachFor bounds how long an apply waits to reach a backend it is to
@@ -280,12 +281,13 @@ func (s *server) apply(ctx context.Context, in Table, drainTimeout, maxPause tim
 const reachFor = 10 * time.Second
 
 // reach connects once to each backend t serves that the current table does
-// not, trying again every 100 ms for up to reachFor, and fails naming those
-// it never reached: a container just started may not answer yet, or not
-// have its name in the engine's DNS yet (both seen on a loaded engine), and
-// a backend put in before it answers fails the requests sent to it.
-// Nothing is installed until then, so the old backends keep serving.
-func (s *server) reach(ctx context.Context, t Table) error {
+// not, all at once and again every 100 ms, for up to reachFor, and returns
+// those it never reached: a container just started may not answer yet, or
+// not have its name in the engine's DNS yet (both seen on a loaded engine),
+// and a backend put in before it answers fails the requests sent to it.
+// The table goes in at the bound all the same: a port the app opens late,
+// or never, must not stop the others.
+func (s *server) reach(ctx context.Context, t Table) []string {
 	s.mu.Lock()
 	before := s.table.servingAddrs()
 	s.mu.Unlock()
@@ -295,37 +297,44 @@ func (s *server) reach(ctx context.Context, t Table) error {
 			pending = append(pending, addr)
 		}
 	}
-	slices.Sort(pending)
 	wait := reachFor
 	if s.o.reachWait > 0 {
 		wait = s.o.reachWait
 	}
-	deadline := time.Now().Add(wait)
-	var errs []error
-	for len(pending) > 0 {
-		errs = errs[:0]
+	rctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	for len(pending) > 0 && rctx.Err() == nil {
+		reached := make([]bool, len(pending))
+		var wg sync.WaitGroup
+		for i, addr := range pending {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				dctx, cancel := context.WithTimeout(rctx, dialTimeout)
+				defer cancel()
+				if c, err := s.addrs.dial(dctx, addr); err == nil {
+					c.Close()
+					reached[i] = true
+				}
+			}()
+		}
+		wg.Wait()
 		var left []string
-		for _, addr := range pending {
-			dctx, cancel := context.WithTimeout(ctx, dialTimeout)
-			c, err := s.addrs.dial(dctx, addr)
-			cancel()
-			if err != nil {
+		for i, addr := range pending {
+			if !reached[i] {
 				left = append(left, addr)
-				errs = append(errs, fmt.Errorf("backend %s: %w", addr, err))
-				continue
 			}
-			c.Close()
 		}
 		pending = left
-		if len(pending) == 0 || time.Now().After(deadline) || ctx.Err() != nil {
-			break
+		if len(pending) > 0 {
+			select {
+			case <-rctx.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
 		}
-		time.Sleep(100 * time.Millisecond)
 	}
-	if len(pending) > 0 {
-		return fmt.Errorf("not reached within %s: %w", wait, errors.Join(errs...))
-	}
-	return nil
+	slices.Sort(pending)
+	return pending
 }
 
 // nextGeneration returns the generation to record: 0 asks for current+1; a

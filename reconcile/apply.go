@@ -224,9 +224,16 @@ func (r *runner) do(ctx context.Context, a Action, progress func(Progress), note
 	case ProxyApply:
 		r.proxy.Lock()
 		defer r.proxy.Unlock()
-		timedOut, err := proxyApply(call, e, a)
-		if len(timedOut) > 0 {
-			note(drainNote(a, timedOut))
+		answer, err := proxyApply(call, e, a)
+		var notes []string
+		if len(answer.Unreached) > 0 {
+			notes = append(notes, fmt.Sprintf("the proxy could not connect to %s within 10s and serves it all the same (the app does not listen on that port yet, or the engine's DNS does not know the name)", strings.Join(answer.Unreached, ", ")))
+		}
+		if len(answer.TimedOut) > 0 {
+			notes = append(notes, drainNote(a, answer.TimedOut))
+		}
+		if len(notes) > 0 {
+			note(strings.Join(notes, "; "))
 		}
 		return err
 	case Sleep:
@@ -518,9 +525,17 @@ func mergeTable(table ProxyTable, a ProxyApply) ProxyTable {
 	return next
 }
 
+// proxyAnswer is what a switch's answer says beyond success: the draining
+// backends still busy when the drain timed out, and the new backends the
+// proxy could not reach before it switched.
+type proxyAnswer struct {
+	TimedOut  []string `json:"timed_out"`
+	Unreached []string `json:"unreached"`
+}
+
 // proxyApply replaces the routes of one service in the proxy's table and
-// waits for the proxy's answer, which comes once the draining backends are
-// done; it returns the draining backends still busy when the drain timed out.
+// waits for the proxy's answer, which comes once the new backends answer
+// (10 s at most) and the draining ones are done.
 // drainNote says which backends a switch's drain gave up on and, for a TCP
 // route, why that is usual: the proxy cannot tell an idle keep-alive
 // connection from a busy one, so it waits for the client to close it.
@@ -540,39 +555,39 @@ func drainNote(a ProxyApply, busy []string) string {
 	return fmt.Sprintf("drain timed out after %s with connections still open on %s, which end as it stops; in TCP mode the proxy waits for clients to close theirs (app_protocol: http closes idle keep-alive connections at once; drain_timeout_ms sets the wait)", timeout, strings.Join(busy, ", "))
 }
 
-func proxyApply(ctx context.Context, e Engine, a ProxyApply) ([]string, error) {
+func proxyApply(ctx context.Context, e Engine, a ProxyApply) (proxyAnswer, error) {
 	table, protocol, err := readProxyTable(ctx, e, a.Container)
 	if err != nil {
-		return nil, err
+		return proxyAnswer{}, err
 	}
 	if protocol < ProxyRulesProtocol && (len(a.Sets) > 0 || slices.ContainsFunc(a.Routes, func(r ProxyTableRoute) bool { return r.Rules != nil })) {
 		// Its ctl would drop what it does not know: refuse rather than
 		// leave the balancer's ports without rules.
-		return nil, fmt.Errorf("the proxy speaks control protocol %d and cannot route by load-balancer rules; run drover up --recreate-proxy", protocol)
+		return proxyAnswer{}, fmt.Errorf("the proxy speaks control protocol %d and cannot route by load-balancer rules; run drover up --recreate-proxy", protocol)
 	}
 	next := mergeTable(table, a)
 	next.Generation = max(table.Generation+1, time.Now().UnixNano())
-	// reach: the proxy connects to the backends it is to serve first, and
-	// refuses the table if one never answers, before anything changes.
+	// reach: the proxy waits until it can connect to the backends it is to
+	// serve, 10 s at most, before it switches.
 	req, err := json.Marshal(map[string]any{"op": "apply", "table": next, "drain_timeout_ms": a.DrainTimeout.Milliseconds(), "max_pause_ms": ProxyMaxPause.Milliseconds(), "reach": true})
 	if err != nil {
-		return nil, err
+		return proxyAnswer{}, err
 	}
 	out, err := e.Exec(ctx, a.Container, proxyCtl(), req)
 	if err != nil {
-		return nil, fmt.Errorf("the proxy: %w", err)
+		return proxyAnswer{}, fmt.Errorf("the proxy: %w", err)
 	}
 	var resp struct {
+		proxyAnswer
 		OK        bool              `json:"ok"`
 		Error     string            `json:"error"`
-		TimedOut  []string          `json:"timed_out"`
 		HostPorts map[string]string `json:"host_ports"`
 	}
 	if err := json.Unmarshal(out, &resp); err != nil {
-		return nil, fmt.Errorf("the proxy answered %q: %w", out, err)
+		return proxyAnswer{}, fmt.Errorf("the proxy answered %q: %w", out, err)
 	}
 	if !resp.OK {
-		return nil, fmt.Errorf("the proxy refused the table: %s", resp.Error)
+		return proxyAnswer{}, fmt.Errorf("the proxy refused the table: %s", resp.Error)
 	}
 	// The table is in force, but a port its launcher could not open is
 	// served to no one: say which, and why.
@@ -583,7 +598,7 @@ func proxyApply(ctx context.Context, e Engine, a ProxyApply) ([]string, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return resp.TimedOut, fmt.Errorf("the front proxy cannot serve its published ports (%s); something else holds them, or the proxy's launcher (the -proxy-ports container) does not run", strings.Join(missing, "; "))
+		return resp.proxyAnswer, fmt.Errorf("the front proxy cannot serve its published ports (%s); something else holds them, or the proxy's launcher (the -proxy-ports container) does not run", strings.Join(missing, "; "))
 	}
-	return resp.TimedOut, nil
+	return resp.proxyAnswer, nil
 }

@@ -103,31 +103,42 @@ func Start(obs Observed, services []string, timeout time.Duration) Plan {
 }
 
 // Restart plans a stop and a start of each serving container, one at a
-// time, so that a service with several containers keeps serving. Behind
+// time, so that a service with several containers keeps serving; stopped
+// ones go first, since starting them can only add to what serves. Behind
 // the front proxy each is drained before it stops (drains: each service's
-// drain timeout, DefaultDrainTimeout for one not in it) and served again
-// once ready; with no other container to serve, the proxy holds new
-// connections meanwhile, as in a stop-first upgrade.
+// drain timeout, DefaultDrainTimeout for one not in it) and served once
+// ready; with no other container to serve, the proxy holds new connections
+// meanwhile, as in a stop-first upgrade.
 func Restart(obs Observed, services []string, stopTimeout *time.Duration, wait time.Duration, drains map[string]time.Duration) Plan {
 	plan := Plan{Project: obs.Project}
 	cs := current(pick(obs.Containers, services))
+	slices.SortStableFunc(cs, func(a, b Container) int {
+		if a.Running() == b.Running() {
+			return 0
+		}
+		if a.Running() {
+			return 1
+		}
+		return -1
+	})
 	routes := RoutesOf(obs.Proxy)
+	// served follows what the proxy serves of each service as the plan goes.
+	served := map[string][]Container{}
+	for _, c := range servingNow(cs) {
+		served[c.Service] = append(served[c.Service], c)
+	}
 	for _, c := range cs {
 		var px *proxyPlan
-		var others []Container
-		if obs.Proxy != nil && fronted(routes, c.Service) && c.Running() && Passed(c) {
+		if obs.Proxy != nil && obs.Proxy.Running() && fronted(routes, c.Service) && Passed(c) {
 			drain, ok := drains[c.Service]
 			if !ok {
 				drain = DefaultDrainTimeout
 			}
 			px = &proxyPlan{ref: obs.Proxy.Name, routes: routes, drain: drain}
-			var service []Container
-			for _, o := range cs {
-				if o.Service == c.Service {
-					service = append(service, o)
-				}
-			}
-			others, _ = withoutBackends(servingNow(service), []Container{c})
+		}
+		if px != nil && c.Running() {
+			others, _ := withoutBackends(served[c.Service], []Container{c})
+			served[c.Service] = others
 			plan.Setup = append(plan.Setup, px.switchStep(c.Service, "drain "+c.Target()+" before its restart", others, []Container{c}))
 		}
 		if c.Running() {
@@ -138,7 +149,8 @@ func Restart(obs Observed, services []string, stopTimeout *time.Duration, wait t
 		plan.Setup = append(plan.Setup, postStart(c, c.Target())...)
 		plan.Setup = append(plan.Setup, Step{Target: c.Target(), Action: Wait{Refs: []string{c.ID}, Until: Ready, Timeout: wait}})
 		if px != nil {
-			plan.Setup = append(plan.Setup, px.switchStep(c.Service, "serve "+c.Target()+" again", append(others, c), nil))
+			served[c.Service] = append(served[c.Service], c)
+			plan.Setup = append(plan.Setup, px.switchStep(c.Service, "serve "+c.Target(), served[c.Service], nil))
 		}
 	}
 	return plan

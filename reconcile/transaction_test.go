@@ -599,17 +599,29 @@ func drainedBeforeStops(t *testing.T, where string, obs Observed, steps []Step, 
 }
 
 // Behind the proxy, a restart drains each container before it stops and
-// serves it again once ready: after every step, every backend the proxy
-// serves runs; with one container, the proxy holds new connections
-// meanwhile (the drain's switch pauses the route).
+// serves it once ready: after every step, every backend the proxy serves
+// runs, and at the end all of them serve, a replica that was stopped
+// included (it is started first, so that the others' drains need not pause
+// the route); with one container, the proxy holds new connections meanwhile
+// (the drain's switch pauses the route).
 func TestRestartBehindTheProxy(t *testing.T) {
 	file := "services:\n  web:\n    image: drover-hello:v1\n    scale: %d\n    ports: ['127.0.0.1:8991:80']\n    x-drover: {proxy: true}\n"
-	for _, scale := range []int{1, 3} {
+	for _, tc := range []struct {
+		scale, stopped int // stopped: the number of a replica that has exited
+	}{{1, 0}, {3, 0}, {3, 2}} {
+		scale := tc.scale
 		start := upBehindProxy(t, load(t, fmt.Sprintf(file, scale), ""))
+		running := scale
+		for i, c := range start.Containers {
+			if c.Number == tc.stopped {
+				start.Containers[i].State = "exited"
+				running--
+			}
+		}
 		plan := Restart(start, nil, nil, time.Minute, map[string]time.Duration{"web": 4 * time.Second})
-		where := fmt.Sprintf("scale %d", scale)
-		if stopped := drainedBeforeStops(t, where, start, plan.Setup, 4*time.Second); stopped != scale {
-			t.Errorf("%s: %d containers stop, want %d:\n%s", where, stopped, scale, plan)
+		where := fmt.Sprintf("scale %d, replica %d exited", scale, tc.stopped)
+		if stopped := drainedBeforeStops(t, where, start, plan.Setup, 4*time.Second); stopped != running {
+			t.Errorf("%s: %d containers stop, want %d:\n%s", where, stopped, running, plan)
 		}
 		steps := flatten(plan.Setup)
 		for k := 0; k <= len(steps); k++ {
@@ -623,8 +635,14 @@ func TestRestartBehindTheProxy(t *testing.T) {
 			checkServing(t, fmt.Sprintf("%s, restart after step %d of %d", where, k, len(steps)), left, table, 0, 0)
 		}
 		checkServing(t, where+", after the restart", simulate(t, start, plan), lastTable(plan, -1), 1, scale)
-		if a, ok := steps[0].Action.(ProxyApply); !ok || a.Routes[0].Paused != (scale == 1) {
-			t.Errorf("%s: the first step is %s, want a switch that pauses the route only with one container:\n%s", where, steps[0], plan)
+		paused := false
+		for _, st := range steps {
+			if a, ok := st.Action.(ProxyApply); ok && a.Routes[0].Paused {
+				paused = true
+			}
+		}
+		if paused != (scale == 1) {
+			t.Errorf("%s: a switch pauses the route: %v; want it only with one container:\n%s", where, paused, plan)
 		}
 	}
 }

@@ -581,7 +581,7 @@ func TestProxyRestartUnderLoad(t *testing.T) {
 			t.Errorf("a 3 s POST begun before the restart ended with %s", got)
 		}
 	}
-	for _, want := range []string{"before its restart", "again"} {
+	for _, want := range []string{"drain site#1 before its restart", "serve site#1"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("no %q switch in the run's events:\n%s", want, r.stdout)
 		}
