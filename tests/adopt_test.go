@@ -69,7 +69,6 @@ func diffKeys(out string) []string {
 // beside who made the container and its hash, the value masked unless
 // --show-values; status says out of sync too.
 func TestAdoptedDiffNamesWhatChanged(t *testing.T) {
-	t.Parallel()
 	needDockerCompose(t)
 	oldPort, newPort := freePort(t), freePort(t)
 	p := newProject(t, adoptedFile("hi", oldPort), "")
@@ -100,7 +99,6 @@ func TestAdoptedDiffNamesWhatChanged(t *testing.T) {
 // from, diff names no key beyond made by and config-hash: what the image,
 // the engine and docker-compose add on their own is no difference.
 func TestAdoptedDiffOfAnUnchangedFile(t *testing.T) {
-	t.Parallel()
 	needDockerCompose(t)
 	p := newProject(t, adoptedFile("hi", freePort(t)), "")
 	composeUp(t, p)

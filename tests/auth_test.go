@@ -25,7 +25,6 @@ func dockerConfig(t *testing.T, configJSON string) string {
 // wrong password, give one error naming the registry; the password is never
 // printed nor written in a label.
 func TestPrivateRegistryCredentials(t *testing.T) {
-	t.Parallel()
 	reg := startAuthRegistry(t)
 	p := newProject(t, "services: {}\n", "")
 	ref := reg.Push(t, imageRepo+":v1", p.name+"/web:v1", false)

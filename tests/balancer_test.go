@@ -105,7 +105,6 @@ func probeFrom(t *testing.T, p *project, url string) int64 {
 // balancer's name from the project's network, unpublished; an upgrade of one target under load behind the
 // balancer fails no request and leaves the other target's rules alone.
 func TestBalancerRoutesAndUpgradesWithoutFailures(t *testing.T) {
-	t.Parallel()
 	httpPort, tcpPort := freePort(t), freePort(t)
 	p := newProject(t, fmt.Sprintf(balancedSite, "v1", httpPort, tcpPort), fmt.Sprintf(balancedRules, tcpPort))
 	up := p.mustDrover("up")

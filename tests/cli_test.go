@@ -116,7 +116,6 @@ func TestDockerCLIPlugin(t *testing.T) {
 // project names come from the engine, and a project given by -p alone
 // completes its services from its containers.
 func TestShellCompletion(t *testing.T) {
-	t.Parallel()
 	bash, err := exec.LookPath("bash")
 	if err != nil {
 		t.Skip("bash is not installed: " + err.Error())
@@ -166,7 +165,6 @@ printf '%s\n' "${COMPREPLY[@]}"`
 // time) with the version, commit and date stamped in, and their SHA-256
 // sums; the binary for this machine reports them.
 func TestMakeRelease(t *testing.T) {
-	t.Parallel()
 	src := filepath.Join(t.TempDir(), "src")
 	if out, err := exec.Command("git", "clone", "-q", "..", src).CombinedOutput(); err != nil {
 		t.Skipf("no git checkout to clone (git clone ..: %v): %s", err, out)

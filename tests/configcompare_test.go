@@ -18,7 +18,6 @@ import (
 // and volumes entry, compared as data. Only where docker compose v2 is
 // installed: docker-compose 1.29 knows none of these keys.
 func TestConfigMatchesDockerCompose(t *testing.T) {
-	t.Parallel()
 	out, err := exec.Command("docker", "compose", "version", "--short").Output()
 	if err != nil || !strings.HasPrefix(strings.TrimPrefix(strings.TrimSpace(string(out)), "v"), "2") {
 		t.Skipf("docker compose v2 is not installed (the docker-compose-plugin package of Docker's apt repository, or docker-compose 2.x of Debian 13); got %q, %v", out, err)

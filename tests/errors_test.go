@@ -51,7 +51,6 @@ func TestErrorComposeFileNamesLine(t *testing.T) {
 // no longer load: one warning line, then the usual output. up still refuses.
 // The project name comes from the broken file's name: key.
 func TestErrorBrokenFilesKeepPsStatusLogsDown(t *testing.T) {
-	t.Parallel()
 	p := newProject(t, "services:\n  web:\n    image: IMAGE:v1\n", "")
 	p.write("docker-compose.yml", "name: "+p.name+"\nservices:\n  web:\n    image: IMAGE:v1\n")
 	p.droverEnv(nil, "up")
@@ -87,7 +86,6 @@ func TestErrorBrokenFilesKeepPsStatusLogsDown(t *testing.T) {
 // A missing image that no registry can send says so once, without the
 // doubled "pull ...: pulling ...:" prefix.
 func TestErrorMissingImageNoRegistry(t *testing.T) {
-	t.Parallel()
 	p := newProject(t, "services:\n  web:\n    image: 127.0.0.1:9/drover-e2e-missing:v9\n", "")
 	r := p.drover("--progress", "plain", "up")
 	want := `drover up: pull 127.0.0.1:9/drover-e2e-missing:v9: not on this machine, and the registry 127.0.0.1:9 did not answer: `
@@ -101,7 +99,6 @@ func TestErrorMissingImageNoRegistry(t *testing.T) {
 
 // A global flag that swallowed the command says which flag lacks a value.
 func TestErrorFlagNeedsAValue(t *testing.T) {
-	t.Parallel()
 	p := newProject(t, "services:\n  web:\n    image: IMAGE:v1\n", "")
 	r := p.droverEnv(nil, "-r", "up")
 	want := `drover: flag -r/--rancher-file needs a value: it took "up", the command, as its value`

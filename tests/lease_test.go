@@ -243,7 +243,6 @@ func TestLeaseOfAKilledRunOnThisMachineIsBrokenAtOnce(t *testing.T) {
 }
 
 func TestLeaseIsRenewedThroughALongUpgrade(t *testing.T) {
-	t.Parallel()
 	const ttl = 2 * time.Second
 	env := []string{"DROVER_LEASE_TTL=" + ttl.String()}
 	p := leaseProject(t, 10*time.Second) // the upgrade outlives four expiries
@@ -340,7 +339,6 @@ func TestLeaseUnlock(t *testing.T) {
 }
 
 func TestLeaseRemovedUnderARunStopsIt(t *testing.T) {
-	t.Parallel()
 	const ttl = 2 * time.Second
 	env := []string{"DROVER_LEASE_TTL=" + ttl.String()}
 	p := leaseProject(t, 10*time.Second)

@@ -17,7 +17,6 @@ import (
 // original container back on its own port and removes the proxy; the move
 // again and a confirm finish it.
 func TestMoveBehindTheProxy(t *testing.T) {
-	t.Parallel()
 	port := freePort(t)
 	direct := "services:\n  site:\n    image: IMAGE:%s\n    ports: ['127.0.0.1:%d:80']\n    x-drover: {proxy: false}\n"
 	byDefault := "services:\n  site:\n    image: IMAGE:%s\n    ports: ['127.0.0.1:%d:80']\n"

@@ -141,7 +141,6 @@ func v1Serves(t *testing.T, p *project, url, v1 string, what string) {
 // advice must work: up --upgrade fails the crashing release again and
 // rolls back; --rollback brings v1 back.
 func TestCtrlCDuringHealthWait(t *testing.T) {
-	t.Parallel()
 	for _, next := range []string{"upgrade", "rollback"} {
 		t.Run(next, func(t *testing.T) {
 			p, run, url, v1 := crashingUpgrade(t)
@@ -186,7 +185,6 @@ func TestCtrlCDuringHealthWait(t *testing.T) {
 // was stopped but not yet renamed, and nothing showed that an upgrade had
 // begun).
 func TestCtrlCWhileTheOldContainerStops(t *testing.T) {
-	t.Parallel()
 	p, run, url, v1 := crashingUpgrade(t)
 	run.until(t, "stop", "begun")
 	if code := run.stop(os.Interrupt); code != 130 {
@@ -205,7 +203,6 @@ func TestCtrlCWhileTheOldContainerStops(t *testing.T) {
 // Case 3: while the new container is in its health wait, and after a
 // kill -9 there, the status says upgrading, never upgraded.
 func TestStatusDuringTheHealthWaitIsUpgrading(t *testing.T) {
-	t.Parallel()
 	p, run, url, v1 := crashingUpgrade(t)
 	run.until(t, "wait-healthy", "begun")
 	if st := p.status(); st.State != "upgrading" {
@@ -232,7 +229,6 @@ func restartPolicy(t *testing.T, id string) string {
 // is gone) fails with that container's reason and leaves the new revision
 // serving, rather than a service with nothing serving.
 func TestFailedRollbackLeavesTheNewRevisionServing(t *testing.T) {
-	t.Parallel()
 	port := freePort(t)
 	site := "services:\n  site:\n    image: IMAGE:%s\n    ports: ['127.0.0.1:%d:80']\n    volumes: [{type: bind, source: ./data, target: /data, bind: {create_host_path: false}}]\n"
 	p := newProject(t, fmt.Sprintf(site, "v1", port), stopFirstOne)

@@ -137,7 +137,6 @@ func (l *slowLoad) finish() []timedRequest {
 // old container took included, and the switch that drains the old container
 // returns only after the last of them ended (it began at least 3 s before).
 func TestProxyDrainWaitsForSlowRequests(t *testing.T) {
-	t.Parallel()
 	port := freePort(t)
 	p := newProject(t, fmt.Sprintf(proxiedSite, "v1", port, true), "services:\n  site:\n    upgrade_strategy: {start_first: true}\n")
 	p.mustDrover("up")
@@ -205,7 +204,6 @@ func TestProxyDrainWaitsForSlowRequests(t *testing.T) {
 // end with the container, it would run its whole length again on the new
 // one and the drain timeout would bound nothing.
 func TestProxyDrainTimeoutEndsALongRequest(t *testing.T) {
-	t.Parallel()
 	port := freePort(t)
 	p := newProject(t, fmt.Sprintf(proxiedSite, "v1", port, true), "services:\n  site:\n    upgrade_strategy: {start_first: true}\n    drain_timeout_ms: 1000\n")
 	p.mustDrover("up")
@@ -389,7 +387,6 @@ func sum(xs []int) int {
 // up brings the second container back: two running, both answering through
 // the proxy, and status lists two backends serving.
 func TestProxyBackendKilledUnderLoad(t *testing.T) {
-	t.Parallel()
 	for _, mode := range []string{"tcp", "http"} {
 		t.Run(mode, func(t *testing.T) {
 			port := freePort(t)
@@ -507,7 +504,6 @@ func TestProxyBackendKilledUnderLoad(t *testing.T) {
 // request fails, the long ones included, and only the one left answers
 // afterwards.
 func TestProxyScaleDownUnderLoad(t *testing.T) {
-	t.Parallel()
 	port := freePort(t)
 	p := newProject(t, fmt.Sprintf(proxiedScaled, port, ", app_protocol: http"), "services:\n  site:\n    scale: 3\n    drain_timeout_ms: 10000\n")
 	p.mustDrover("up")
@@ -556,7 +552,6 @@ func TestProxyScaleDownUnderLoad(t *testing.T) {
 // proxy drains the container, holds new connections while it restarts and
 // serves it again once ready, so no request fails.
 func TestProxyRestartUnderLoad(t *testing.T) {
-	t.Parallel()
 	port := freePort(t)
 	p := newProject(t, fmt.Sprintf(proxiedScaled, port, ", app_protocol: http"), "services:\n  site:\n    drain_timeout_ms: 10000\n")
 	p.mustDrover("up")
@@ -610,5 +605,27 @@ func slowPosts(url string, n int) func() []string {
 			out[i] = <-results
 		}
 		return out
+	}
+}
+
+// A published port the app never listens on (hello listens on 80 only, 81
+// is published too): the proxy's first switch waits for it up to its bound,
+// then serves both ports all the same, and the switch's line names the
+// port it could not reach; port 80 answers.
+func TestProxySwitchNamesAPortNobodyListensOn(t *testing.T) {
+	port, deaf := freePort(t), freePort(t)
+	p := newProject(t, fmt.Sprintf("services:\n  site:\n    image: IMAGE:v1\n    ports:\n      - {target: 80, published: \"%d\", host_ip: 127.0.0.1}\n      - {target: 81, published: \"%d\", host_ip: 127.0.0.1}\n    x-drover: {proxy: true}\n", port, deaf), "")
+	r := p.mustDrover("--progress", "json", "up")
+	var note string
+	for _, ev := range jsonEvents(t, r.stdout) {
+		if ev.Action == "proxy-switch" && ev.Phase == "done" {
+			note += ev.Note
+		}
+	}
+	if want := "the proxy could not connect to " + p.name + "-site-1-r1:81 within 10s"; !strings.Contains(note, want) || strings.Contains(note, ":80") {
+		t.Errorf("the switch's note is %q, want it to name port 81 alone (%q)", note, want)
+	}
+	if v := get(t, fmt.Sprintf("http://127.0.0.1:%d/version", port)); v != "v1\n" {
+		t.Errorf("port 80 answers %q", v)
 	}
 }

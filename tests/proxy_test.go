@@ -97,7 +97,6 @@ const proxiedSite = "services:\n  site:\n    image: IMAGE:%s\n    ports: [{targe
 // upgrade and confirm, stop-first and start-first, without one failed
 // request; and no container of the project mounts the Docker socket.
 func TestProxyWalkThroughWithoutFailures(t *testing.T) {
-	t.Parallel()
 	for _, startFirst := range []bool{false, true} {
 		t.Run(fmt.Sprintf("start_first=%v", startFirst), func(t *testing.T) {
 			port := freePort(t)
@@ -139,7 +138,6 @@ func TestProxyWalkThroughWithoutFailures(t *testing.T) {
 // The same load against the same upgrade without the proxy: the harness
 // must see the failures it exists to count.
 func TestWithoutTheProxyTheLoadSeesFailures(t *testing.T) {
-	t.Parallel()
 	port := freePort(t)
 	p := newProject(t, fmt.Sprintf(proxiedSite, "v1", port, false), "services:\n  site:\n    upgrade_strategy: {start_first: false}\n")
 	p.mustDrover("up")
@@ -182,7 +180,6 @@ func noDockerSocket(t *testing.T, p *project) {
 // Docker health check is off, so only the probe can tell) is never served,
 // and the upgrade rolls back, with no failed request.
 func TestProxyHealthCheckKeepsAFailingReleaseOut(t *testing.T) {
-	t.Parallel()
 	port := freePort(t)
 	site := "services:\n  site:\n    image: IMAGE:%s\n    healthcheck: {disable: true}\n    environment: {FAIL_HEALTH: %q}\n    ports: [{target: 80, published: \"%d\", host_ip: 127.0.0.1, app_protocol: http}]\n    x-drover: {proxy: true}\n"
 	rancher := "services:\n  site:\n    upgrade_strategy: {start_first: true}\n    health_check: {port: 80, request_line: GET /healthz HTTP/1.0, interval: 500, response_timeout: 1000, healthy_threshold: 2, unhealthy_threshold: 2, initializing_timeout: 4000}\n"

@@ -29,7 +29,6 @@ services:
 
 // (1) pull_image: always pulls on up when the image is not on the engine.
 func TestPullAlwaysPullsOnUp(t *testing.T) {
-	t.Parallel()
 	reg := startRegistry(t)
 	p := newProject(t, "services: {}\n", "")
 	ref := reg.Push(t, imageRepo+":v1", p.name+"/web:latest", false)
@@ -50,7 +49,6 @@ func TestPullAlwaysPullsOnUp(t *testing.T) {
 // (2) A new :latest pushed from elsewhere is reported by status without
 // pulling, then pulled and upgraded by up --upgrade.
 func TestMovedTagReportedThenUpgraded(t *testing.T) {
-	t.Parallel()
 	reg := startRegistry(t)
 	p := newProject(t, "services: {}\n", "")
 	ref := reg.Push(t, imageRepo+":v1", p.name+"/web:latest", false)
@@ -90,7 +88,6 @@ func TestMovedTagReportedThenUpgraded(t *testing.T) {
 // before any change, with one error naming the registry; status says it
 // cannot ask and why.
 func TestUnreachableRegistryChangesNothing(t *testing.T) {
-	t.Parallel()
 	dead := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	p := newProject(t, "services: {}\n", "")
 	ref := dead + "/" + p.name + "/web:latest"

@@ -89,7 +89,6 @@ func TestRancherV1ProjectComesUpAndUpgrades(t *testing.T) {
 }
 
 func TestStartOnCreateFalseLeavesContainersStopped(t *testing.T) {
-	t.Parallel()
 	p := newProject(t, "web:\n  image: IMAGE:v1\n", "web:\n  scale: 2\n  start_on_create: false\n")
 	p.mustDrover("up")
 	cs := p.containers()

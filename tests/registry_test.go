@@ -281,7 +281,6 @@ func imageID(t *testing.T, ref string) string {
 // the engine pushes to the registry that asks for a password over plain
 // HTTP on 127.0.0.1 (no TLS needed there).
 func TestRegistryHarness(t *testing.T) {
-	t.Parallel()
 	startAuthRegistry(t).Push(t, imageRepo+":v1", "harness/hello:v1", false)
 	r := startRegistry(t)
 	ref := r.Push(t, imageRepo+":v1", "harness/hello:v1", false)

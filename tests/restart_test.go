@@ -123,7 +123,6 @@ func TestRestartPolicyAcrossUpgradeRollbackConfirm(t *testing.T) {
 // its policy before the upgrade is recorded on the container that replaces
 // it (io.drover.replaces-restart), and the rollback reads it from there.
 func TestRollbackGivesADockerComposeContainerItsPolicyBack(t *testing.T) {
-	t.Parallel()
 	needDockerCompose(t)
 	p := newProject(t, fmt.Sprintf(restartCompose, "v1", "unless-stopped"), "")
 	cmd := exec.Command("docker-compose", "-p", p.name, "up", "-d")

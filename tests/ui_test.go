@@ -20,7 +20,6 @@ import (
 // the project's port. Screenshots of each state go to $DROVER_ARTIFACTS (a
 // temporary directory otherwise), named in the log.
 func TestUIWalkThroughInABrowser(t *testing.T) {
-	t.Parallel()
 	browser, err := exec.LookPath("chromium")
 	if err != nil {
 		t.Skip("the browser test needs Debian's chromium package (apt-get install chromium; .ci/run installs it): " + err.Error())

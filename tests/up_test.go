@@ -29,7 +29,6 @@ services:
 }
 
 func TestUpFromNothing(t *testing.T) {
-	t.Parallel()
 	port := freePort(t)
 	p := newProject(t, webAndFront(port), "services:\n  web:\n    scale: 2\n")
 	r := p.mustDrover("up", "-d")
@@ -84,7 +83,6 @@ func TestUpFromNothing(t *testing.T) {
 }
 
 func TestSecondUpChangesNothing(t *testing.T) {
-	t.Parallel()
 	p := newProject(t, webAndFront(freePort(t)), "services:\n  web:\n    scale: 2\n")
 	p.mustDrover("up")
 	before := p.ids()
@@ -98,7 +96,6 @@ func TestSecondUpChangesNothing(t *testing.T) {
 }
 
 func TestScaleUpAndDown(t *testing.T) {
-	t.Parallel()
 	p := newProject(t, "services:\n  web:\n    image: IMAGE:v1\n", "")
 	p.mustDrover("up")
 	first := p.ids()[p.name+"-web-1"]
@@ -125,7 +122,6 @@ func TestScaleUpAndDown(t *testing.T) {
 }
 
 func TestStoppedContainerIsStarted(t *testing.T) {
-	t.Parallel()
 	p := newProject(t, "services:\n  web:\n    image: IMAGE:v1\n", "")
 	p.mustDrover("up")
 	id := p.ids()[p.name+"-web-1"]
@@ -140,7 +136,6 @@ func TestStoppedContainerIsStarted(t *testing.T) {
 }
 
 func TestChangeIsReportedNotApplied(t *testing.T) {
-	t.Parallel()
 	port := freePort(t)
 	compose := fmt.Sprintf("services:\n  web:\n    image: IMAGE:%%s\n    ports: ['127.0.0.1:%d:80']\n    environment: {TOKEN: %%s}\n", port)
 	p := newProject(t, fmt.Sprintf(compose, "v1", "first-secret"), "")
@@ -165,7 +160,6 @@ func TestChangeIsReportedNotApplied(t *testing.T) {
 }
 
 func TestRetaggedImageIsOutOfSync(t *testing.T) {
-	t.Parallel()
 	ctx := context.Background()
 	moving := imageRepo + ":moving-" + randomHex(2)
 	if err := docker.ImageTag(ctx, imageRepo+":v1", moving); err != nil {
@@ -184,7 +178,6 @@ func TestRetaggedImageIsOutOfSync(t *testing.T) {
 }
 
 func TestDownRemovesEverything(t *testing.T) {
-	t.Parallel()
 	p := newProject(t, `
 services:
   web:
@@ -230,7 +223,6 @@ func anonymousVolume(t *testing.T, ref, target string) string {
 }
 
 func TestPsJSONAndConfig(t *testing.T) {
-	t.Parallel()
 	port := freePort(t)
 	p := newProject(t, webAndFront(port), `
 services:
@@ -341,7 +333,6 @@ func TestBadInputLeavesEngineUntouched(t *testing.T) {
 }
 
 func TestDependsOnHealthyGatesTheStart(t *testing.T) {
-	t.Parallel()
 	p := newProject(t, `
 services:
   db:
@@ -378,7 +369,6 @@ services:
 }
 
 func TestBuildsWhatIsMissing(t *testing.T) {
-	t.Parallel()
 	p := newProject(t, "services:\n  app:\n    build: ./app\n", "")
 	p.builtImages = append(p.builtImages, p.name+"-app")
 	os.Mkdir(filepath.Join(p.dir, "app"), 0o755)
@@ -413,7 +403,6 @@ func TestBuildsWhatIsMissing(t *testing.T) {
 }
 
 func TestConcurrentRunsRefuse(t *testing.T) {
-	t.Parallel()
 	p := newProject(t, "services:\n  web:\n    image: IMAGE:v1\n    environment: {SLOW_START: 3s}\n", "")
 	first := exec.Command(droverBin, "-p", p.name, "up")
 	first.Dir, first.Env = p.dir, cleanEnviron()
@@ -438,7 +427,6 @@ func TestConcurrentRunsRefuse(t *testing.T) {
 }
 
 func TestWithoutFilesFromProjectName(t *testing.T) {
-	t.Parallel()
 	p := newProject(t, "services:\n  web:\n    image: IMAGE:v1\n", "")
 	p.mustDrover("up")
 	elsewhere := &project{t: t, name: p.name, dir: t.TempDir()}

@@ -120,7 +120,6 @@ func byRole(rows []psRow, role string) (names, ids []string) {
 }
 
 func TestStartFirstUpgradeNeverDropsBelowScale(t *testing.T) {
-	t.Parallel()
 	p := newProject(t, fmt.Sprintf(fourWeb, "v1"), fourWebRancher(true, 2))
 	p.mustDrover("up")
 	_, v1IDs := byRole(p.ps(), "serving")
@@ -232,7 +231,6 @@ func wantAll(t *testing.T, what string, names []string, n int, suffix string) {
 }
 
 func TestRollbackBringsBackTheSameContainers(t *testing.T) {
-	t.Parallel()
 	p := newProject(t, fmt.Sprintf(fourWeb, "v1"), fourWebRancher(true, 2))
 	p.mustDrover("up")
 	before, v1IDs := byRole(p.ps(), "serving")
@@ -271,7 +269,6 @@ func TestRollbackBringsBackTheSameContainers(t *testing.T) {
 }
 
 func TestUpgradeAndRollbackOnAHostPort(t *testing.T) {
-	t.Parallel()
 	port := freePort(t)
 	// The container publishes the port itself: no front proxy.
 	compose := fmt.Sprintf("services:\n  site:\n    image: IMAGE:%%s\n    ports: ['127.0.0.1:%d:80']\n    x-drover: {proxy: false}\n", port)
@@ -301,7 +298,6 @@ func TestUpgradeAndRollbackOnAHostPort(t *testing.T) {
 }
 
 func TestBrokenUpgradeRollsBackByDefault(t *testing.T) {
-	t.Parallel()
 	p := newProject(t, fmt.Sprintf(fourWeb, "v1"), "services:\n  web:\n    scale: 2\n    upgrade_strategy: {start_first: true, batch_size: 1, interval_millis: 0}\n")
 	p.mustDrover("up")
 	_, v1IDs := byRole(p.ps(), "serving")
@@ -323,7 +319,6 @@ func TestBrokenUpgradeRollsBackByDefault(t *testing.T) {
 }
 
 func TestBrokenUpgradeWithPauseWaitsForTheUser(t *testing.T) {
-	t.Parallel()
 	compose := "services:\n  web:\n    image: IMAGE:%s\n    deploy:\n      update_config: {failure_action: pause}\n"
 	p := newProject(t, fmt.Sprintf(compose, "v1"), "services:\n  web:\n    scale: 2\n    upgrade_strategy: {start_first: true, batch_size: 1, interval_millis: 0}\n")
 	p.mustDrover("up")
@@ -376,7 +371,6 @@ func killMidUpgrade(t *testing.T) (p *project, v1IDs []string) {
 }
 
 func TestKilledUpgradeIsFinishedByUpgrade(t *testing.T) {
-	t.Parallel()
 	p, v1IDs := killMidUpgrade(t)
 	if st := p.mustDrover("status"); !strings.Contains(st.stdout, "upgrading") {
 		t.Errorf("status after the kill:\n%s", st.stdout)
@@ -405,7 +399,6 @@ func TestKilledUpgradeIsFinishedByUpgrade(t *testing.T) {
 }
 
 func TestKilledUpgradeIsUndoneByRollback(t *testing.T) {
-	t.Parallel()
 	p, v1IDs := killMidUpgrade(t)
 	var newIDs []string // what the killed upgrade made
 	for _, c := range p.containers() {
@@ -441,7 +434,6 @@ func TestKilledUpgradeIsUndoneByRollback(t *testing.T) {
 }
 
 func TestDryRunAndDiffChangeNothing(t *testing.T) {
-	t.Parallel()
 	compose := "services:\n  web:\n    image: IMAGE:%s\n    environment: {API_TOKEN: %s}\n"
 	p := newProject(t, fmt.Sprintf(compose, "v1", "tok-one"), "")
 	p.mustDrover("up")
@@ -469,7 +461,6 @@ func TestDryRunAndDiffChangeNothing(t *testing.T) {
 }
 
 func TestCtrlCStopsBetweenSteps(t *testing.T) {
-	t.Parallel()
 	p := newProject(t, fmt.Sprintf(fourWeb, "v1"), "services:\n  web:\n    scale: 4\n    upgrade_strategy: {start_first: true, batch_size: 1, interval_millis: 1000}\n")
 	p.mustDrover("up")
 	p.write("docker-compose.yml", fmt.Sprintf(fourWeb, "v2"))
@@ -500,7 +491,6 @@ func TestCtrlCStopsBetweenSteps(t *testing.T) {
 }
 
 func TestCrashWithoutHealthCheckRollsBack(t *testing.T) {
-	t.Parallel()
 	// Without a health check, healthy means running through the monitor
 	// period; a process that exits at once fails the batch.
 	compose := "services:\n  web:\n    image: IMAGE:v1\n    healthcheck: {disable: true}\n    command: %s\n"

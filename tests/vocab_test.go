@@ -91,7 +91,6 @@ services:
 // out of sync (diff names it, masked), an upgrade serves the new content,
 // and a rollback the old (each container has its own copy).
 func TestConfigsUpgradeAndRollBack(t *testing.T) {
-	t.Parallel()
 	port := freePort(t)
 	files := fmt.Sprintf(`
 services:
