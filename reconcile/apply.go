@@ -533,9 +533,6 @@ type proxyAnswer struct {
 	Unreached []string `json:"unreached"`
 }
 
-// proxyApply replaces the routes of one service in the proxy's table and
-// waits for the proxy's answer, which comes once the new backends answer
-// (10 s at most) and the draining ones are done.
 // drainNote says which backends a switch's drain gave up on and, for a TCP
 // route, why that is usual: the proxy cannot tell an idle keep-alive
 // connection from a busy one, so it waits for the client to close it.
@@ -555,6 +552,9 @@ func drainNote(a ProxyApply, busy []string) string {
 	return fmt.Sprintf("drain timed out after %s with connections still open on %s, which end as it stops; in TCP mode the proxy waits for clients to close theirs (app_protocol: http closes idle keep-alive connections at once; drain_timeout_ms sets the wait)", timeout, strings.Join(busy, ", "))
 }
 
+// proxyApply replaces the routes of one service in the proxy's table and
+// waits for the proxy's answer, which comes once the new backends answer
+// (10 s at most) and the draining ones are done.
 func proxyApply(ctx context.Context, e Engine, a ProxyApply) (proxyAnswer, error) {
 	table, protocol, err := readProxyTable(ctx, e, a.Container)
 	if err != nil {
