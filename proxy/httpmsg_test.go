@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 )
 
 func parseReq(raw string) (*reqHead, error) {
@@ -270,6 +271,40 @@ func TestCopyLongBodies(t *testing.T) {
 		}
 	}
 }
+
+// TestCopyLongBodyPassesOnWhatCame: bytes of a long body that one read
+// brought reach the destination before the copy waits for more (a stream
+// is not held back on the bulk path either).
+func TestCopyLongBodyPassesOnWhatCame(t *testing.T) {
+	pr, pw := io.Pipe()
+	got := make(chan int, 64)
+	dst := bufio.NewWriterSize(writerFunc(func(p []byte) (int, error) {
+		select {
+		case got <- len(p):
+		default:
+		}
+		return len(p), nil
+	}), 4<<10)
+	done := make(chan error, 1)
+	go func() { done <- copyBody(dst, bufio.NewReaderSize(pr, 4<<10), bodyLength, 100<<10) }()
+	pw.Write(make([]byte, 100))
+	select {
+	case n := <-got:
+		if n != 100 {
+			t.Errorf("the first write passed on %d bytes, want the 100 sent", n)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("100 bytes of a 100 KiB body were held while the copy waited for more")
+	}
+	pw.Write(make([]byte, 100<<10-100))
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // FuzzParseRequest: no input makes the parser panic, and a request it
 // accepts is forwarded as a head it accepts again, with the same method,

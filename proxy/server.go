@@ -289,11 +289,11 @@ const reachFor = 10 * time.Second
 // or never, must not stop the others.
 func (s *server) reach(ctx context.Context, t Table) []string {
 	s.mu.Lock()
-	before := s.table.servingAddrs()
+	before := s.table.addrsIn(StateServing)
 	s.mu.Unlock()
 	var pending []string
-	for addr := range t.servingAddrs() {
-		if !before[addr] {
+	for _, addr := range t.addrsIn(StateServing) {
+		if !slices.Contains(before, addr) {
 			pending = append(pending, addr)
 		}
 	}
@@ -333,7 +333,6 @@ func (s *server) reach(ctx context.Context, t Table) []string {
 			}
 		}
 	}
-	slices.Sort(pending)
 	return pending
 }
 

@@ -359,13 +359,17 @@ func (t Table) ports() map[int]bool {
 	return m
 }
 
-// draining returns the addresses marked draining in any route, deduplicated
-// and sorted so that TimedOut reads the same on every run.
-func (t Table) draining() []string {
+// draining returns the addresses marked draining in any route or set,
+// deduplicated and sorted so that TimedOut reads the same on every run.
+func (t Table) draining() []string { return t.addrsIn(StateDraining) }
+
+// addrsIn returns the backend addresses in state, of routes and sets,
+// sorted and each once.
+func (t Table) addrsIn(state string) []string {
 	var out []string
 	add := func(bs []Backend) {
 		for _, b := range bs {
-			if b.State == StateDraining && !slices.Contains(out, b.Addr) {
+			if b.State == state && !slices.Contains(out, b.Addr) {
 				out = append(out, b.Addr)
 			}
 		}
@@ -377,26 +381,6 @@ func (t Table) draining() []string {
 		add(set.Backends)
 	}
 	slices.Sort(out)
-	return out
-}
-
-// servingAddrs returns every backend address the table serves, of routes
-// and sets.
-func (t Table) servingAddrs() map[string]bool {
-	out := map[string]bool{}
-	add := func(bs []Backend) {
-		for _, b := range bs {
-			if b.State == StateServing {
-				out[b.Addr] = true
-			}
-		}
-	}
-	for _, r := range t.Routes {
-		add(r.Backends)
-	}
-	for _, set := range t.Sets {
-		add(set.Backends)
-	}
 	return out
 }
 

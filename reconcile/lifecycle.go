@@ -130,11 +130,7 @@ func Restart(obs Observed, services []string, stopTimeout *time.Duration, wait t
 	for _, c := range cs {
 		var px *proxyPlan
 		if obs.Proxy != nil && obs.Proxy.Running() && fronted(routes, c.Service) && Passed(c) {
-			drain, ok := drains[c.Service]
-			if !ok {
-				drain = DefaultDrainTimeout
-			}
-			px = &proxyPlan{ref: obs.Proxy.Name, routes: routes, drain: drain}
+			px = &proxyPlan{ref: obs.Proxy.Name, routes: routes, drain: drainFor(drains, c.Service)}
 		}
 		if px != nil && c.Running() {
 			others, _ := withoutBackends(served[c.Service], []Container{c})

@@ -311,11 +311,8 @@ func planService(p *compose.Project, svc compose.Service, view ServiceView, obs 
 		sp.Steps = append(sp.Steps, Step{Target: svc.Name, Action: Wait{Refs: started, Until: Ready, Timeout: opts.WaitTimeout}})
 	}
 	if drainFirst {
-		drain := drainTimeout(svc)
-		sp.Steps = append(sp.Steps, Step{Target: svc.Name, Reason: fmt.Sprintf("drain the surplus, waiting up to %s for their connections", drain), Action: ProxyApply{
-			Container: proxyRef(p, obs), Routes: serviceRoutes(routes, svc.Name, final, draining, false),
-			Sets: serviceSets(routes, svc.Name, final, draining, false), DrainTimeout: drain,
-		}})
+		px := proxyPlan{ref: proxyRef(p, obs), routes: routes, drain: drainTimeout(svc)}
+		sp.Steps = append(sp.Steps, px.switchStep(svc.Name, "drain the surplus", final, draining))
 		sp.Steps = append(sp.Steps, inLanes(svc.Name, removals...)...)
 	}
 	if fronted(routes, svc.Name) && start && (len(sp.Steps) > 0 || obs.Proxy == nil || !proxyInSync(obs, routes, svc.Name, final)) {

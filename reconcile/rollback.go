@@ -43,6 +43,15 @@ func DrainTimeouts(p *compose.Project) map[string]time.Duration {
 	return out
 }
 
+// drainFor is the drain timeout of a service in drains (DrainTimeouts),
+// DefaultDrainTimeout when the files did not say.
+func drainFor(drains map[string]time.Duration, service string) time.Duration {
+	if d, ok := drains[service]; ok {
+		return d
+	}
+	return DefaultDrainTimeout
+}
+
 // Rollback plans going back to the kept revision of the named services (all
 // that have kept containers when none is named): the kept containers get
 // their names and restart policies back and start (the same containers, not
@@ -225,11 +234,7 @@ func rollbackService(name string, view ServiceView, opts RollbackOptions, proxy 
 				back = append(back, k)
 			}
 		}
-		drain := DefaultDrainTimeout
-		if d, ok := opts.DrainTimeouts[name]; ok {
-			drain = d
-		}
-		px := proxyPlan{ref: proxy.ID, routes: routes, drain: drain}
+		px := proxyPlan{ref: proxy.ID, routes: routes, drain: drainFor(opts.DrainTimeouts, name)}
 		draining := servingNow(view.Current)
 		sp.Steps = append(sp.Steps, px.switchStep(name, fmt.Sprintf("serve revision %d, drain revision %d", keptRev, view.Revision), back, draining))
 		if len(draining) > 0 {
